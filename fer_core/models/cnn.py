@@ -1,0 +1,86 @@
+"""VGG-style baseline CNN with batch norm and dropout.
+
+In the spirit of the compact FER2013 baselines (e.g. Khaireddin & Chen 2021, "Facial Emotion Recognition: State of
+the Art Performance on FER2013", arXiv 2105.03588): stacked 3x3 conv blocks, batch norm, max pooling, dropout, a
+global-average-pooled head so any input size works.
+"""
+
+from __future__ import annotations
+
+import torch
+from timm.models import register_model
+from torch import nn
+
+from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+
+__all__ = ["FerCNN"]
+
+
+def conv_bn_relu(in_chans: int, out_chans: int) -> nn.Sequential:
+    """3x3 convolution, batch norm, ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_chans, out_chans, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_chans),
+        nn.ReLU(inplace=True),
+    )
+
+
+class FerCNN(nn.Module):
+    """Stages of two conv-bn-relu layers, each followed by 2x2 max pooling and dropout."""
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        img_size: int = 48,
+        widths: tuple[int, ...] = (32, 64, 128, 256),
+        drop_rate: float = 0.3,
+        head_dropout: float = 0.4,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        stages, chans = [], in_chans
+        for width in widths:
+            stages += [conv_bn_relu(chans, width), conv_bn_relu(width, width), nn.MaxPool2d(2)]
+            if drop_rate:
+                stages.append(nn.Dropout2d(drop_rate / 2))
+            chans = width
+        self.features = nn.Sequential(*stages)
+        self.num_features = chans
+        self.head_drop = nn.Dropout(head_dropout)
+        self.head = nn.Linear(chans, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.head_drop(x.mean(dim=(2, 3))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _create_cnn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> FerCNN:
+    for key in TIMM_ONLY_KWARGS:
+        kwargs.pop(key, None)
+    if "widths" in kwargs:
+        kwargs["widths"] = tuple(kwargs["widths"])
+    return FerCNN(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+
+
+@register_model
+def fer_cnn(pretrained: bool = False, **kwargs) -> FerCNN:
+    """VGG-style baseline, widths 32-64-128-256 (about 1.2M params)."""
+    return _create_cnn(**kwargs)
+
+
+add_architecture(
+    Architecture(
+        name="cnn",
+        timm_name="fer_cnn",
+        family="timm",
+        description="VGG-style CNN baseline with batch norm and dropout",
+        paper="Khaireddin & Chen 2021, arXiv 2105.03588",
+        tiny_args={"widths": (8, 16)},
+    )
+)
