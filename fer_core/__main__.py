@@ -1,0 +1,5 @@
+"""Entry point of ``python -m fer_core``."""
+
+from fer_core.cli import main
+
+raise SystemExit(main())

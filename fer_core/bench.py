@@ -1,0 +1,64 @@
+"""Latency and throughput of classifiers on the CPU (what the live demo and the cards report).
+
+Latency is the median of many single calls after warm-up (``time.perf_counter``), for the whole ``predict`` path
+(preprocessing included) on 48x48-like face crops; thread count is fixed so numbers compare across models.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from fer_core.zoo import load_model
+
+__all__ = ["benchmark_classifier", "format_table", "measure"]
+
+
+def measure(fn, repeats: int, warmup: int = 5) -> float:
+    """Median wall time of ``fn()`` in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def benchmark_classifier(
+    model: str,
+    *,
+    backend: str = "torch",
+    threads: int = 1,
+    batch_sizes: Sequence[int] = (1, 8, 64),
+    crop_size: int = 96,
+    repeats: int = 50,
+) -> dict:
+    """Per-face latency at each batch size for one model and backend."""
+    torch.set_num_threads(threads)
+    clf = load_model(model, backend=backend)
+    if backend == "onnx":
+        clf.onnx_session.get_session_options().intra_op_num_threads = threads
+    rng = np.random.default_rng(0)
+    row = {"model": clf.name, "backend": backend, "threads": threads, "params": clf.card.get("params")}
+    for batch in batch_sizes:
+        crops = list(rng.integers(0, 256, (batch, crop_size, crop_size, 3), dtype=np.uint8))
+        ms = measure(lambda crops=crops: clf.predict(crops), repeats=max(5, repeats // max(1, batch // 8)))
+        row[f"ms_per_face_b{batch}"] = round(ms / batch, 4)
+    return row
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of benchmark rows."""
+    if not rows:
+        return "(no rows)"
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)

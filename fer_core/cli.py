@@ -1,0 +1,183 @@
+"""``python -m fer_core train|evaluate|export|predict|bench|models`` - thin shells over library functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATASET_DIRS = {"fer2013": "fer2013", "ferplus": "ferplus"}
+
+
+def _data_root(args: argparse.Namespace) -> Path:
+    return Path(args.data_root) if args.data_root else DEFAULT_DATA_ROOT
+
+
+def _dataset_path(args: argparse.Namespace, dataset: str) -> Path:
+    """``--dataset-path`` when given, else ``<data root>/<dataset>``."""
+    if getattr(args, "dataset_path", None):
+        return Path(args.dataset_path)
+    return _data_root(args) / DATASET_DIRS.get(dataset, dataset)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from fer_core.workflows import train_from_recipe
+
+    out = train_from_recipe(
+        args.recipe,
+        dataset_root=_dataset_path(args, args.dataset or _recipe_dataset(args.recipe)),
+        out_dir=Path(args.out),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        device=args.device,
+        model_id=args.model_id,
+        limit=args.limit,
+    )
+    print(f"saved {out}")
+    return 0
+
+
+def _recipe_dataset(recipe: str) -> str:
+    from fer_core.recipes import load_recipe
+
+    return load_recipe(recipe).dataset
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from fer_core.workflows import evaluate_model
+
+    parquet_path, info = evaluate_model(
+        args.model,
+        dataset=args.dataset,
+        dataset_root=_dataset_path(args, args.dataset),
+        split=args.split,
+        label_mode=args.label_mode,
+        resize_grid=args.resize_grid,
+        tta=args.tta,
+        backend=args.backend,
+        out_dir=Path(args.out) if args.out else None,
+    )
+    print(json.dumps(info, indent=2))
+    print(f"wrote {parquet_path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from fer_core.export import export_onnx
+
+    report = export_onnx(args.model, opset=args.opset)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from fer_core.workflows import predict_images
+
+    for record in predict_images(args.model, args.images, detector=args.detector):
+        print(json.dumps(record))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from fer_core.bench import benchmark_classifier, format_table
+
+    rows = [
+        benchmark_classifier(name, backend=backend, threads=args.threads, batch_sizes=args.batch)
+        for name in args.model
+        for backend in args.backend
+    ]
+    print(format_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from fer_core.models import architecture_info, list_architectures
+    from fer_core.zoo import default_model_name, list_models, load_card
+
+    print("architectures (python -m fer_core train --recipe ...):")
+    for name in list_architectures():
+        info = architecture_info(name)
+        print(f"  {name:<12} {info.family:<5} {info.description}")
+    print("\nshipped models (checkpoints/):")
+    default = default_model_name() if list_models() else None
+    for name in list_models():
+        card = load_card(name)
+        test = card.get("metrics", {}).get("test", {})
+        marker = "*" if name == default else " "
+        acc = f"{test['accuracy']:.4f}" if "accuracy" in test else "-"
+        print(
+            f" {marker}{name:<28} {card.get('architecture', '?'):<10} params {card.get('params', 0):>9,}  test acc {acc}"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fer_core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model from a recipe (name or JSON path)")
+    train.add_argument("--recipe", required=True)
+    train.add_argument("--out", required=True, help="model directory to write (e.g. checkpoints/my_model)")
+    train.add_argument("--dataset", choices=sorted(DATASET_DIRS), help="override the recipe's dataset")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    train.add_argument("--model-id", help="id written in the card (default: the output folder name)")
+    train.add_argument("--limit", type=int, help="use only the first N training images (smoke tests)")
+    _add_data_args(train)
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="write a stored evaluation run for a model x dataset x split")
+    evaluate.add_argument("--model", default="default")
+    evaluate.add_argument("--dataset", choices=sorted(DATASET_DIRS), required=True)
+    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
+    evaluate.add_argument("--label-mode", default="majority", help="FER+: majority | plurality50")
+    evaluate.add_argument("--resize-grid", action="store_true", help="add the resize-robustness conditions")
+    evaluate.add_argument("--tta", default="none", choices=["none", "flip", "tencrop"])
+    evaluate.add_argument("--backend", default="torch", choices=["auto", "torch", "onnx"])
+    evaluate.add_argument("--out", help="model directory to write runs/ into (default: the model's own)")
+    _add_data_args(evaluate)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    export = sub.add_parser("export", help="export a model to ONNX (model.onnx beside its weights), checked")
+    export.add_argument("--model", default="default")
+    export.add_argument("--opset", type=int, default=17)
+    export.set_defaults(func=cmd_export)
+
+    predict = sub.add_parser("predict", help="detect faces in images and print one JSON line per face")
+    predict.add_argument("images", nargs="+")
+    predict.add_argument("--model", default="default")
+    predict.add_argument("--detector", default="haar")
+    predict.set_defaults(func=cmd_predict)
+
+    bench = sub.add_parser("bench", help="CPU latency and throughput of models")
+    bench.add_argument("--model", nargs="+", default=["default"])
+    bench.add_argument("--backend", nargs="+", default=["torch", "onnx"])
+    bench.add_argument("--threads", type=int, default=1)
+    bench.add_argument("--batch", type=int, nargs="+", default=[1, 8, 64])
+    bench.add_argument("--json", help="also write the rows as JSON")
+    bench.set_defaults(func=cmd_bench)
+
+    models = sub.add_parser("models", help="list architectures and shipped models")
+    models.set_defaults(func=cmd_models)
+    return parser
+
+
+def _add_data_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-root", help="folder holding fer2013/ and ferplus/ (default: ../shared/data)")
+    parser.add_argument("--dataset-path", help="the dataset folder itself (overrides --data-root)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

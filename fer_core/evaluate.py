@@ -1,0 +1,193 @@
+"""Run a model over a dataset split under conditions (clean; the resize grid) and write a stored run.
+
+A stored run is ``runs/<dataset>-<split>.parquet`` with one row per (sample, condition) - ``sample_id, condition,
+label, pred, p_<class>...`` plus metadata columns - and a JSON sidecar (model id, weights hash, dataset, split,
+label set, sample count, conditions, TTA, software versions, machine, throughput). The dashboard computes every
+number from these rows.
+
+Resize conditions follow the low-resolution study the project grew from: a 48 px face is shrunk to ``px`` with one
+OpenCV interpolation and enlarged back to the model's input size with another (``resize:32:area>cubic``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from fer_core.zoo import Classifier, weights_sha256
+
+__all__ = [
+    "DEFAULT_PAIRS",
+    "DEFAULT_SIZES",
+    "INTERPOLATIONS",
+    "apply_condition",
+    "evaluate_classifier",
+    "parse_condition",
+    "resize_grid_conditions",
+    "run_paths",
+    "write_run",
+]
+
+INTERPOLATIONS = {
+    "nearest": cv2.INTER_NEAREST,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "area": cv2.INTER_AREA,
+    "lanczos4": cv2.INTER_LANCZOS4,
+}
+DEFAULT_SIZES = (40, 32, 24, 16, 12, 8)
+# The four pairs of the original study first, then area (the usual best downscaler) and nearest (the worst case).
+DEFAULT_PAIRS = (
+    ("cubic", "cubic"),
+    ("linear", "linear"),
+    ("lanczos4", "lanczos4"),
+    ("cubic", "linear"),
+    ("area", "cubic"),
+    ("nearest", "nearest"),
+)
+
+
+def resize_grid_conditions(
+    sizes: Sequence[int] = DEFAULT_SIZES, pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS
+) -> list[str]:
+    """Condition names ``resize:<px>:<down>><up>`` for every size x pair."""
+    return [f"resize:{px}:{down}>{up}" for down, up in pairs for px in sizes]
+
+
+def parse_condition(condition: str) -> tuple[int, str, str] | None:
+    """``(px, down, up)`` of a resize condition; None for ``clean``; ValueError naming the valid form otherwise."""
+    if condition == "clean":
+        return None
+    try:
+        kind, px, pair = condition.split(":")
+        down, up = pair.split(">")
+        if kind != "resize" or down not in INTERPOLATIONS or up not in INTERPOLATIONS:
+            raise ValueError
+        return int(px), down, up
+    except ValueError:
+        known = ", ".join(INTERPOLATIONS)
+        raise ValueError(
+            f"bad condition {condition!r}; use 'clean' or 'resize:<px>:<down>><up>' with {known}"
+        ) from None
+
+
+def _resize_stack(images: np.ndarray, size: int, interpolation: int) -> np.ndarray:
+    """Resize a (N, H, W) uint8 stack; OpenCV resizes up to 512 channels at once, so images ride as channels."""
+    planes = np.ascontiguousarray(images.transpose(1, 2, 0))
+    out = np.empty((size, size, len(images)), np.uint8)
+    for start in range(0, len(images), 512):
+        chunk = np.ascontiguousarray(planes[:, :, start : start + 512])
+        out[:, :, start : start + 512] = cv2.resize(chunk, (size, size), interpolation=interpolation).reshape(
+            size, size, -1
+        )
+    return out.transpose(2, 0, 1)
+
+
+def apply_condition(images: np.ndarray, condition: str, output_size: int) -> np.ndarray:
+    """Images under a condition, at ``output_size`` px (what the model sees)."""
+    parsed = parse_condition(condition)
+    if parsed is None:
+        return images if images.shape[-1] == output_size else _resize_stack(images, output_size, cv2.INTER_AREA)
+    px, down, up = parsed
+    small = _resize_stack(images, px, INTERPOLATIONS[down])
+    return _resize_stack(small, output_size, INTERPOLATIONS[up])
+
+
+def evaluate_classifier(
+    clf: Classifier,
+    images: np.ndarray,
+    labels: np.ndarray,
+    sample_ids: Sequence[str],
+    metadata: pd.DataFrame | None = None,
+    conditions: Sequence[str] = ("clean",),
+    progress: bool = True,
+) -> tuple[pd.DataFrame, float]:
+    """Rows of a stored run for every (sample, condition), and the throughput in samples per second."""
+    frames, seconds = [], 0.0
+    prob_columns = [f"p_{name}" for name in clf.labels]
+    for condition in tqdm(conditions, desc=f"evaluate {clf.name}", disable=not progress):
+        shown = apply_condition(images, condition, clf.input_size)
+        started = time.perf_counter()
+        probs = clf.predict(shown)
+        seconds += time.perf_counter() - started
+        frame = pd.DataFrame(probs.round(5), columns=prob_columns)
+        frame.insert(0, "pred", probs.argmax(1).astype(np.int16))
+        frame.insert(0, "label", np.asarray(labels).astype(np.int16))
+        frame.insert(0, "condition", condition)
+        frame.insert(0, "sample_id", list(sample_ids))
+        if metadata is not None:
+            for column in metadata.columns:
+                frame[column] = metadata[column].to_numpy()
+        frames.append(frame)
+    rows = pd.concat(frames, ignore_index=True)
+    rows["condition"] = pd.Categorical(rows["condition"], categories=list(dict.fromkeys(conditions)))
+    return rows, len(rows) / max(seconds, 1e-9)
+
+
+def run_paths(model_dir: Path, dataset: str, split: str) -> tuple[Path, Path]:
+    """Parquet and JSON paths of a stored run."""
+    stem = Path(model_dir) / "runs" / f"{dataset}-{split}"
+    return stem.with_suffix(".parquet"), stem.with_suffix(".json")
+
+
+def _software_versions() -> dict[str, str]:
+    import onnxruntime
+    import timm
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "transformers": transformers.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "opencv": cv2.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def write_run(
+    clf: Classifier,
+    rows: pd.DataFrame,
+    *,
+    dataset: str,
+    split: str,
+    label_set: str,
+    label_mode: str,
+    throughput: float,
+    out_dir: Path | None = None,
+) -> tuple[Path, Path]:
+    """Write the parquet rows and the JSON sidecar into ``<model dir>/runs/``."""
+    parquet_path, json_path = run_paths(out_dir or clf.directory, dataset, split)
+    parquet_path.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_parquet(parquet_path, index=False, compression="zstd")
+    info = {
+        "model_id": clf.name,
+        "weights_sha256": weights_sha256(clf.directory),
+        "dataset": dataset,
+        "split": split,
+        "label_set": label_set,
+        "labels": list(clf.labels),
+        "label_mode": label_mode,
+        "num_samples": int(rows["sample_id"].nunique()),
+        "conditions": [str(c) for c in rows["condition"].cat.categories],
+        "tta": clf.tta,
+        "backend": clf.backend,
+        "software": _software_versions(),
+        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
+        "throughput_samples_per_s": round(throughput, 1),
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    json_path.write_text(json.dumps(info, indent=2) + "\n")
+    return parquet_path, json_path

@@ -1,0 +1,125 @@
+"""Training recipes: every knob of a training run in one validated dataclass, stored as JSON files.
+
+Shipped recipes live in ``fer_core/recipe_files/*.json``; a user passes a name or a path. The recipe is copied into
+the trained model's card, so a checkpoint always says how it was made.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RECIPE_DIR", "AugmentConfig", "Recipe", "list_recipes", "load_recipe"]
+
+RECIPE_DIR = Path(__file__).resolve().parent / "recipe_files"
+
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("cosine", "plateau", "constant")
+BALANCING = ("none", "class_weights", "oversample")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Batched on-device augmentation (see fer_core.augment); zero disables a transform."""
+
+    scale: tuple[float, float] = (0.85, 1.15)  # random zoom, the "random resized crop 0.8-1.2" family
+    shift: float = 0.1  # max translation as a fraction of the side
+    rotation: float = 10.0  # max degrees
+    shear: float = 0.0  # max degrees of skew (Barsoum et al. use skew)
+    flip: bool = True
+    erasing: float = 0.25  # probability of one random-erasing rectangle
+    brightness: float = 0.2  # max relative brightness / contrast jitter
+
+    def __post_init__(self) -> None:
+        if not 0 < self.scale[0] <= self.scale[1]:
+            raise ValueError(f"augment.scale must be 0 < lo <= hi, got {self.scale}")
+        if not 0 <= self.erasing <= 1:
+            raise ValueError("augment.erasing is a probability in [0, 1]")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One training configuration. ``epochs`` and ``batch_size`` may be overridden from the command line."""
+
+    name: str
+    architecture: str
+    arch_args: dict[str, Any] = field(default_factory=dict)
+    dataset: str = "fer2013"
+    label_mode: str = "majority"  # FER+: majority | plurality50 | soft
+    soft_targets: bool = False  # FER+: train on the annotators' vote distribution
+    img_size: int = 48
+    channels: int = 1
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "adamw"
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = True
+    schedule: str = "cosine"
+    warmup_epochs: int = 2
+    plateau_patience: int = 5
+    label_smoothing: float = 0.1
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    mix_prob: float = 0.0  # probability that a batch is mixed (mixup or cutmix, chosen evenly)
+    balancing: str = "none"
+    aux_loss_weight: float = 0.1  # weight of a model's auxiliary_loss() (DDAMFN attention diversity)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    grad_clip: float = 5.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("balancing", self.balancing, BALANCING)
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError("label_smoothing must be in [0, 1)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_overrides(self, **overrides: Any) -> Recipe:
+        """A copy with the non-None overrides applied (command-line flags)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown recipe keys {unknown}; known: {', '.join(sorted(known))}")
+        data = dict(data)
+        augment = dict(data.pop("augment", {}))
+        if "scale" in augment:
+            augment["scale"] = tuple(augment["scale"])
+        return cls(augment=AugmentConfig(**augment), **data)
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {key} {value!r}; known: {', '.join(choices)}")
+
+
+def list_recipes() -> list[str]:
+    """Names of the shipped recipes."""
+    return sorted(p.stem for p in RECIPE_DIR.glob("*.json"))
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """Load a shipped recipe by name or any recipe JSON file by path."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = RECIPE_DIR / f"{name_or_path}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"unknown recipe {name_or_path!r}; shipped: {', '.join(list_recipes())}")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    data.setdefault("name", path.stem)
+    return Recipe.from_dict(data)

@@ -1,0 +1,374 @@
+"""Model directories: find them, save them, load one into a :class:`Classifier`.
+
+``load_model(name_or_path)`` is the only way the app and the CLI get a model. A model directory holds
+``card.json`` (labels, input spec, training facts, metrics) and its weights in one of two layouts that are never
+mixed: timm layout (``config.json`` with ``architecture`` + ``model.safetensors``) or transformers
+``save_pretrained`` layout (``config.json`` with ``model_type``). A directory a user downloaded from the Hugging
+Face hub (an image-classification model saved with safetensors) loads too, without a card. Weights are read with
+safetensors only; pickle files are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from fer_core.models import architecture_info, create_model
+from fer_core.preprocess import InputSpec, prepare_batch, tta_views
+
+__all__ = [
+    "CHECKPOINTS_DIR",
+    "Classifier",
+    "ModelLoadError",
+    "default_model_name",
+    "list_models",
+    "load_card",
+    "load_model",
+    "resolve_model_dir",
+    "save_model_dir",
+    "weights_sha256",
+]
+
+CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+DEFAULT_FILE = "default.json"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+WEIGHTS_FILE = "model.safetensors"
+ONNX_FILE = "model.onnx"
+
+
+class ModelLoadError(ValueError):
+    """A model directory is missing, malformed or unsafe; the message names the path and the problem."""
+
+
+def _checkpoints_root(root: Path | None) -> Path:
+    return Path(root) if root is not None else CHECKPOINTS_DIR
+
+
+def default_model_name(root: Path | None = None) -> str:
+    """Name of the shipped default model (``checkpoints/default.json``)."""
+    path = _checkpoints_root(root) / DEFAULT_FILE
+    try:
+        return json.loads(path.read_text())["model"]
+    except (OSError, KeyError, json.JSONDecodeError) as err:
+        raise ModelLoadError(f"{path}: cannot read the default model name ({err})") from err
+
+
+def list_models(root: Path | None = None) -> list[str]:
+    """Names of the model directories under the checkpoints root (those with a ``card.json``)."""
+    base = _checkpoints_root(root)
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / "card.json").is_file())
+
+
+def resolve_model_dir(name_or_path: str | Path, root: Path | None = None) -> Path:
+    """Directory of a shipped model name, ``"default"``, or a user-given path."""
+    text = str(name_or_path)
+    if text == "default":
+        text = default_model_name(root)
+    candidate = Path(text).expanduser()
+    if candidate.is_dir():
+        return candidate
+    shipped = _checkpoints_root(root) / text
+    if shipped.is_dir():
+        return shipped
+    known = ", ".join(list_models(root)) or "none"
+    raise ModelLoadError(f"unknown model {text!r}: not a directory and not a shipped model; known: {known}")
+
+
+def load_card(name_or_path: str | Path, root: Path | None = None) -> dict:
+    """The ``card.json`` of a model (no weights are read)."""
+    return _read_json(resolve_model_dir(name_or_path, root) / "card.json")
+
+
+def weights_sha256(model_dir: Path) -> str:
+    """SHA-256 of the weights file (identifies exactly which weights produced a stored run)."""
+    digest = hashlib.sha256()
+    with open(Path(model_dir) / WEIGHTS_FILE, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------- saving
+
+
+def save_model_dir(
+    model: nn.Module,
+    directory: str | Path,
+    *,
+    card: dict[str, Any],
+    half: bool = True,
+) -> Path:
+    """Write ``model`` and its ``card`` into ``directory`` in the layout of its family.
+
+    ``card`` must hold at least ``id``, ``architecture``, ``arch_args``, ``labels``, ``input``. Weights are stored in
+    float16 when ``half`` (halves the repo size; loading converts back to float32).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for key in ("id", "architecture", "labels", "input"):
+        if key not in card:
+            raise ValueError(f"card is missing {key!r}")
+    info = architecture_info(card["architecture"])
+    card = {**card, "family": info.family, "params": count_parameters(model)}
+    if info.family == "hf":
+        _save_hf(model, directory, half)
+    else:
+        _save_timm(model, directory, card, half)
+    (directory / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    return directory
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _state_for_saving(model: nn.Module, half: bool) -> dict[str, torch.Tensor]:
+    state = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().cpu().contiguous()
+        state[key] = value.half() if half and value.is_floating_point() else value.clone()
+    return state
+
+
+def _save_timm(model: nn.Module, directory: Path, card: dict, half: bool) -> None:
+    config = {
+        "architecture": card["architecture"],
+        "num_classes": len(card["labels"]),
+        "in_chans": card["input"]["channels"],
+        "img_size": card["input"]["size"],
+        "model_args": card.get("arch_args", {}),
+        "label_names": list(card["labels"]),
+    }
+    (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    save_file(_state_for_saving(model, half), str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+
+
+def _save_hf(model: nn.Module, directory: Path, half: bool) -> None:
+    hf_model = model.hf_model
+    if half:
+        hf_model = hf_model.half()
+    try:
+        if hasattr(model, "save_pretrained_dir"):  # wrappers with extra parts (e.g. a head) save them too
+            model.save_pretrained_dir(directory)
+        else:
+            hf_model.save_pretrained(directory, safe_serialization=True)
+    finally:
+        if half:
+            hf_model.float()
+
+
+# ----------------------------------------------------------------------------------------------- loading
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path.parent}: missing {path.name}") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise ModelLoadError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path}: expected a JSON object")
+    return data
+
+
+def _check_weights_safe(directory: Path) -> None:
+    if (directory / WEIGHTS_FILE).is_file() or (directory / ONNX_FILE).is_file():
+        return
+    pickles = sorted(p.name for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise ModelLoadError(
+            f"{directory}: only pickle weights found ({', '.join(pickles)}); they can run arbitrary code and are "
+            "refused. Convert them to model.safetensors (safetensors.torch.save_file)."
+        )
+    raise ModelLoadError(f"{directory}: no {WEIGHTS_FILE} found")
+
+
+def _load_state(directory: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = load_file(str(directory / WEIGHTS_FILE))
+    except Exception as err:  # safetensors raises several types for corrupt headers/truncation
+        raise ModelLoadError(f"{directory / WEIGHTS_FILE}: unreadable safetensors file ({err})") from err
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def _build_timm(directory: Path, config: dict) -> nn.Module:
+    try:
+        model = create_model(
+            config["architecture"],
+            num_classes=int(config["num_classes"]),
+            in_chans=int(config.get("in_chans", 1)),
+            img_size=int(config.get("img_size", 48)),
+            **config.get("model_args", {}),
+        )
+    except KeyError as err:
+        raise ModelLoadError(f"{directory / 'config.json'}: {err}") from err
+    try:
+        model.load_state_dict(_load_state(directory))
+    except RuntimeError as err:
+        raise ModelLoadError(f"{directory / WEIGHTS_FILE}: weights do not match the architecture ({err})") from err
+    return model
+
+
+def _build_hf(directory: Path, card: dict | None) -> nn.Module:
+    if card is not None:
+        info = architecture_info(card["architecture"])
+        wrapper_cls = type(create_model(info.name, num_classes=2, **info.tiny_args))
+        return wrapper_cls.from_pretrained_dir(directory)
+    from fer_core.models.hf import (
+        HFImageClassifier,  # a hub download: a plain AutoModelForImageClassification
+    )
+
+    return HFImageClassifier.from_pretrained_dir(directory)
+
+
+def _card_for_hub_dir(directory: Path, config: dict) -> dict:
+    """A minimal card for a downloaded image-classification directory (labels and input from its own files)."""
+    id2label = config.get("id2label") or {}
+    labels = [str(id2label[k]) for k in sorted(id2label, key=int)] if id2label else []
+    prep_path = directory / "preprocessor_config.json"
+    prep = _read_json(prep_path) if prep_path.is_file() else {}
+    size = prep.get("size", {})
+    size = size.get("height", size.get("shortest_edge", 224)) if isinstance(size, dict) else int(size or 224)
+    channels = int(config.get("num_channels", 3))
+    mean = prep.get("image_mean", [0.5] * channels)
+    std = prep.get("image_std", [0.5] * channels)
+    return {
+        "id": directory.name,
+        "family": "hf",
+        "architecture": config.get("model_type", "unknown"),
+        "labels": labels,
+        "input": {"size": int(size), "channels": channels, "mean": mean, "std": std},
+        "provenance": "user-supplied Hugging Face image-classification directory",
+    }
+
+
+@dataclass
+class Classifier:
+    """A loaded model with its labels and preprocessing: ``predict(crops) -> (N, C)`` probabilities."""
+
+    name: str
+    labels: tuple[str, ...]
+    input_spec: InputSpec
+    card: dict
+    directory: Path
+    module: nn.Module | None = None
+    onnx_session: Any = None
+    tta: str = "none"
+    batch_size: int = 256
+    _input_name: str = field(default="input", repr=False)
+
+    @property
+    def input_size(self) -> int:
+        return self.input_spec.size
+
+    @property
+    def backend(self) -> str:
+        return "onnx" if self.onnx_session is not None else "torch"
+
+    def predict(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """Class probabilities for uint8 face crops (BGR or grey, any size)."""
+        batch = prepare_batch(crops, self.input_spec)
+        return self.predict_prepared(batch)
+
+    def predict_prepared(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities for an already normalised batch ``(N, C, H, W)``, averaged over TTA views."""
+        if len(batch) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        views = tta_views(batch, self.tta)
+        probs = sum(self._softmax_logits(v) for v in views) / len(views)
+        return probs.astype(np.float32)
+
+    def _softmax_logits(self, batch: np.ndarray) -> np.ndarray:
+        chunks = [self._logits(batch[i : i + self.batch_size]) for i in range(0, len(batch), self.batch_size)]
+        logits = np.concatenate(chunks)
+        logits = logits - logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def _logits(self, batch: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if self.onnx_session is not None:
+            return self.onnx_session.run(None, {self._input_name: batch})[0]
+        with torch.inference_mode():
+            return self.module(torch.from_numpy(batch)).float().numpy()
+
+
+def load_model(
+    name_or_path: str | Path = "default",
+    *,
+    backend: str = "auto",
+    tta: str = "none",
+    root: Path | None = None,
+) -> Classifier:
+    """Load a shipped model (by name, or ``"default"``) or a model directory at a path.
+
+    ``backend``: ``"torch"``, ``"onnx"`` (needs ``model.onnx`` in the directory) or ``"auto"`` (ONNX Runtime when
+    the directory has an exported model - faster on CPU - else torch).
+    """
+    if backend not in ("auto", "torch", "onnx"):
+        raise ValueError(f"unknown backend {backend!r}; known: auto, torch, onnx")
+    directory = resolve_model_dir(name_or_path, root)
+    _check_weights_safe(directory)
+    card_path = directory / "card.json"
+    card = _read_json(card_path) if card_path.is_file() else None
+    if card is None:
+        config = _read_json(directory / "config.json")
+        if "model_type" not in config:
+            raise ModelLoadError(f"{directory}: no card.json and config.json has no model_type (not a model dir)")
+        card = _card_for_hub_dir(directory, config)
+    for key in ("labels", "input"):
+        if not card.get(key):
+            raise ModelLoadError(f"{card_path}: missing or empty {key!r}")
+    spec = InputSpec.from_dict(card["input"])
+    clf = Classifier(
+        name=str(card.get("id", directory.name)),
+        labels=tuple(card["labels"]),
+        input_spec=spec,
+        card=card,
+        directory=directory,
+        tta=tta,
+    )
+    use_onnx = backend == "onnx" or (backend == "auto" and (directory / ONNX_FILE).is_file())
+    if use_onnx:
+        _attach_onnx(clf, directory)
+    else:
+        clf.module = _build_module(directory, card).eval()
+    return clf
+
+
+def _build_module(directory: Path, card: dict) -> nn.Module:
+    config = _read_json(directory / "config.json")
+    if "model_type" in config:
+        return _build_hf(directory, card if "arch_args" in card else None)
+    if "architecture" in config:
+        return _build_timm(directory, config)
+    raise ModelLoadError(f"{directory / 'config.json'}: neither 'architecture' (timm) nor 'model_type' (hf)")
+
+
+def _attach_onnx(clf: Classifier, directory: Path) -> None:
+    import onnxruntime as ort
+
+    path = directory / ONNX_FILE
+    if not path.is_file():
+        raise ModelLoadError(f"{directory}: backend 'onnx' asked for but {ONNX_FILE} is missing (run export)")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # one face batch is tiny: one thread avoids contention with the detector
+    options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:
+        raise ModelLoadError(f"{path}: ONNX Runtime cannot load it ({err})") from err
+    clf.onnx_session = session
+    clf._input_name = session.get_inputs()[0].name
