@@ -111,9 +111,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         test = card.get("metrics", {}).get("test", {})
         marker = "*" if name == default else " "
         acc = f"{test['accuracy']:.4f}" if "accuracy" in test else "-"
-        print(
-            f" {marker}{name:<28} {card.get('architecture', '?'):<10} params {card.get('params', 0):>9,}  test acc {acc}"
-        )
+        arch, params = card.get("architecture", "?"), card.get("params", 0)
+        print(f" {marker}{name:<28} {arch:<10} params {params:>9,}  test acc {acc}")
     return 0
 
 

@@ -82,12 +82,16 @@ def parse_condition(condition: str) -> tuple[int, str, str] | None:
 
 
 def _resize_stack(images: np.ndarray, size: int, interpolation: int) -> np.ndarray:
-    """Resize a (N, H, W) uint8 stack; OpenCV resizes up to 512 channels at once, so images ride as channels."""
+    """Resize a (N, H, W) uint8 stack, images riding as channels of one cv2.resize call.
+
+    OpenCV takes up to 512 channels at once, except INTER_AREA at non-integer ratios, which takes at most 4.
+    """
+    step = 4 if interpolation == cv2.INTER_AREA else 512
     planes = np.ascontiguousarray(images.transpose(1, 2, 0))
     out = np.empty((size, size, len(images)), np.uint8)
-    for start in range(0, len(images), 512):
-        chunk = np.ascontiguousarray(planes[:, :, start : start + 512])
-        out[:, :, start : start + 512] = cv2.resize(chunk, (size, size), interpolation=interpolation).reshape(
+    for start in range(0, len(images), step):
+        chunk = np.ascontiguousarray(planes[:, :, start : start + step])
+        out[:, :, start : start + step] = cv2.resize(chunk, (size, size), interpolation=interpolation).reshape(
             size, size, -1
         )
     return out.transpose(2, 0, 1)

@@ -221,16 +221,31 @@ def _build_timm(directory: Path, config: dict) -> nn.Module:
     return model
 
 
+class HubImageClassifier(nn.Module):
+    """A transformers ``AutoModelForImageClassification`` loaded offline from a user's directory; returns logits."""
+
+    def __init__(self, hf_model: nn.Module) -> None:
+        super().__init__()
+        self.hf_model = hf_model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.hf_model(pixel_values=x).logits
+
+
 def _build_hf(directory: Path, card: dict | None) -> nn.Module:
     if card is not None:
         info = architecture_info(card["architecture"])
         wrapper_cls = type(create_model(info.name, num_classes=2, **info.tiny_args))
         return wrapper_cls.from_pretrained_dir(directory)
-    from fer_core.models.hf import (
-        HFImageClassifier,  # a hub download: a plain AutoModelForImageClassification
-    )
+    from transformers import AutoModelForImageClassification
 
-    return HFImageClassifier.from_pretrained_dir(directory)
+    try:
+        hf_model = AutoModelForImageClassification.from_pretrained(
+            directory, local_files_only=True, use_safetensors=True
+        )
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"{directory}: not a loadable image-classification model ({err})") from err
+    return HubImageClassifier(hf_model.float())
 
 
 def _card_for_hub_dir(directory: Path, config: dict) -> dict:

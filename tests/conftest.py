@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny model directories built in tmp_path, the real-data location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from fer_core.labels import FER2013
+from fer_core.models import create_model
+from fer_core.preprocess import InputSpec
+from fer_core.zoo import save_model_dir
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_ROOT = Path(os.environ.get("FER_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+
+
+def make_tiny_model_dir(directory: Path, *, labels=FER2013.names, channels: int = 1, size: int = 48) -> Path:
+    """A randomly initialised tiny CNN saved as a complete model directory (card + weights)."""
+    torch.manual_seed(0)
+    model = create_model("cnn", num_classes=len(labels), in_chans=channels, img_size=size, widths=(8, 16)).eval()
+    card = {
+        "id": directory.name,
+        "architecture": "cnn",
+        "arch_args": {"widths": [8, 16]},
+        "labels": list(labels),
+        "label_set": "fer2013" if len(labels) == 7 else "ferplus",
+        "input": InputSpec(size=size, channels=channels).to_dict(),
+        "metrics": {},
+    }
+    return save_model_dir(model, directory, card=card)
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path: Path) -> Path:
+    return make_tiny_model_dir(tmp_path / "tiny_cnn")
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The real datasets (FER2013, FER+); tests that need them skip with a reason when absent."""
+    if not (DATA_ROOT / "fer2013").is_dir() or not (DATA_ROOT / "ferplus").is_dir():
+        pytest.skip(f"real datasets not found under {DATA_ROOT} (set FER_DATA_DIR)")
+    return DATA_ROOT
