@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,10 @@ class ModelLoadError(ValueError):
 
 
 def _checkpoints_root(root: Path | None) -> Path:
-    return Path(root) if root is not None else CHECKPOINTS_DIR
+    """``root`` if given, else ``$FER_CHECKPOINTS_DIR``, else the repository's ``checkpoints/``."""
+    if root is not None:
+        return Path(root)
+    return Path(os.environ.get("FER_CHECKPOINTS_DIR") or CHECKPOINTS_DIR)
 
 
 def default_model_name(root: Path | None = None) -> str:

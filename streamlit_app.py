@@ -1,0 +1,23 @@
+"""FER Studio: entry point. ``streamlit run streamlit_app.py``."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.set_page_config(page_title="FER Studio", page_icon=":performing_arts:", layout="wide")
+
+PAGES = {
+    "Demo": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/live.py", title="Live webcam", icon=":material/videocam:"),
+        st.Page("pages/image.py", title="Image", icon=":material/image:"),
+        st.Page("pages/video.py", title="Video", icon=":material/movie:"),
+    ],
+    "Model comparison": [
+        st.Page("pages/compare.py", title="Leaderboard", icon=":material/leaderboard:"),
+        st.Page("pages/robustness.py", title="Resize robustness", icon=":material/photo_size_select_small:"),
+        st.Page("pages/subgroups.py", title="Subgroups", icon=":material/groups:"),
+    ],
+}
+
+st.navigation(PAGES).run()
