@@ -70,6 +70,18 @@ def _check_frame(frame: np.ndarray) -> None:
         raise ValueError("detect() expects a uint8 BGR (HxWx3) or grey (HxW) numpy image")
 
 
+def _last_stage_threshold(cascade_path: Path) -> float:
+    """Threshold of the cascade's final stage (0 when the file is in the old format without one)."""
+    storage = cv2.FileStorage(str(cascade_path), cv2.FILE_STORAGE_READ)
+    try:
+        stages = storage.getNode("cascade").getNode("stages")
+        if stages.empty() or stages.size() == 0:
+            return 0.0
+        return float(stages.at(stages.size() - 1).getNode("stageThreshold").real())
+    finally:
+        storage.release()
+
+
 class HaarDetector:
     """OpenCV's frontal-face Haar cascade on an equalised, downscaled grey copy of the frame.
 
@@ -80,9 +92,10 @@ class HaarDetector:
     ``min_size * frame_side / max_side`` pixels (60 px at 640x480) are missed; raise ``max_side`` for photos
     with small faces, where speed matters less.
 
-    Scores are the cascade's last-stage level weights (``detectMultiScale3`` with ``outputRejectLevels=True``)
-    squashed by a logistic function into ``(0, 1)``: monotone in the cascade's confidence, comparable in range to
-    the DNN detector's scores, but not a calibrated probability.
+    Scores: ``detectMultiScale3(..., outputRejectLevels=True)`` returns, per box, the weight sum of the cascade's
+    last stage. Its threshold differs per cascade (53.8 for ``alt2``, -3.0 for ``default``), so the score is the
+    margin above that threshold squashed by a logistic function: 0.5 means "just passed", values near 1 a clear
+    face. Monotone in the cascade's confidence and in ``(0, 1)`` like YuNet's, but not a calibrated probability.
     """
 
     def __init__(
@@ -113,6 +126,7 @@ class HaarDetector:
         self.min_size = min_size
         self.equalize = equalize
         self.min_score = min_score
+        self.last_stage_threshold = _last_stage_threshold(path)
 
     def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Detect frontal faces; boxes in full-frame pixels, scores in ``(0, 1)``."""
@@ -130,7 +144,8 @@ class HaarDetector:
         )
         if len(rects) == 0:
             return _empty()
-        scores = 1.0 / (1.0 + np.exp(-np.asarray(weights, dtype=np.float64).ravel()))
+        margins = np.asarray(weights, dtype=np.float64).ravel() - self.last_stage_threshold
+        scores = 1.0 / (1.0 + np.exp(-margins))
         keep = scores >= self.min_score
         boxes = _to_full_frame(np.asarray(rects)[keep], factor, gray.shape[1], gray.shape[0])
         return boxes, scores[keep].astype(np.float32)
