@@ -210,9 +210,13 @@ def available_detectors(model_path: str | Path | None = None) -> list[str]:
 
 
 def create_detector(kind: str = "haar", model_path: str | Path | None = None, **options) -> FaceDetector:
-    """Build a detector by kind (``haar`` or ``dnn``); ``options`` go to its constructor."""
+    """Build a detector by kind (``haar`` or ``dnn``); ``options`` go to its constructor.
+
+    ``model_path`` is the YuNet file for ``dnn`` and is ignored by ``haar`` (choose its cascade with
+    ``cascade=...``), so callers can pass their configured DNN path whatever the kind.
+    """
     if kind == "haar":
-        return HaarDetector(**options) if model_path is None else HaarDetector(str(model_path), **options)
+        return HaarDetector(**options)
     if kind == "dnn":
         return DnnDetector(model_path, **options)
     raise ValueError(f"unknown detector kind {kind!r}; known: {', '.join(DETECTOR_KINDS)}")

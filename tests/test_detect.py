@@ -98,8 +98,9 @@ def test_haar_rejects_bad_options(kwargs: dict) -> None:
         HaarDetector(**kwargs)
 
 
-def test_create_detector_names_valid_kinds() -> None:
+def test_create_detector_names_valid_kinds(tmp_path) -> None:
     assert isinstance(create_detector(), HaarDetector)
+    assert isinstance(create_detector("haar", tmp_path / "yunet.onnx", max_side=320), HaarDetector)
     with pytest.raises(ValueError, match="known: haar, dnn"):
         create_detector("retina")
 
