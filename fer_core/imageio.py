@@ -1,0 +1,187 @@
+"""Decode uploaded image bytes into the uint8 BGR frames the rest of ``fer_core`` expects, or fail clearly.
+
+Uploads come from phones and desktop tools, so "an image" covers rotated JPEGs (EXIF orientation), grey and
+16-bit scans, transparent PNGs, palette GIFs and CMYK print files. Each is normalised here, once, with a note saying
+what was done, so the pipeline only ever sees 8-bit BGR. Anything that is not a decodable image raises
+:class:`ImageDecodeError` with a message meant for the person who uploaded it (empty file, not an image, truncated,
+unsupported format, too many pixels) instead of a Pillow traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = ["SUPPORTED_FORMATS", "DecodedImage", "ImageDecodeError", "decode_image"]
+
+# Pillow format names accepted; MPO is how Pillow reports the multi-picture JPEGs many phone cameras write.
+SUPPORTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+_SHOWN_FORMATS = "JPEG, PNG, WebP, BMP, TIFF, GIF"
+_WHITE = (255, 255, 255)
+_ORIENTATION_TAG = 0x0112
+
+
+class ImageDecodeError(ValueError):
+    """Bytes that cannot become an image; the message is written for the person who uploaded the file."""
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An upload as a uint8 BGR array, plus what was done to get there.
+
+    ``original_size`` is (width, height) after EXIF orientation and before any downscaling; ``scale`` is the factor
+    applied (1.0 = untouched), so boxes found on ``bgr`` map back to the original by dividing by it.
+    """
+
+    bgr: np.ndarray
+    original_size: tuple[int, int]
+    scale: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of ``bgr``."""
+        return self.bgr.shape[1], self.bgr.shape[0]
+
+
+def _fail(name: str, message: str) -> ImageDecodeError:
+    return ImageDecodeError(f"{name}: {message}" if name else message)
+
+
+def _looks_like_text(data: bytes) -> bool:
+    """True when the first bytes are printable UTF-8 (a text or HTML file renamed to ``.jpg``)."""
+    head = data[:512]
+    text = head.decode("utf-8", errors="ignore")
+    # Up to 3 bytes may be lost when the cut at 512 bytes splits a multi-byte character.
+    return len(text.encode("utf-8")) >= len(head) - 3 and all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+
+
+def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
+    """Open the header only (no pixels decoded yet) and check format and pixel count."""
+    if not data:
+        raise _fail(name, "the file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise _fail(name, f"the image has too many pixels to decode safely ({err})") from err
+    except UnidentifiedImageError as err:
+        kind = "a text file" if _looks_like_text(data) else "not an image Pillow recognises"
+        raise _fail(name, f"this is not an image ({kind}); supported formats: {_SHOWN_FORMATS}") from err
+    except (OSError, SyntaxError, ValueError) as err:
+        raise _fail(name, f"the image header is damaged ({err})") from err
+    if image.format not in SUPPORTED_FORMATS:
+        raise _fail(name, f"unsupported image format {image.format}; supported formats: {_SHOWN_FORMATS}")
+    width, height = image.size
+    if width * height > max_pixels:
+        raise _fail(
+            name, f"the image has too many pixels ({width}x{height}, limit {max_pixels:,}); is it a decompression bomb?"
+        )
+    return image
+
+
+def _load(image: Image.Image, name: str, max_side: int) -> Image.Image:
+    """Decode the pixels (JPEG at a reduced scale when it is far larger than ``max_side``) and apply EXIF rotation."""
+    if image.format in ("JPEG", "MPO"):
+        # draft() lets libjpeg decode at 1/2, 1/4 or 1/8 scale, never below the requested size: a 24 MP photo
+        # then costs a fraction of the memory and time, with no visible loss after the final downscale.
+        width, height = image.size
+        scale = min(1.0, max_side / max(width, height))
+        image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
+    try:
+        image.load()
+        return ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise _fail(name, f"the file is truncated or corrupt ({err})") from err
+
+
+def _exif_orientation(image: Image.Image) -> int:
+    """EXIF orientation tag (1 = upright; 5-8 mean the stored image is turned by 90 degrees)."""
+    try:
+        return int(image.getexif().get(_ORIENTATION_TAG, 1) or 1)
+    except (TypeError, ValueError):  # a malformed tag must not make a viewable photo fail
+        return 1
+
+
+def _upright_size(header_size: tuple[int, int], image: Image.Image) -> tuple[int, int]:
+    """(width, height) from the header, as the photo is shown once EXIF orientation is applied."""
+    width, height = header_size
+    return (height, width) if _exif_orientation(image) in (5, 6, 7, 8) else (width, height)
+
+
+def _sixteen_bit_to_grey(image: Image.Image) -> Image.Image:
+    """Scale 16-bit (or 32-bit integer / float) grey to 8 bits over the full range, not by clipping at 255."""
+    values = np.asarray(image)
+    if image.mode == "F":
+        high = 1.0 if values.size and float(np.nanmax(values)) <= 1.0 else 255.0
+        scaled = np.nan_to_num(values) / high * 255.0
+    else:
+        # "I" holds what Pillow decoded from 16-bit files too; treat it as 16-bit unless it already fits in 8.
+        high = 255.0 if image.mode == "I" and values.size and int(values.max()) <= 255 else 65535.0
+        scaled = values.astype(np.float64) / high * 255.0
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+
+
+def _to_rgb(image: Image.Image) -> tuple[Image.Image, list[str]]:
+    """Any Pillow mode -> 8-bit RGB, with notes for the conversions a user would want to know about."""
+    notes: list[str] = []
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        notes.append(f"high bit-depth image ({image.mode}) scaled to 8 bits")
+        image = _sixteen_bit_to_grey(image)
+    if _has_alpha(image):
+        notes.append("transparent areas composited on white")
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB"), notes
+    if image.mode == "CMYK":
+        notes.append("CMYK converted to RGB")
+    return image.convert("RGB"), notes
+
+
+def _downscale(image: Image.Image, max_side: int) -> tuple[Image.Image, float]:
+    width, height = image.size
+    scale = min(1.0, max_side / max(width, height))
+    if scale >= 1.0:
+        return image, 1.0
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0), scale
+
+
+def decode_image(data: bytes, *, max_side: int = 2048, name: str = "", max_pixels: int | None = None) -> DecodedImage:
+    """Decode an uploaded file to uint8 BGR, oriented upright and with its longest side at most ``max_side``.
+
+    Accepts JPEG, PNG, WebP, BMP, TIFF and GIF (first frame). ``max_pixels`` (default: Pillow's
+    ``Image.MAX_IMAGE_PIXELS``) refuses decompression bombs before any pixel is decoded. ``name`` prefixes every
+    error message so a page listing several uploads can say which one failed.
+    """
+    if max_side < 1:
+        raise ValueError(f"max_side must be >= 1, got {max_side}")
+    limit = max_pixels if max_pixels is not None else (Image.MAX_IMAGE_PIXELS or 2**63)
+    image = _open(bytes(data), name, limit)
+    notes = []
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        notes.append(f"first of {frames} frames used")
+    header_size = image.size  # before draft() may shrink it
+    loaded = _load(image, name, max_side)
+    original_size = _upright_size(header_size, image)  # PNG reads its EXIF only once the pixels are loaded
+    if _exif_orientation(image) != 1:
+        notes.append("rotated upright (EXIF orientation)")
+    rgb, mode_notes = _to_rgb(loaded)
+    rgb, _ = _downscale(rgb, max_side)
+    scale = max(rgb.size) / max(original_size)
+    if rgb.size != original_size:
+        width, height = original_size
+        shown = f"{rgb.size[0]}x{rgb.size[1]}"
+        notes.append(f"downscaled from {width}x{height} to {shown}; boxes refer to the smaller image")
+    bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+    return DecodedImage(bgr, original_size, scale, (*notes, *mode_notes))
