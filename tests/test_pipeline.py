@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -364,3 +367,15 @@ def test_tracker_forgets_expired_tracks() -> None:
     assert list(tracker.tracks) == [1]
     tracker.update(np.zeros((0, 4)))
     assert tracker.tracks == {}
+
+
+def test_live_benchmark_script_reports_every_stage(tmp_path) -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_live.py"
+    spec = importlib.util.spec_from_file_location("bench_live", script)
+    bench_live = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_live)
+    out = tmp_path / "bench.json"
+    assert bench_live.main(["--fake-classifier", "--frames", "3", "--source", "multi", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["stages"]) == {"detect", "classify", "track", "annotate", "total"}
+    assert report["mean_faces"] >= 3 and report["fps"] > 0
