@@ -12,7 +12,7 @@ import dataclasses
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Protocol
 
@@ -169,8 +169,8 @@ class FrameResult:
     labels: tuple[str, ...]
     frame_index: int
     timestamp: float | None
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    frame_size: tuple[int, int] = (0, 0)
+    timings_ms: dict[str, float]
+    frame_size: tuple[int, int]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faces", tuple(self.faces))
