@@ -115,7 +115,7 @@ def test_track_id_stays_stable_on_a_moving_face(haar: HaarDetector) -> None:
         # a jump with no overlap is another face
         ([[(10, 10, 110, 110)], [(400, 300, 500, 400)]], 5, [[1], [2]]),
     ],
-    ids=["new-face", "brief-gap", "expired", "jump"],
+    ids=["new-face", "short-gap", "expired", "jump"],
 )
 def test_tracking_ids(script, max_missed: int, expected_ids) -> None:
     settings = PipelineSettings(max_missed=max_missed)
