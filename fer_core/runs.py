@@ -1,0 +1,208 @@
+"""Read stored evaluation runs, model cards and training histories (what the dashboard needs; no weights).
+
+Layout (written by ``fer_core.evaluate``): ``<checkpoints>/<model>/card.json``, ``history.csv`` and
+``runs/<dataset>-<split>.parquet`` with its ``.json`` sidecar. A bad file must never take the dashboard down, so
+``scan_runs`` collects every unreadable or malformed run as a ``RunProblem`` and carries on with the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "REQUIRED_INFO_KEYS",
+    "RunFormatError",
+    "RunProblem",
+    "RunScan",
+    "StoredRun",
+    "discover_runs",
+    "load_card",
+    "load_history",
+    "load_run",
+    "scan_runs",
+]
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("sample_id", "condition", "label", "pred")
+REQUIRED_INFO_KEYS = ("model_id", "dataset", "split", "labels")
+CARD_FILE = "card.json"
+HISTORY_FILE = "history.csv"
+RUNS_DIR = "runs"
+
+
+class RunFormatError(ValueError):
+    """A stored-run, card or history file that exists but does not have the documented shape."""
+
+
+@dataclass
+class StoredRun:
+    """One evaluation of one model on one dataset split: the sidecar, the rows and the model's card."""
+
+    model_id: str
+    dataset: str
+    split: str
+    path: Path
+    info: dict
+    rows: pd.DataFrame = field(repr=False)
+    card: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class names in label-id order (from the sidecar; the ``p_<class>`` columns follow it)."""
+        return tuple(self.info["labels"])
+
+    @property
+    def conditions(self) -> list[str]:
+        """Conditions in the order the run was evaluated (sidecar first, else as they occur in the rows)."""
+        listed = self.info.get("conditions")
+        if listed:
+            return [str(c) for c in listed]
+        return [str(c) for c in dict.fromkeys(self.rows["condition"].astype(str))]
+
+    @property
+    def key(self) -> str:
+        """A name unique within one checkpoints root: ``model/dataset-split``."""
+        return f"{self.model_id}/{self.dataset}-{self.split}"
+
+
+@dataclass(frozen=True)
+class RunProblem:
+    """A file that could not be used, and why (shown as a warning, never raised)."""
+
+    path: Path
+    message: str
+
+
+@dataclass
+class RunScan:
+    """Everything found under a checkpoints root: the usable runs and the problems met on the way."""
+
+    runs: list[StoredRun]
+    problems: list[RunProblem]
+
+
+def _read_json_object(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise RunFormatError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise RunFormatError(f"{path}: expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def load_card(model_dir: Path) -> dict:
+    """The model card (``card.json``) of a model directory; FileNotFoundError when absent."""
+    return _read_json_object(Path(model_dir) / CARD_FILE)
+
+
+def load_history(model_dir: Path) -> pd.DataFrame | None:
+    """Per-epoch training history, or None when the model ships none.
+
+    Raises RunFormatError when the file lacks an ``epoch`` column, the one column every learning curve needs.
+    """
+    path = Path(model_dir) / HISTORY_FILE
+    if not path.is_file():
+        return None
+    try:
+        history = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise RunFormatError(f"{path}: unreadable CSV ({error})") from None
+    if "epoch" not in history.columns:
+        raise RunFormatError(f"{path}: missing column 'epoch'; found {', '.join(map(str, history.columns))}")
+    return history
+
+
+def _validate_info(info: dict, path: Path) -> None:
+    missing = [key for key in REQUIRED_INFO_KEYS if key not in info]
+    if missing:
+        raise RunFormatError(f"{path}: sidecar missing keys {', '.join(missing)}")
+    if not isinstance(info["labels"], list) or not info["labels"]:
+        raise RunFormatError(f"{path}: sidecar 'labels' must be a non-empty list of class names")
+
+
+def _validate_rows(rows: pd.DataFrame, labels: list[str], path: Path) -> None:
+    expected = [*REQUIRED_COLUMNS, *(f"p_{name}" for name in labels)]
+    missing = [column for column in expected if column not in rows.columns]
+    if missing:
+        raise RunFormatError(f"{path}: missing columns {', '.join(missing)}")
+    for column in ("label", "pred"):
+        values = rows[column]
+        if not pd.api.types.is_integer_dtype(values) or (len(values) and not values.between(0, len(labels) - 1).all()):
+            raise RunFormatError(f"{path}: column {column!r} must hold class ids 0..{len(labels) - 1}")
+
+
+def load_run(parquet_path: Path, card: dict | None = None) -> StoredRun:
+    """Read and validate one stored run (the parquet file and its JSON sidecar beside it)."""
+    parquet_path = Path(parquet_path)
+    sidecar = parquet_path.with_suffix(".json")
+    if not sidecar.is_file():
+        raise RunFormatError(f"{parquet_path}: no sidecar {sidecar.name} beside it")
+    info = _read_json_object(sidecar)
+    _validate_info(info, sidecar)
+    try:
+        rows = pd.read_parquet(parquet_path)
+    except Exception as error:  # pyarrow raises several unrelated types for a damaged file
+        raise RunFormatError(f"{parquet_path}: unreadable parquet ({type(error).__name__}: {error})") from None
+    _validate_rows(rows, info["labels"], parquet_path)
+    return StoredRun(
+        model_id=str(info["model_id"]),
+        dataset=str(info["dataset"]),
+        split=str(info["split"]),
+        path=parquet_path,
+        info=info,
+        rows=rows,
+        card=card or {},
+    )
+
+
+def _card_or_problem(model_dir: Path, problems: list[RunProblem]) -> dict:
+    try:
+        return load_card(model_dir)
+    except FileNotFoundError:
+        path = model_dir / CARD_FILE
+        problems.append(RunProblem(path, f"{path}: missing; size and latency columns stay empty"))
+    except (RunFormatError, OSError) as error:
+        problems.append(RunProblem(model_dir / CARD_FILE, str(error)))
+    return {}
+
+
+def _orphan_sidecars(runs_dir: Path) -> list[RunProblem]:
+    return [
+        RunProblem(path, f"{path}: sidecar without its parquet file {path.with_suffix('.parquet').name}")
+        for path in sorted(runs_dir.glob("*.json"))
+        if not path.with_suffix(".parquet").is_file()
+    ]
+
+
+def scan_runs(checkpoints_root: Path) -> RunScan:
+    """Every readable run under ``<root>/*/runs/``, sorted by model and run name, plus the problems met."""
+    runs: list[StoredRun] = []
+    problems: list[RunProblem] = []
+    root = Path(checkpoints_root)
+    for runs_dir in sorted(root.glob(f"*/{RUNS_DIR}")) if root.is_dir() else []:
+        parquet_paths = sorted(runs_dir.glob("*.parquet"))
+        problems.extend(_orphan_sidecars(runs_dir))
+        if not parquet_paths:
+            continue
+        card = _card_or_problem(runs_dir.parent, problems)
+        for parquet_path in parquet_paths:
+            try:
+                runs.append(load_run(parquet_path, card))
+            except (RunFormatError, OSError) as error:
+                problems.append(RunProblem(parquet_path, str(error)))
+    for problem in problems:
+        log.warning("skipped stored run: %s", problem.message)
+    return RunScan(runs, problems)
+
+
+def discover_runs(checkpoints_root: Path) -> list[StoredRun]:
+    """The readable runs under a checkpoints root; problems are logged (use ``scan_runs`` to get them too)."""
+    return scan_runs(checkpoints_root).runs
