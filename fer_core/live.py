@@ -1,0 +1,255 @@
+"""Live-session state for a webcam stream: one ``LiveProcessor`` per viewer, shared by two threads.
+
+A WebRTC frame callback runs in a worker thread and calls :meth:`LiveProcessor.process` for every frame it keeps
+(frames that arrive while one is being processed are dropped upstream, never queued). The UI thread polls
+:meth:`LiveProcessor.stats`, :meth:`LiveProcessor.timeline` and :meth:`LiveProcessor.snapshot_png` about once a
+second and changes settings between frames. Everything the two threads share sits behind one lock, and what
+leaves the lock is an immutable snapshot, so the UI never reads half-updated numbers (the pattern streamlit-webrtc
+recommends: results leave the callback through a lock-protected object, not through ``st.*`` calls).
+
+This module knows nothing about Streamlit or WebRTC: it takes and returns uint8 BGR frames.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from fer_core.annotate import annotate_frame, draw_hud
+from fer_core.detect import FaceDetector
+from fer_core.pipeline import TIMING_KEYS, ClassifierLike, FacePipeline, FaceResult, FrameResult, PipelineSettings
+
+__all__ = ["LiveProcessor", "LiveStats", "TimelinePoint", "hud_lines", "main_face"]
+
+# Frames over which FPS and latencies are averaged: about one second of webcam video, so the numbers react to a
+# settings change quickly but do not flicker from frame to frame.
+STATS_WINDOW = 30
+# Timeline length: two minutes at 30 FPS; older points fall off (memory stays bounded in a long session).
+TIMELINE_MAX_POINTS = 3600
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    """A consistent snapshot of the session's numbers (what the stats panel shows)."""
+
+    frames_processed: int
+    faces_in_last_frame: int
+    max_faces_seen: int
+    fps: float
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    last_labels: tuple[str, ...] = ()
+    seconds_since_last_frame: float | None = None
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    """The main face of one frame: its smoothed class probabilities at ``time_s`` seconds into the session."""
+
+    time_s: float
+    track_id: int | None
+    label: str
+    confidence: float
+    probabilities: tuple[float, ...]
+
+
+def main_face(result: FrameResult) -> FaceResult | None:
+    """The largest classified face of a frame (the person in front of the camera), or ``None``."""
+    classified = [face for face in result.faces if not face.too_small]
+    if not classified:
+        return None
+    return max(classified, key=lambda face: face.width * face.height)
+
+
+def hud_lines(stats: LiveStats) -> list[str]:
+    """Overlay text: throughput first (what a viewer looks for), then where the time goes."""
+    latency = stats.latency_ms
+    stages = " ".join(f"{name[:3]} {latency.get(name, 0.0):.1f}" for name in ("detect", "classify", "track"))
+    return [
+        f"{stats.fps:.1f} FPS  {stats.faces_in_last_frame} face(s)",
+        f"{stages} ms",
+        f"total {latency.get('total', 0.0):.1f} ms",
+    ]
+
+
+def _fps(arrivals: deque[float]) -> float:
+    """Frames per second over the arrival times in the window (0 until two frames have arrived)."""
+    if len(arrivals) < 2 or arrivals[-1] <= arrivals[0]:
+        return 0.0
+    return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+
+
+class LiveProcessor:
+    """Runs the face pipeline on webcam frames and keeps what the UI shows about them.
+
+    ``process`` is the whole frame callback: pipeline, drawing (boxes, bars, HUD), statistics. Settings and models
+    can change while frames flow; ``update_settings`` keeps tracks, ``set_models`` starts new ones when the model
+    or detector really changed (a different label set cannot continue old smoothed probabilities).
+    """
+
+    def __init__(
+        self,
+        classifier: ClassifierLike,
+        detector: FaceDetector,
+        settings: PipelineSettings | None = None,
+        *,
+        show_bars: bool = True,
+        show_hud: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._pipeline = FacePipeline(classifier, detector, settings)
+        self._show_bars = show_bars
+        self._show_hud = show_hud
+        self._start = clock()
+        self._reset_counters()
+
+    def _reset_counters(self) -> None:
+        self._frames = 0
+        self._max_faces = 0
+        self._last_result: FrameResult | None = None
+        self._last_frame: np.ndarray | None = None
+        self._last_arrival: float | None = None
+        self._arrivals: deque[float] = deque(maxlen=STATS_WINDOW)
+        self._timings: deque[dict[str, float]] = deque(maxlen=STATS_WINDOW)
+        self._timeline: deque[TimelinePoint] = deque(maxlen=TIMELINE_MAX_POINTS)
+
+    # ------------------------------------------------------------------------------------------ settings
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class names of the current model, in probability order."""
+        with self._lock:
+            return self._pipeline.labels
+
+    @property
+    def settings(self) -> PipelineSettings:
+        with self._lock:
+            return self._pipeline.settings
+
+    @property
+    def show_bars(self) -> bool:
+        with self._lock:
+            return self._show_bars
+
+    def update_settings(self, *, show_bars: bool | None = None, **pipeline_changes) -> PipelineSettings:
+        """Apply drawing and pipeline settings from the next frame on (validated; tracks are kept)."""
+        with self._lock:
+            if show_bars is not None:
+                self._show_bars = bool(show_bars)
+            pipeline = self._pipeline
+        return pipeline.update_settings(**pipeline_changes) if pipeline_changes else pipeline.settings
+
+    def set_models(self, classifier: ClassifierLike, detector: FaceDetector) -> bool:
+        """Switch to another classifier or detector; returns whether anything changed.
+
+        Called on every UI rerun with the (cached) objects the user selected, so it is a no-op unless one of
+        them is a different object. A new model resets the timeline because its label set may differ.
+        """
+        with self._lock:
+            current = self._pipeline
+            if current.classifier is classifier and current.detector is detector:
+                return False
+            self._pipeline = FacePipeline(classifier, detector, current.settings)
+            if tuple(classifier.labels) != current.labels:
+                self._timeline.clear()
+            return True
+
+    def reset(self) -> None:
+        """Forget counters, timeline, last frame and tracks (a fresh session with the same models)."""
+        with self._lock:
+            self._pipeline.reset()
+            self._start = self._clock()
+            self._reset_counters()
+
+    # ------------------------------------------------------------------------------------------ frames
+
+    def process(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """Analyse one frame and return it annotated (a new array; the input is not modified)."""
+        with self._lock:
+            pipeline, show_bars, show_hud = self._pipeline, self._show_bars, self._show_hud
+            arrival = self._clock()
+            elapsed = arrival - self._start
+        result = pipeline.process(frame_bgr, timestamp=elapsed)
+        annotated = annotate_frame(frame_bgr, result, show_bars=show_bars)
+        stats = self._record(result, arrival)
+        if show_hud:
+            draw_hud(annotated, hud_lines(stats))
+        with self._lock:
+            self._last_frame = annotated
+        return annotated
+
+    def _record(self, result: FrameResult, arrival: float) -> LiveStats:
+        """Fold one frame into the counters; returns the updated stats (for the HUD of that frame)."""
+        face = main_face(result)
+        with self._lock:
+            self._frames += 1
+            self._max_faces = max(self._max_faces, len(result.faces))
+            self._last_result = result
+            self._last_arrival = arrival
+            self._arrivals.append(arrival)
+            self._timings.append(dict(result.timings_ms))
+            if face is not None and result.labels == self._pipeline.labels:
+                self._timeline.append(_timeline_point(result, face))
+            return self._stats_locked(now=arrival)
+
+    # ------------------------------------------------------------------------------------------ readers
+
+    def stats(self) -> LiveStats:
+        """The current numbers, as one consistent snapshot."""
+        with self._lock:
+            return self._stats_locked(now=self._clock())
+
+    def _stats_locked(self, now: float) -> LiveStats:
+        result = self._last_result
+        timings = self._timings
+        latency = {key: sum(t.get(key, 0.0) for t in timings) / len(timings) for key in TIMING_KEYS} if timings else {}
+        return LiveStats(
+            frames_processed=self._frames,
+            faces_in_last_frame=len(result.faces) if result else 0,
+            max_faces_seen=self._max_faces,
+            fps=_fps(self._arrivals),
+            latency_ms=latency,
+            last_labels=tuple(face.display_label for face in result.faces) if result else (),
+            seconds_since_last_frame=None if self._last_arrival is None else max(0.0, now - self._last_arrival),
+        )
+
+    def timeline(self, window_s: float | None = None) -> list[TimelinePoint]:
+        """Main-face points, oldest first; only the last ``window_s`` seconds of the session when given."""
+        with self._lock:
+            points = list(self._timeline)
+        if window_s is None or not points:
+            return points
+        cutoff = points[-1].time_s - window_s
+        return [point for point in points if point.time_s >= cutoff]
+
+    def last_frame(self) -> np.ndarray | None:
+        """The last annotated frame (BGR), or ``None`` before the first frame."""
+        with self._lock:
+            return None if self._last_frame is None else self._last_frame.copy()
+
+    def snapshot_png(self) -> bytes | None:
+        """The last annotated frame encoded as PNG, or ``None`` before the first frame."""
+        frame = self.last_frame()
+        if frame is None:
+            return None
+        ok, encoded = cv2.imencode(".png", frame)
+        if not ok:
+            raise RuntimeError("OpenCV could not encode the snapshot as PNG")
+        return encoded.tobytes()
+
+
+def _timeline_point(result: FrameResult, face: FaceResult) -> TimelinePoint:
+    return TimelinePoint(
+        time_s=float(result.timestamp or 0.0),
+        track_id=face.track_id,
+        label=face.display_label,
+        confidence=face.confidence,
+        probabilities=tuple(float(p) for p in face.probabilities),
+    )

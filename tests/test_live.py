@@ -1,0 +1,281 @@
+"""LiveProcessor: per-frame annotation, statistics, timeline, snapshots, live settings, thread safety."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core import live
+from fer_core.detect import create_detector
+from fer_core.labels import FER2013, FERPLUS
+from fer_core.live import LiveProcessor, hud_lines, main_face
+from fer_core.pipeline import PipelineSettings
+from fer_core.sample_media import moving_face_frames
+
+FRAME_SIZE = (640, 480)
+
+
+class PeakedClassifier:
+    """Puts ``peak`` probability on class ``winner`` and spreads the rest evenly."""
+
+    def __init__(self, labels=FER2013.names, winner: int = 3, peak: float = 0.7) -> None:
+        self.labels = tuple(labels)
+        self.winner, self.peak = winner, peak
+
+    def predict(self, crops):
+        n = len(self.labels)
+        probs = np.full((len(crops), n), (1.0 - self.peak) / (n - 1), np.float32)
+        probs[:, self.winner] = self.peak
+        return probs
+
+
+class FixedDetector:
+    """Reports the same boxes on every frame."""
+
+    def __init__(self, boxes) -> None:
+        self.boxes = np.asarray(boxes, np.int32).reshape(-1, 4)
+
+    def detect(self, frame):
+        return self.boxes.copy(), np.full(len(self.boxes), 0.9, np.float32)
+
+
+class StepClock:
+    """A clock that advances by ``step`` seconds each time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self.step, self.now = step, 0.0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+TWO_FACES = [(40, 40, 200, 220), (300, 100, 420, 240)]
+
+
+def _frame(value: int = 90) -> np.ndarray:
+    return np.full((FRAME_SIZE[1], FRAME_SIZE[0], 3), value, np.uint8)
+
+
+def _processor(boxes=TWO_FACES, clock=None, **kwargs) -> LiveProcessor:
+    options = {"clock": clock} if clock else {}
+    return LiveProcessor(PeakedClassifier(), FixedDetector(boxes), **options, **kwargs)
+
+
+@pytest.mark.parametrize("boxes", [[], TWO_FACES[:1], TWO_FACES])
+def test_process_annotates_a_copy_and_counts_faces(boxes):
+    processor = _processor(boxes)
+    frame = _frame()
+    for _ in range(3):
+        out = processor.process(frame)
+    stats = processor.stats()
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    assert np.all(frame == 90), "the input frame must not be drawn on"
+    assert not np.array_equal(out, frame), "the HUD is drawn even without faces"
+    assert stats.frames_processed == 3
+    assert stats.faces_in_last_frame == len(boxes) == stats.max_faces_seen
+    assert stats.last_labels == ("happy",) * len(boxes)
+
+
+@pytest.mark.parametrize("step", [1 / 30, 1 / 12, 0.5])
+def test_fps_follows_frame_arrival_times(step):
+    processor = _processor(clock=StepClock(step))
+    assert processor.stats().fps == 0.0
+    for _ in range(10):
+        processor.process(_frame())
+    # One clock read per frame in process() plus the stats() read: frames arrive exactly ``step`` apart.
+    assert processor.stats().fps == pytest.approx(1.0 / step, rel=1e-6)
+
+
+def test_latency_has_every_stage_and_total_covers_them():
+    processor = _processor()
+    assert processor.stats().latency_ms == {}
+    for _ in range(4):
+        processor.process(_frame())
+    latency = processor.stats().latency_ms
+    assert set(latency) == {"detect", "classify", "track", "total"}
+    assert all(v >= 0.0 for v in latency.values())
+    assert latency["total"] >= max(latency["detect"], latency["classify"], latency["track"])
+
+
+def test_seconds_since_last_frame_tracks_the_clock():
+    processor = _processor(clock=StepClock(0.25))
+    assert processor.stats().seconds_since_last_frame is None
+    processor.process(_frame())
+    assert processor.stats().seconds_since_last_frame == pytest.approx(0.25)
+
+
+def test_main_face_is_the_largest_classified_face():
+    processor = _processor()
+    processor.process(_frame())
+    point = processor.timeline()[-1]
+    result_boxes = {face.track_id: face.box for face in processor._last_result.faces}
+    assert result_boxes[point.track_id] == TWO_FACES[0]
+    assert main_face(processor._last_result).box == TWO_FACES[0]
+    assert point.label == "happy" and len(point.probabilities) == len(FER2013.names)
+    assert sum(point.probabilities) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("window_s, expected", [(None, 20), (1.0, 5), (0.0, 1), (100.0, 20)])
+def test_timeline_window_keeps_the_last_seconds(window_s, expected):
+    processor = _processor(clock=StepClock(0.25))  # binary-exact steps: no rounding at the window edge
+    for _ in range(20):
+        processor.process(_frame())
+    points = processor.timeline(window_s)
+    assert len(points) == expected
+    assert [p.time_s for p in points] == sorted(p.time_s for p in points)
+
+
+def test_timeline_is_bounded_and_keeps_the_newest(monkeypatch):
+    monkeypatch.setattr(live, "TIMELINE_MAX_POINTS", 4)
+    processor = _processor(boxes=TWO_FACES[:1], clock=StepClock(1.0))
+    for _ in range(10):
+        processor.process(_frame())
+    times = [point.time_s for point in processor.timeline()]
+    assert len(times) == 4
+    assert times == sorted(times) and times[-1] == max(times)
+    assert processor.stats().frames_processed == 10
+
+
+def test_no_face_adds_no_timeline_point():
+    processor = _processor(boxes=[])
+    processor.process(_frame())
+    assert processor.timeline() == []
+
+
+@pytest.mark.parametrize(
+    "changes, attribute, expected",
+    [
+        ({"confidence_threshold": 0.9}, "confidence_threshold", 0.9),
+        ({"smoothing": 0.0}, "smoothing", 0.0),
+        ({"crop_margin": 0.3}, "crop_margin", 0.3),
+    ],
+)
+def test_update_settings_applies_between_frames(changes, attribute, expected):
+    processor = _processor()
+    processor.process(_frame())
+    settings = processor.update_settings(**changes)
+    assert getattr(settings, attribute) == expected == getattr(processor.settings, attribute)
+    processor.process(_frame())
+    assert processor.stats().frames_processed == 2
+
+
+def test_confidence_threshold_turns_labels_uncertain_live():
+    processor = _processor()
+    processor.process(_frame())
+    assert processor.stats().last_labels == ("happy", "happy")
+    processor.update_settings(confidence_threshold=0.95)
+    processor.process(_frame())
+    assert processor.stats().last_labels == ("uncertain", "uncertain")
+    assert processor.timeline()[-1].label == "uncertain"
+
+
+def test_show_bars_changes_the_drawing():
+    processor = _processor(show_hud=False)
+    with_bars = processor.process(_frame())
+    processor.update_settings(show_bars=False)
+    assert processor.show_bars is False
+    without_bars = processor.process(_frame())
+    assert np.count_nonzero(with_bars != 90) > np.count_nonzero(without_bars != 90)
+
+
+@pytest.mark.parametrize("changes", [{"smoothing": 1.0}, {"confidence_threshold": -0.1}, {"crop_margin": 2.0}])
+def test_invalid_settings_are_refused_and_old_ones_kept(changes):
+    processor = _processor()
+    before = processor.settings
+    with pytest.raises(ValueError):
+        processor.update_settings(**changes)
+    assert processor.settings == before
+
+
+def test_unknown_setting_is_refused():
+    with pytest.raises(TypeError):
+        _processor().update_settings(frames_per_second=10)
+
+
+def test_set_models_is_a_no_op_for_the_same_objects():
+    classifier, detector = PeakedClassifier(), FixedDetector(TWO_FACES)
+    processor = LiveProcessor(classifier, detector, PipelineSettings(smoothing=0.2))
+    assert processor.set_models(classifier, detector) is False
+
+
+def test_set_models_switches_label_set_and_keeps_settings():
+    processor = _processor(settings=PipelineSettings(confidence_threshold=0.5))
+    processor.process(_frame())
+    assert processor.timeline()
+    ferplus = PeakedClassifier(FERPLUS.names, winner=0)
+    assert processor.set_models(ferplus, FixedDetector(TWO_FACES)) is True
+    assert processor.labels == FERPLUS.names
+    assert processor.settings.confidence_threshold == 0.5
+    assert processor.timeline() == [], "points of the old label set are dropped"
+    processor.process(_frame())
+    assert processor.stats().last_labels == ("neutral", "neutral")
+    assert len(processor.timeline()[-1].probabilities) == len(FERPLUS.names)
+
+
+def test_snapshot_png_is_the_last_annotated_frame():
+    processor = _processor()
+    assert processor.snapshot_png() is None and processor.last_frame() is None
+    out = processor.process(_frame())
+    decoded = cv2.imdecode(np.frombuffer(processor.snapshot_png(), np.uint8), cv2.IMREAD_COLOR)
+    np.testing.assert_array_equal(decoded, out)
+
+
+def test_reset_forgets_the_session():
+    processor = _processor()
+    for _ in range(3):
+        processor.process(_frame())
+    processor.reset()
+    stats = processor.stats()
+    assert (stats.frames_processed, stats.max_faces_seen, stats.fps) == (0, 0, 0.0)
+    assert processor.timeline() == [] and processor.snapshot_png() is None
+
+
+def test_hud_lines_show_fps_and_stages():
+    processor = _processor()
+    processor.process(_frame())
+    lines = hud_lines(processor.stats())
+    assert "FPS" in lines[0] and "2 face(s)" in lines[0]
+    assert all(stage in lines[1] for stage in ("det", "cla", "tra"))
+    assert lines[2].startswith("total")
+
+
+def test_ui_thread_reads_and_changes_settings_while_frames_flow():
+    processor = _processor()
+    errors: list[BaseException] = []
+    n_frames = 60
+
+    def callback_thread() -> None:
+        try:
+            for _ in range(n_frames):
+                processor.process(_frame())
+        except BaseException as err:  # re-raised in the main thread below
+            errors.append(err)
+
+    worker = threading.Thread(target=callback_thread)
+    worker.start()
+    thresholds = itertools.cycle(np.linspace(0.1, 0.9, 9))
+    while worker.is_alive():
+        threshold = float(next(thresholds))
+        processor.update_settings(confidence_threshold=threshold, show_bars=threshold > 0.5)
+        stats = processor.stats()
+        assert stats.faces_in_last_frame in (0, 2)
+        processor.timeline(1.0)
+        processor.snapshot_png()
+    worker.join()
+    assert not errors, errors
+    assert processor.stats().frames_processed == n_frames
+
+
+def test_real_detector_finds_the_moving_face():
+    processor = LiveProcessor(PeakedClassifier(), create_detector("haar"))
+    faces_per_frame = []
+    for frame in moving_face_frames(5):
+        processor.process(frame)
+        faces_per_frame.append(processor.stats().faces_in_last_frame)
+    assert max(faces_per_frame) >= 1
+    assert processor.stats().max_faces_seen >= 1
