@@ -7,9 +7,13 @@ import os
 import streamlit as st
 
 from fer_core.detect import available_detectors, create_detector
-from fer_core.zoo import Classifier, default_model_name, list_models, load_model
+from fer_core.zoo import Classifier, ModelLoadError, default_model_name, list_models, load_model
 
-__all__ = ["dnn_model_path", "get_classifier", "get_detector", "model_choices"]
+__all__ = ["PHOTO_MAX_SIDE", "detector_choices", "dnn_model_path", "get_classifier", "get_detector", "model_choices"]
+
+# Detection size for uploaded photos: larger than the live default (256 px, tuned for webcam FPS) so
+# smaller faces in group photos are still found; a photo is analysed once, so the extra milliseconds are cheap.
+PHOTO_MAX_SIDE = 640
 
 
 def dnn_model_path() -> str | None:
@@ -24,17 +28,22 @@ def get_classifier(name: str = "default") -> Classifier:
 
 
 @st.cache_resource
-def get_detector(kind: str = "haar"):
-    """A face detector; ``kind`` in ``available_detectors()``."""
-    return create_detector(kind, model_path=dnn_model_path())
+def get_detector(kind: str = "haar", max_side: int | None = None):
+    """A face detector; ``kind`` in ``available_detectors()``; ``max_side`` overrides its detection size."""
+    options = {} if max_side is None else {"max_side": max_side}
+    return create_detector(kind, model_path=dnn_model_path(), **options)
 
 
 def model_choices() -> tuple[list[str], int]:
     """Shipped model names and the index of the default one (for a selectbox)."""
     names = list_models()
-    default = default_model_name() if names else None
+    try:
+        default = default_model_name() if names else None
+    except ModelLoadError:  # models but no (valid) default.json: the first one is as good a start as any
+        default = None
     return names, names.index(default) if default in names else 0
 
 
 def detector_choices() -> list[str]:
+    """Detector kinds usable on this machine (for a selectbox)."""
     return available_detectors(dnn_model_path())

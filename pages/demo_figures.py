@@ -1,0 +1,137 @@
+"""Plotly figures of the demo pages (home, image, video): per-face probability bars, per-track timelines, shares.
+
+Pure functions from results to figures (no Streamlit calls), so every page draws the same emotion in the same
+colour (``fer_core.labels.emotion_color_hex``) and the figures can be checked without a running app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from fer_core.labels import emotion_color_hex
+
+__all__ = ["probability_figure", "shares_figure", "stacked_probabilities_figure", "top_emotion_figure"]
+
+_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+
+
+def _color_map(names: Sequence[str]) -> dict[str, str]:
+    return {name: emotion_color_hex(name) for name in names}
+
+
+def probability_figure(labels: Sequence[str], probabilities: Sequence[float], title: str = "") -> go.Figure:
+    """Horizontal bars, one per class in the model's label order (top to bottom), coloured by emotion."""
+    probs = np.asarray(probabilities, dtype=float)
+    figure = go.Figure(
+        go.Bar(
+            x=probs,
+            y=list(labels),
+            orientation="h",
+            marker_color=[emotion_color_hex(name) for name in labels],
+            text=[f"{p:.0%}" for p in probs],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=title or None,
+        height=60 + 26 * len(labels),
+        margin=_MARGIN,
+        xaxis={"range": [0, 1.15], "tickformat": ".0%", "showgrid": False},
+        yaxis={"autorange": "reversed"},
+        showlegend=False,
+    )
+    return figure
+
+
+def _shown_label(timeline: pd.DataFrame) -> pd.Series:
+    """What the viewer saw per row: the label, or "uncertain" below the confidence threshold."""
+    return timeline["label"].where(~timeline["uncertain"].astype(bool), "uncertain")
+
+
+def top_emotion_figure(timeline: pd.DataFrame, labels: Sequence[str]) -> go.Figure:
+    """Confidence of the top emotion over time for one track: a grey line with markers coloured by emotion."""
+    rows = timeline[~timeline["too_small"].astype(bool)].sort_values("time_s")
+    shown = _shown_label(rows)
+    figure = go.Figure(
+        go.Scatter(x=rows["time_s"], y=rows["confidence"], mode="lines", line={"color": "#cccccc"}, showlegend=False)
+    )
+    for name in [*labels, "uncertain"]:
+        part = rows[shown == name]
+        if part.empty:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=part["time_s"],
+                y=part["confidence"],
+                mode="markers",
+                name=name,
+                marker={"color": emotion_color_hex(name), "size": 7},
+                hovertemplate=f"{name} %{{y:.0%}} at %{{x:.2f}} s<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        height=300,
+        margin=_MARGIN,
+        xaxis_title="time (s)",
+        yaxis={"title": "confidence", "range": [0, 1.02], "tickformat": ".0%"},
+    )
+    return figure
+
+
+def stacked_probabilities_figure(timeline: pd.DataFrame, labels: Sequence[str]) -> go.Figure:
+    """Every class probability over time for one track, stacked to 100%."""
+    rows = timeline[~timeline["too_small"].astype(bool)].sort_values("time_s")
+    figure = go.Figure()
+    for name in labels:
+        figure.add_trace(
+            go.Scatter(
+                x=rows["time_s"],
+                y=rows[f"p_{name}"],
+                name=name,
+                mode="lines",
+                stackgroup="probabilities",
+                line={"width": 0.5, "color": emotion_color_hex(name)},
+                hovertemplate=f"{name} %{{y:.0%}}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        height=300,
+        margin=_MARGIN,
+        xaxis_title="time (s)",
+        yaxis={"title": "probability", "range": [0, 1], "tickformat": ".0%"},
+    )
+    return figure
+
+
+def shares_figure(shares: pd.DataFrame) -> go.Figure:
+    """One horizontal 100% bar per face: the share of analysed frames shown as each emotion."""
+    figure = go.Figure()
+    faces = [f"face #{track}" for track in shares.index]
+    for name in shares.columns:
+        values = shares[name].to_numpy(dtype=float)
+        if not values.any():
+            continue
+        figure.add_trace(
+            go.Bar(
+                x=values,
+                y=faces,
+                name=str(name),
+                orientation="h",
+                marker_color=emotion_color_hex(str(name)),
+                hovertemplate=f"{name} %{{x:.0%}}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        barmode="stack",
+        height=80 + 40 * len(faces),
+        margin=_MARGIN,
+        xaxis={"range": [0, 1], "tickformat": ".0%"},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return figure

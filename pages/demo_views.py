@@ -1,0 +1,161 @@
+"""Streamlit pieces shared by the demo pages: the settings sidebar, model loading with a clear stop, the model card.
+
+Models and detectors themselves come only from ``pages.common`` (the one cached loader); this module turns the
+sidebar widgets into ``PipelineSettings`` and renders what a card says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from fer_core.pipeline import PipelineSettings
+from fer_core.zoo import Classifier, ModelLoadError
+from pages.common import detector_choices, get_classifier, model_choices
+
+__all__ = [
+    "DemoSettings",
+    "demo_sidebar",
+    "load_classifier_or_stop",
+    "model_card_facts",
+    "render_model_card",
+    "selected_default_model",
+]
+
+_NO_MODEL = (
+    "No model is installed. Put a model directory (card.json + model.safetensors) under `checkpoints/` and name "
+    'it in `checkpoints/default.json` as `{"model": "<directory>"}`, or train one with `python -m fer_core train`.'
+)
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """What the sidebar chose: a model name, a detector kind and the pipeline knobs."""
+
+    model: str
+    detector: str
+    pipeline: PipelineSettings
+
+
+def selected_default_model() -> str | None:
+    """Name of the default shipped model, or ``None`` when no model is installed."""
+    names, index = model_choices()
+    return names[index] if names else None
+
+
+def demo_sidebar(page: str, *, temporal: bool = False, max_faces: int = 10) -> DemoSettings:
+    """Model, detector, confidence threshold and crop margin (plus smoothing when ``temporal``) in the sidebar.
+
+    Widget keys are prefixed with ``page`` so each page keeps its own choices. Stops the page when no model exists.
+    """
+    names, index = model_choices()
+    with st.sidebar:
+        st.header("Settings")
+        if not names:
+            st.error(_NO_MODEL)
+            st.stop()
+        model = st.selectbox("Model", names, index=index, key=f"{page}_model")
+        detector = st.selectbox(
+            "Face detector",
+            detector_choices(),
+            key=f"{page}_detector",
+            help="YuNet (dnn) appears when its model file is set",
+        )
+        threshold = st.slider(
+            "Confidence threshold",
+            0.0,
+            1.0,
+            0.4,
+            0.05,
+            key=f"{page}_threshold",
+            help="Faces whose top probability is below this are shown as 'uncertain'.",
+        )
+        margin = st.slider(
+            "Crop margin",
+            0.0,
+            0.5,
+            0.15,
+            0.05,
+            key=f"{page}_margin",
+            help="Widen each detected box by this fraction per side: training crops include forehead and chin.",
+        )
+        smoothing = 0.0
+        if temporal:
+            smoothing = st.slider(
+                "Temporal smoothing",
+                0.0,
+                0.9,
+                0.6,
+                0.1,
+                key=f"{page}_smoothing",
+                help="Weight of the past in each face's running average (0 = every frame on its own).",
+            )
+    settings = PipelineSettings(
+        crop_margin=margin, confidence_threshold=threshold, smoothing=smoothing, max_faces=max_faces
+    )
+    return DemoSettings(model, detector, settings)
+
+
+def load_classifier_or_stop(name: str) -> Classifier:
+    """The cached model, or an error box and a stopped page when its directory cannot be loaded."""
+    try:
+        return get_classifier(name)
+    except ModelLoadError as err:
+        st.error(f"Model {name!r} could not be loaded: {err}")
+        st.stop()
+        raise  # st.stop() raises; this keeps type checkers from assuming a fall-through
+
+
+def _percent(value) -> str:
+    return f"{float(value):.1%}" if isinstance(value, int | float) else "-"
+
+
+def _count(params) -> str:
+    """Parameter count as "1.23 M" or "45.6 k" (tiny test models would read "0.00 M")."""
+    if not isinstance(params, int | float):
+        return "-"
+    return f"{params / 1e6:.2f} M" if params >= 1e5 else f"{params / 1e3:.1f} k"
+
+
+def _latency_ms(card: dict) -> float | None:
+    """CPU latency per face from the card: ``latency_ms`` or a ``benchmark`` row of ``fer_core.bench``."""
+    if isinstance(card.get("latency_ms"), int | float):
+        return float(card["latency_ms"])
+    bench = card.get("benchmark")
+    if isinstance(bench, dict) and isinstance(bench.get("ms_per_face_b1"), int | float):
+        return float(bench["ms_per_face_b1"])
+    return None
+
+
+def model_card_facts(card: dict) -> dict[str, str]:
+    """The headline facts of a card as display strings ("-" where the card does not say)."""
+    test = card.get("metrics", {}).get("test", {}) or {}
+    training = card.get("training", {}) or {}
+    params, latency = card.get("params"), _latency_ms(card)
+    evaluated_on = " ".join(str(test[k]) for k in ("dataset", "split") if k in test)
+    return {
+        "model": str(card.get("id", "-")),
+        "architecture": f"{card.get('architecture', '-')} ({card.get('family', '?')})",
+        "labels": ", ".join(card.get("labels", [])) or "-",
+        "test accuracy": _percent(test.get("accuracy")),
+        "test macro-F1": _percent(test.get("macro_f1")),
+        "evaluated on": evaluated_on or "not evaluated yet",
+        "parameters": _count(params),
+        "CPU latency": f"{latency:.2f} ms / face" if latency is not None else "-",
+        "trained on": str(training.get("dataset", "-")),
+        "selected on": str(training.get("selection_split", "-")),
+    }
+
+
+def render_model_card(card: dict) -> None:
+    """The card's headline numbers as metrics, and the provenance facts underneath."""
+    facts = model_card_facts(card)
+    st.markdown(f"**Model** `{facts['model']}` · {facts['architecture']}")
+    columns = st.columns(4)
+    for column, key in zip(columns, ("test accuracy", "test macro-F1", "parameters", "CPU latency"), strict=True):
+        column.metric(key.capitalize(), facts[key])
+    st.caption(
+        f"Evaluated on: {facts['evaluated on']} · trained on {facts['trained on']}, checkpoint selected on the "
+        f"{facts['selected on']} split · classes: {facts['labels']}"
+    )

@@ -1,0 +1,132 @@
+"""Image page: upload photos (or use the sample), see every face's emotion, download all results as JSON or CSV.
+
+Each upload is analysed on its own: a file that cannot be decoded shows an error naming it, and the others still
+show their results.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fer_core.detect import FaceDetector
+from fer_core.pipeline import ClassifierLike, PipelineSettings
+from pages.common import PHOTO_MAX_SIDE, get_detector
+from pages.demo_figures import probability_figure
+from pages.demo_views import demo_sidebar, load_classifier_or_stop
+from pages.image_logic import (
+    IMAGE_TYPES,
+    SAMPLE_PHOTO_NAME,
+    ImageAnalysis,
+    analyse_image,
+    faces_table,
+    results_json,
+    results_table,
+    sample_photo_bytes,
+)
+
+MAX_BAR_CHARTS = 6  # per image; the table lists every face
+_PERCENT = st.column_config.NumberColumn(format="percent")
+
+
+def chosen_images() -> list[tuple[str, bytes, str]]:
+    """(name, bytes, stable key) of every upload, plus the sample photo when ticked."""
+    uploads = st.file_uploader(
+        "Photos",
+        type=list(IMAGE_TYPES),
+        accept_multiple_files=True,
+        key="image_uploads",
+        help="JPEG, PNG, WebP, BMP or TIFF; several at once. Photos are analysed here and not stored.",
+    )
+    use_sample = st.checkbox("Use the sample photo (scikit-image astronaut)", key="image_use_sample")
+    items = [(f.name, f.getvalue(), f.file_id) for f in uploads or []]
+    if use_sample:
+        items.insert(0, (SAMPLE_PHOTO_NAME, sample_photo_bytes(), "sample"))
+    return items
+
+
+def analyse_safely(
+    name: str, data: bytes, whole_image: bool, classifier: ClassifierLike, detector: FaceDetector, settings
+) -> ImageAnalysis:
+    """``analyse_image``, with any failure turned into an error for this one file."""
+    try:
+        return analyse_image(name, data, classifier, detector, settings, whole_image=whole_image)
+    except Exception as err:  # one file's failure must not take the other uploads' results down
+        return ImageAnalysis(name, error=f"{name}: the analysis failed ({type(err).__name__}: {err})")
+
+
+def show_faces(analysis: ImageAnalysis, key: str) -> None:
+    """Annotated image beside per-face probability bars, then the faces table."""
+    result = analysis.result
+    if analysis.decoded.notes:
+        st.caption("; ".join(analysis.decoded.notes))
+    image_column, bars_column = st.columns([3, 2])
+    image_column.image(analysis.annotated, channels="BGR")
+    with bars_column:
+        classified = [(n, f) for n, f in enumerate(result.faces, 1) if f.probabilities is not None]
+        for number, face in classified[:MAX_BAR_CHARTS]:
+            figure = probability_figure(result.labels, face.probabilities, f"Face {number}: {face.display_label}")
+            st.plotly_chart(figure, key=f"image_bars_{key}_{number}")
+        if len(classified) > MAX_BAR_CHARTS:
+            st.caption(f"Bars for the first {MAX_BAR_CHARTS} faces; the table lists all {len(result.faces)}.")
+    if result.faces:
+        table = faces_table(analysis)
+        config = {c: _PERCENT for c in table.columns if c == "confidence" or c.startswith("p_")}
+        st.dataframe(table, hide_index=True, column_config=config)
+
+
+def show_image(
+    item: tuple[str, bytes, str], classifier: ClassifierLike, detector: FaceDetector, settings: PipelineSettings
+) -> ImageAnalysis:
+    """One upload in its own bordered box; offers whole-image classification when no face is found."""
+    name, data, key = item
+    whole_key = f"image_whole_{key}"
+    with st.container(border=True):
+        st.subheader(name)
+        analysis = analyse_safely(name, data, st.session_state.get(whole_key, False), classifier, detector, settings)
+        if not analysis.ok:
+            st.error(analysis.error)
+            return analysis
+        if analysis.found_no_face:
+            st.warning("No face was found in this image.")
+        if analysis.found_no_face or analysis.whole_image:
+            st.checkbox(
+                "Classify the whole image as one face",
+                key=whole_key,
+                help="For a photo that is already a tight face crop, where the detector has no context to work with.",
+            )
+        show_faces(analysis, key)
+    return analysis
+
+
+def download_buttons(analyses: list[ImageAnalysis], model: str) -> None:
+    """JSON (every image, errors included) and CSV (one row per face) of all results."""
+    st.subheader("Download all results")
+    json_column, csv_column = st.columns(2)
+    json_column.download_button(
+        "Results as JSON",
+        results_json(analyses, model),
+        file_name="fer_results.json",
+        mime="application/json",
+        on_click="ignore",
+        key="image_download_json",
+    )
+    csv_column.download_button(
+        "Faces as CSV",
+        results_table(analyses).to_csv(index=False),
+        file_name="fer_results.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="image_download_csv",
+    )
+
+
+st.title("Image")
+demo = demo_sidebar("image", max_faces=50)
+model = load_classifier_or_stop(demo.model)
+face_detector = get_detector(demo.detector, PHOTO_MAX_SIDE)
+images = chosen_images()
+if not images:
+    st.info("Upload one or more photos, or tick **Use the sample photo**.")
+    st.stop()
+results = [show_image(item, model, face_detector, demo.pipeline) for item in images]
+download_buttons(results, model.name)
