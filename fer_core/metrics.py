@@ -39,6 +39,7 @@ __all__ = [
     "group_values",
     "leaderboard",
     "macro_f1",
+    "metadata_columns",
     "parse_resize_condition",
     "per_class_prf",
     "per_group_confusion",
@@ -273,6 +274,16 @@ def group_values(rows: pd.DataFrame, column: str) -> pd.Series:
     values = rows[column]
     text = values.astype(object).where(values.notna(), UNKNOWN_GROUP).astype(str).str.strip()
     return text.mask(text.isin(["", "nan", "None", "<NA>"]), UNKNOWN_GROUP)
+
+
+def metadata_columns(rows: pd.DataFrame, max_groups: int = 20) -> list[str]:
+    """Columns riding along with a run that can split it into groups (at most ``max_groups`` distinct values)."""
+    core = {"sample_id", "condition", "label", "pred"}
+    return [
+        str(c)
+        for c in rows.columns
+        if c not in core and not str(c).startswith("p_") and rows[c].nunique(dropna=False) <= max_groups
+    ]
 
 
 def _ordered_groups(groups: pd.Series) -> list[str]:

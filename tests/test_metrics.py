@@ -268,3 +268,10 @@ def test_subgroup_accuracy_ci_brackets_each_group() -> None:
     assert list(table.index) == ["adult", "child"] and table["n"].tolist() == [300, 200]
     assert ((table["lo"] <= table["accuracy"]) & (table["accuracy"] <= table["hi"])).all()
     assert (table["hi"] - table["lo"] > 0).all()
+
+
+def test_metadata_columns_skip_core_probability_and_id_like_columns() -> None:
+    rows = make_rows(LABELS, PREDS, groups=GROUPS)
+    rows["path"] = [f"img{i}.png" for i in range(6)]
+    assert metrics.metadata_columns(rows, max_groups=5) == ["age_group"]
+    assert metrics.metadata_columns(rows) == ["age_group", "path"]

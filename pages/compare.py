@@ -1,0 +1,115 @@
+"""Model comparison: leaderboard, confusion matrices, per-class P/R/F1, learning curves, accuracy vs latency.
+
+Every number is computed by ``fer_core.metrics`` from the stored runs when the page loads.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from fer_core import figures, metrics
+from fer_core.runs import StoredRun
+from pages.dashboard_data import (
+    checkpoints_root,
+    load_all_runs,
+    load_histories,
+    select_dataset_runs,
+    show_empty_guidance,
+    show_problems,
+)
+
+HIGHER_IS_BETTER = ("accuracy", "balanced accuracy", "macro-F1")
+LOWER_IS_BETTER = ("ECE", "params", "weights MB", "CPU latency ms")
+BEST_CELL = "font-weight: bold; background-color: rgba(44, 160, 44, 0.25)"
+MAX_SIDE_BY_SIDE = 4
+
+
+def styled_leaderboard(board: pd.DataFrame):
+    """The leaderboard with the best value of every metric column highlighted (values stay numbers: sortable)."""
+    return (
+        board.style.highlight_max(subset=list(HIGHER_IS_BETTER), props=BEST_CELL)
+        .highlight_min(subset=list(LOWER_IS_BETTER), props=BEST_CELL)
+        .format({c: "{:.4f}" for c in (*HIGHER_IS_BETTER, "ECE")}, na_rep="")
+        .format({"params": "{:,.0f}", "weights MB": "{:.2f}", "CPU latency ms": "{:.2f}"}, na_rep="")
+    )
+
+
+def leaderboard_section(board: pd.DataFrame) -> None:
+    st.subheader("Leaderboard")
+    st.caption(
+        "Clean condition only. ECE: expected calibration error over "
+        f"{metrics.ECE_BINS} equal-width confidence bins. Latency: CPU, 1 thread, batch 1, from the model card."
+    )
+    st.dataframe(styled_leaderboard(board), hide_index=True, width="stretch")
+
+
+def confusion_section(chosen: list[StoredRun]) -> None:
+    st.subheader("Confusion matrices")
+    normalized = st.toggle("Row-normalised (recall per true class)", value=True, key="confusion_normalized")
+    for column, run in zip(st.columns(len(chosen)), chosen, strict=True):
+        clean = metrics.condition_rows(run.rows)
+        cm = metrics.confusion_matrix(clean, run.labels, normalize=normalized)
+        column.plotly_chart(
+            figures.confusion_figure(cm, normalized=normalized, title=run.model_id), key=f"cm_{run.key}"
+        )
+
+
+def per_class_section(chosen: list[StoredRun]) -> None:
+    st.subheader("Per-class precision, recall, F1")
+    tables = {run.model_id: metrics.per_class_prf(metrics.condition_rows(run.rows), run.labels) for run in chosen}
+    for column, (model, prf) in zip(st.columns(len(tables)), tables.items(), strict=True):
+        column.plotly_chart(figures.per_class_figure(prf, title=model), key=f"prf_{model}")
+    f1 = pd.DataFrame({model: prf["f1"] for model, prf in tables.items()})
+    f1.insert(0, "support", next(iter(tables.values()))["support"])
+    st.caption("F1 per class and model (blank: class absent from the split and never predicted)")
+    st.dataframe(f1.style.format(precision=3, na_rep=""), width="stretch")
+
+
+def learning_curves_section(chosen: list[StoredRun], colors: dict[str, str]) -> None:
+    histories, warnings = load_histories(chosen)
+    for warning in warnings:
+        st.warning(f"Skipped history: {warning}", icon=":material/warning:")
+    if histories:
+        st.plotly_chart(figures.learning_curves_figure(histories, colors), key="learning_curves")
+    else:
+        st.caption("No history.csv for the chosen models.")
+
+
+def latency_section(board: pd.DataFrame, colors: dict[str, str]) -> None:
+    missing = board.loc[board["CPU latency ms"].isna() | board["params"].isna(), "model"].tolist()
+    st.plotly_chart(figures.accuracy_latency_figure(board, colors), key="accuracy_latency")
+    if missing:
+        st.caption(f"Not plotted (no latency or parameter count in the card): {', '.join(missing)}")
+
+
+def main() -> None:
+    st.title("Model comparison")
+    scan = load_all_runs()
+    show_problems(scan)
+    if not scan.runs:
+        show_empty_guidance(checkpoints_root())
+        return
+    colors = figures.model_colors(sorted({run.model_id for run in scan.runs}))
+    runs = select_dataset_runs(scan.runs, key="compare_dataset")
+    board = metrics.leaderboard(runs)
+    leaderboard_section(board)
+    by_model = {run.model_id: run for run in runs}
+    chosen_ids = st.multiselect(
+        "Models to inspect",
+        list(board["model"]),
+        default=list(board["model"][:2]),
+        max_selections=MAX_SIDE_BY_SIDE,
+        key="compare_models",
+    )
+    if not chosen_ids:
+        st.caption("Choose models to see their confusion matrices, per-class scores and learning curves.")
+    else:
+        chosen = [by_model[model] for model in chosen_ids]
+        confusion_section(chosen)
+        per_class_section(chosen)
+        learning_curves_section(chosen, colors)
+    latency_section(board, colors)
+
+
+main()

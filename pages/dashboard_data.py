@@ -1,0 +1,100 @@
+"""The one place the dashboard pages load stored runs, plus the widgets the three pages share.
+
+Runs are read once per state of the checkpoints folder: the cache key is the folder and a fingerprint of its run,
+card and history files (path, size, mtime), so a newly written run shows up on the next rerun without a restart.
+``st.cache_resource`` rather than ``st.cache_data``: the run tables are only read (fer_core.metrics is pure), and
+cache_data would pickle and copy every run on every rerun.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from fer_core.runs import RunFormatError, RunScan, StoredRun, load_history, scan_runs
+
+__all__ = [
+    "checkpoints_root",
+    "load_all_runs",
+    "load_histories",
+    "select_dataset_runs",
+    "show_empty_guidance",
+    "show_problems",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EVALUATE_COMMAND = "python -m fer_core evaluate --model <model> --dataset fer2013 --split test --resize-grid"
+
+
+def checkpoints_root() -> Path:
+    """Where model directories live (settings: ``FER_CHECKPOINTS_DIR``; default ``checkpoints/`` in the repo)."""
+    return Path(os.environ.get("FER_CHECKPOINTS_DIR") or REPO_ROOT / "checkpoints")
+
+
+def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Cheap identity of everything the dashboard reads under ``root``."""
+    paths = [*root.glob("*/runs/*"), *root.glob("*/card.json"), *root.glob("*/history.csv")] if root.is_dir() else []
+    stats = []
+    for path in sorted(paths):
+        try:
+            stat = path.stat()
+        except OSError:  # removed between glob and stat
+            continue
+        stats.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(stats)
+
+
+@st.cache_resource(show_spinner="Reading stored runs...", max_entries=4)
+def _scan_cached(root: str, fingerprint: tuple) -> RunScan:
+    del fingerprint  # only part of the cache key
+    return scan_runs(Path(root))
+
+
+def load_all_runs() -> RunScan:
+    """Every stored run under the checkpoints root and the problems met (cached until a file changes)."""
+    root = checkpoints_root()
+    return _scan_cached(str(root), _fingerprint(root))
+
+
+def load_histories(runs: list[StoredRun]) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Training histories of the runs' models (model id -> table) and warnings for unreadable ones."""
+    histories, warnings = {}, []
+    for run in runs:
+        if run.model_id in histories:
+            continue
+        try:
+            history = load_history(run.path.parent.parent)
+        except (RunFormatError, OSError) as error:
+            warnings.append(str(error))
+            continue
+        if history is not None:
+            histories[run.model_id] = history
+    return histories, warnings
+
+
+def show_problems(scan: RunScan) -> None:
+    """One warning per file that could not be used; the rest of the page still renders."""
+    for problem in scan.problems:
+        st.warning(f"Skipped: {problem.message}", icon=":material/warning:")
+
+
+def show_empty_guidance(root: Path) -> None:
+    """What to do when there is nothing to compare yet."""
+    st.info(
+        f"No stored runs yet under `{root.name}/`. Write one per model and dataset split with\n\n"
+        f"`{EVALUATE_COMMAND}`\n\n"
+        "or point `FER_CHECKPOINTS_DIR` at a folder of model directories that have `runs/*.parquet`.",
+        icon=":material/info:",
+    )
+
+
+def select_dataset_runs(runs: list[StoredRun], key: str) -> list[StoredRun]:
+    """A dataset-split selector; returns the runs of the chosen one (test splits first)."""
+    choices = sorted({(r.dataset, r.split) for r in runs}, key=lambda c: (c[0], c[1] != "test", c[1]))
+    dataset, split = st.selectbox(
+        "Dataset", choices, format_func=lambda c: f"{c[0]} {c[1]}", key=key, help="stored runs of this split"
+    )
+    return sorted((r for r in runs if (r.dataset, r.split) == (dataset, split)), key=lambda r: r.model_id)

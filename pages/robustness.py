@@ -1,0 +1,79 @@
+"""Resize robustness: how accuracy holds up when faces are shrunk and enlarged back before classification.
+
+Every number is computed by ``fer_core.metrics`` from the stored runs' ``resize:<px>:<down>><up>`` rows.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from fer_core import figures, metrics
+from fer_core.runs import StoredRun
+from pages.dashboard_data import (
+    checkpoints_root,
+    load_all_runs,
+    select_dataset_runs,
+    show_empty_guidance,
+    show_problems,
+)
+
+
+def has_resize_grid(run: StoredRun) -> bool:
+    return any(metrics.parse_resize_condition(c) is not None for c in run.conditions)
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A robustness table with readable size headers and the pair as a column (for st.dataframe)."""
+    shown = table.rename(columns=lambda c: c if isinstance(c, str) else f"{c} px")
+    shown.columns.name = None
+    return shown.rename_axis("pair").reset_index()
+
+
+def model_section(runs: list[StoredRun]) -> None:
+    """The original study's table for one model: accuracy by pair x size, its drop vs clean, and a heatmap."""
+    by_model = {run.model_id: run for run in runs}
+    model = st.selectbox("Model", list(by_model), key="robustness_model")
+    table = metrics.resize_robustness_table(by_model[model].rows)
+    left, right = st.columns(2)
+    left.markdown("**Accuracy** (rows: down>up interpolation; columns: target size)")
+    left.dataframe(display_table(table).style.format(precision=4, na_rep=""), hide_index=True, width="stretch")
+    right.markdown("**Change vs clean** (accuracy difference; negative = lost)")
+    drop = display_table(metrics.robustness_drop(table))
+    right.dataframe(drop.style.format("{:+.4f}", subset=drop.columns[1:], na_rep=""), hide_index=True)
+    st.plotly_chart(figures.robustness_heatmap(table, title=f"{model}: accuracy by size and interpolation"))
+
+
+def curves_section(runs: list[StoredRun], colors: dict[str, str]) -> None:
+    """Accuracy against target size for every model, one interpolation pair at a time."""
+    long = metrics.accuracy_vs_size(runs)
+    pairs = list(dict.fromkeys(long["pair"]))
+    pair = st.selectbox("Interpolation pair (down>up)", pairs, key="robustness_pair")
+    st.plotly_chart(figures.accuracy_vs_size_figure(long, pair, colors), key="accuracy_vs_size")
+
+
+def main() -> None:
+    st.title("Resize robustness")
+    st.caption(
+        "Each test face is shrunk to the target size with the first interpolation and enlarged back to the model's "
+        "input size with the second, as in the low-resolution study this project grew from."
+    )
+    scan = load_all_runs()
+    show_problems(scan)
+    if not scan.runs:
+        show_empty_guidance(checkpoints_root())
+        return
+    colors = figures.model_colors(sorted({run.model_id for run in scan.runs}))
+    runs = [run for run in select_dataset_runs(scan.runs, key="robustness_dataset") if has_resize_grid(run)]
+    if not runs:
+        st.info(
+            "No run of this split has resize conditions; write them with `python -m fer_core evaluate --resize-grid`."
+        )
+        return
+    st.subheader("Per model")
+    model_section(runs)
+    st.subheader("Across models")
+    curves_section(runs, colors)
+
+
+main()
