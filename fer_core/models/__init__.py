@@ -7,7 +7,17 @@ complete (the timm pattern).
 
 from __future__ import annotations
 
-from fer_core.models import cnn  # noqa: F401  (registers architectures)
+from fer_core.models import (  # noqa: F401  (each import registers its architectures)
+    cct,
+    clip_vision,
+    cnn,
+    cnn_mha,
+    ddamfn,
+    hf,
+    mcct,
+    timm_baselines,
+    vgg13,
+)
 from fer_core.models.factory import (
     ARCHITECTURES,
     Architecture,

@@ -1,0 +1,120 @@
+"""Compact Convolutional Transformer (CCT).
+
+Hassani et al. 2021, "Escaping the Big Data Paradigm with Compact Transformers" (arXiv 2104.05704): a convolutional
+tokenizer (conv-ReLU-max pool layers) replaces ViT's patch embedding, a small transformer encoder follows, and
+sequence pooling (a learned attention weighting of the output tokens) replaces the class token. CCT-L/KxC names L
+encoder layers and C tokenizer convs of size KxK. The paper's CCT-7/3x1 (256-dim, 4 heads, MLP ratio 2) fits 32 px
+CIFAR images with 16x16 tokens; at 48 px one conv would leave 24x24 = 576 tokens, so the default here uses two
+tokenizer convs (12x12 = 144 tokens) and a 4-layer, 128-dim encoder (CCT-4 widths) so it runs live on one CPU core.
+``depth=7, embed_dim=256, num_heads=4, mlp_ratio=2`` gives the paper's CCT-7/3x2.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import torch
+from timm.models import register_model
+from torch import nn
+
+from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.transformer import PositionalEmbedding, SequencePooling, TransformerEncoder
+
+__all__ = ["CCT", "ConvTokenizer"]
+
+
+class ConvTokenizer(nn.Module):
+    """``num_convs`` x (KxK conv, ReLU, 3x3 stride-2 max pool), flattened to tokens ``(B, N, embed_dim)``."""
+
+    def __init__(
+        self, in_chans: int, embed_dim: int, num_convs: int = 2, kernel_size: int = 3, hidden_chans: int = 64
+    ) -> None:
+        super().__init__()
+        widths = [in_chans] + [hidden_chans] * (num_convs - 1) + [embed_dim]
+        layers: list[nn.Module] = []
+        for in_width, out_width in pairwise(widths):
+            layers += [
+                nn.Conv2d(in_width, out_width, kernel_size, padding=kernel_size // 2, bias=False),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, stride=2, padding=1),
+            ]
+        self.layers = nn.Sequential(*layers)
+        self.num_convs = num_convs
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight)
+
+    def num_tokens(self, img_size: int) -> int:
+        """Token count for a square ``img_size`` input (each max pool halves the side, rounding up)."""
+        side = img_size
+        for _ in range(self.num_convs):
+            side = (side + 1) // 2
+        return side * side
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x).flatten(2).transpose(1, 2)
+
+
+class CCT(nn.Module):
+    """Conv tokenizer, learned positional embedding, transformer encoder, sequence pooling, linear head."""
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        img_size: int = 48,
+        embed_dim: int = 128,
+        depth: int = 4,
+        num_heads: int = 2,
+        mlp_ratio: float = 1.0,
+        num_convs: int = 2,
+        kernel_size: int = 3,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.1,
+        drop_path_rate: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.tokenizer = ConvTokenizer(in_chans, embed_dim, num_convs, kernel_size)
+        self.pos_embed = PositionalEmbedding(self.tokenizer.num_tokens(img_size), embed_dim)
+        self.pos_drop = nn.Dropout(drop_rate)
+        self.encoder = TransformerEncoder(
+            embed_dim, depth, num_heads, mlp_ratio, drop_rate, attn_drop_rate, drop_path_rate
+        )
+        self.pool = SequencePooling(embed_dim)
+        self.num_features = embed_dim
+        self.head = nn.Linear(embed_dim, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoded tokens ``(B, N, embed_dim)``."""
+        return self.encoder(self.pos_drop(self.pos_embed(self.tokenizer(x))))
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _create_cct(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> CCT:
+    for key in TIMM_ONLY_KWARGS:
+        kwargs.pop(key, None)
+    return CCT(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+
+
+@register_model
+def fer_cct(pretrained: bool = False, **kwargs) -> CCT:
+    """CCT-4/3x2 at 128 dims: 144 tokens at 48 px (about 0.6M params)."""
+    return _create_cct(**kwargs)
+
+
+add_architecture(
+    Architecture(
+        name="cct",
+        timm_name="fer_cct",
+        family="timm",
+        description="Compact Convolutional Transformer: conv tokenizer, encoder, sequence pooling",
+        paper="Hassani et al. 2021, arXiv 2104.05704",
+        tiny_args={"embed_dim": 16, "depth": 1, "num_heads": 2, "num_convs": 1},
+    )
+)

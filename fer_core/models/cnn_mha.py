@@ -1,0 +1,87 @@
+"""CNN features followed by multi-head self-attention over the spatial positions.
+
+A convolutional stem extracts local texture (wrinkles, mouth corners); self-attention (Vaswani et al. 2017,
+arXiv 1706.03762) then relates distant face regions, e.g. eyebrows with the mouth. Hybrids of this kind are common on
+FER2013; this one keeps the stem of the baseline CNN (``cnn``), stops at 1/8 resolution (6x6 tokens at 48 px), adds a
+learned positional embedding, and average-pools the attended tokens into a linear head.
+"""
+
+from __future__ import annotations
+
+import torch
+from timm.models import register_model
+from torch import nn
+
+from fer_core.models.cnn import conv_bn_relu
+from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.transformer import PositionalEmbedding, TransformerEncoder
+
+__all__ = ["FerCNNMHA"]
+
+
+class FerCNNMHA(nn.Module):
+    """Conv stages (two conv-bn-relu + max pool each), then a transformer encoder over the feature-map tokens."""
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        img_size: int = 48,
+        widths: tuple[int, ...] = (32, 64, 128),
+        depth: int = 2,
+        num_heads: int = 4,
+        mlp_ratio: float = 2.0,
+        drop_rate: float = 0.1,
+        drop_path_rate: float = 0.1,
+        head_dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        stages, chans = [], in_chans
+        for width in widths:
+            stages += [conv_bn_relu(chans, width), conv_bn_relu(width, width), nn.MaxPool2d(2)]
+            chans = width
+        self.features = nn.Sequential(*stages)
+        side = img_size // 2 ** len(widths)
+        self.pos_embed = PositionalEmbedding(side * side, chans)
+        self.encoder = TransformerEncoder(chans, depth, num_heads, mlp_ratio, drop_rate, drop_rate, drop_path_rate)
+        self.num_features = chans
+        self.head_drop = nn.Dropout(head_dropout)
+        self.head = nn.Linear(chans, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Attended tokens ``(B, N, C)``."""
+        tokens = self.features(x).flatten(2).transpose(1, 2)
+        return self.encoder(self.pos_embed(tokens))
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.head_drop(x.mean(dim=1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _create_cnn_mha(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> FerCNNMHA:
+    for key in TIMM_ONLY_KWARGS:
+        kwargs.pop(key, None)
+    if "widths" in kwargs:
+        kwargs["widths"] = tuple(kwargs["widths"])
+    return FerCNNMHA(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+
+
+@register_model
+def fer_cnn_mha(pretrained: bool = False, **kwargs) -> FerCNNMHA:
+    """Conv stages 32-64-128 (6x6 tokens at 48 px), two attention layers with 4 heads."""
+    return _create_cnn_mha(**kwargs)
+
+
+add_architecture(
+    Architecture(
+        name="cnn_mha",
+        timm_name="fer_cnn_mha",
+        family="timm",
+        description="CNN features + multi-head self-attention over spatial tokens",
+        paper="Vaswani et al. 2017, arXiv 1706.03762 (attention); CNN stem as in cnn",
+        tiny_args={"widths": (8, 16), "depth": 1, "num_heads": 2},
+    )
+)

@@ -1,0 +1,151 @@
+"""DDAMFN: Dual-Direction Attention Mixed Feature Network.
+
+Zhang et al. 2023, "A Dual-Direction Attention Mixed Feature Network for Facial Expression Recognition",
+Electronics 12(17):3595. A MobileFaceNet-style backbone with mixed depthwise kernels (MFN) yields a feature map;
+several dual-direction attention (DDA) heads each build an attention map from two directional summaries: a learned
+depthwise conv that collapses the width (one value per row) and one that collapses the height (one value per
+column), in the spirit of coordinate attention (Hou et al. 2021, arXiv 2103.02907, which uses average pooling). The
+heads' maps are combined by an element-wise max, multiply the features, and a global depthwise conv (GDConv, a
+depthwise conv as large as the map) plus a linear layer give the logits.
+
+Attention-diversity loss (the paper's attention loss): with M heads and attention maps a_1..a_M from the last forward
+pass, ``L_att = P / (sum over pairs i<j of MSE(a_i, a_j) + eps)`` with P = M(M-1)/2 pairs, i.e. the reciprocal of the
+mean pairwise mean-squared difference. It is large when heads attend alike and shrinks as they diverge; the training
+loop adds ``weight * model.auxiliary_loss()`` to the classification loss. With a single head it is 0.
+
+For 48 px faces the backbone downsamples 8x (6x6 maps) instead of MobileFaceNet's 16x; the directional convs and the
+GDConv take their sizes from ``img_size``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+import torch
+import torch.nn.functional as F
+from timm.models import register_model
+from torch import nn
+
+from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.mobilefacenet import DEFAULT_STAGES, MobileFaceNetBackbone
+
+__all__ = ["DDAMFN", "DualDirectionAttention", "attention_diversity_loss"]
+
+
+def attention_diversity_loss(maps: Sequence[torch.Tensor], eps: float = 1e-6) -> torch.Tensor:
+    """Number of head pairs over the summed pairwise MSE of their attention maps (0 for fewer than two heads)."""
+    pairs = list(combinations(maps, 2))
+    if not pairs:
+        return maps[0].new_zeros(()) if maps else torch.zeros(())
+    total = sum(F.mse_loss(first, second) for first, second in pairs)
+    return len(pairs) / (total + eps)
+
+
+def _depthwise_bn(chans: int, kernel_size: tuple[int, int]) -> nn.Sequential:
+    """Unpadded depthwise conv + batch norm: with a kernel as long as one axis it collapses that axis."""
+    return nn.Sequential(nn.Conv2d(chans, chans, kernel_size, groups=chans, bias=False), nn.BatchNorm2d(chans))
+
+
+class DualDirectionAttention(nn.Module):
+    """One DDA head: an attention map ``(B, C, H, W)`` in [0, 1], product of a row and a column attention."""
+
+    def __init__(self, chans: int, height: int, width: int, reduction: int = 32) -> None:
+        super().__init__()
+        hidden = max(8, chans // reduction)
+        self.height = height
+        self.collapse_width = _depthwise_bn(chans, (1, width))  # -> (B, C, H, 1)
+        self.collapse_height = _depthwise_bn(chans, (height, 1))  # -> (B, C, 1, W)
+        self.shared = nn.Sequential(nn.Conv2d(chans, hidden, 1), nn.BatchNorm2d(hidden), nn.Hardswish())
+        self.to_rows = nn.Conv2d(hidden, chans, 1)
+        self.to_cols = nn.Conv2d(hidden, chans, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = self.collapse_width(x)
+        cols = self.collapse_height(x).transpose(2, 3)  # (B, C, W, 1): both directions along one axis
+        mixed = self.shared(torch.cat([rows, cols], dim=2))
+        rows, cols = mixed[:, :, : self.height], mixed[:, :, self.height :]
+        row_attention = self.to_rows(rows).sigmoid()  # (B, C, H, 1)
+        col_attention = self.to_cols(cols).sigmoid().transpose(2, 3)  # (B, C, 1, W)
+        return row_attention * col_attention
+
+
+class DDAMFN(nn.Module):
+    """MFN backbone, ``num_heads`` DDA heads merged by max, GDConv head; ``auxiliary_loss()`` after each forward."""
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        img_size: int = 48,
+        stem_chans: int = 64,
+        stages: Sequence[Sequence[int]] = DEFAULT_STAGES,
+        kernel_sizes: Sequence[int] = (3, 5, 7),
+        feature_chans: int = 512,
+        num_heads: int = 2,
+        drop_rate: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.backbone = MobileFaceNetBackbone(in_chans, stem_chans, stages, feature_chans, kernel_sizes)
+        side = self.backbone.output_size(img_size)
+        self.heads = nn.ModuleList(DualDirectionAttention(feature_chans, side, side) for _ in range(num_heads))
+        self.gdconv = _depthwise_bn(feature_chans, (side, side))
+        self.head_drop = nn.Dropout(drop_rate)
+        self.num_features = feature_chans
+        self.head = nn.Linear(feature_chans, num_classes)
+        self._attention_maps: list[torch.Tensor] = []
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Backbone features re-weighted by the heads' max attention ``(B, C, h, w)``; keeps the maps."""
+        features = self.backbone(x)
+        self._attention_maps = [head(features) for head in self.heads]
+        combined = self._attention_maps[0]
+        for attention in self._attention_maps[1:]:
+            combined = torch.maximum(combined, attention)
+        return features * combined
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.head_drop(self.gdconv(x).flatten(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def auxiliary_loss(self) -> torch.Tensor:
+        """Attention-diversity loss of the last forward pass (see the module docstring); call after ``forward``."""
+        if not self._attention_maps:
+            raise RuntimeError("auxiliary_loss() needs a forward pass first")
+        return attention_diversity_loss(self._attention_maps)
+
+
+def _create_ddamfn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> DDAMFN:
+    for key in TIMM_ONLY_KWARGS:
+        kwargs.pop(key, None)
+    if "stages" in kwargs:
+        kwargs["stages"] = tuple(tuple(stage) for stage in kwargs["stages"])
+    if "kernel_sizes" in kwargs:
+        kwargs["kernel_sizes"] = tuple(kwargs["kernel_sizes"])
+    return DDAMFN(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+
+
+@register_model
+def fer_ddamfn(pretrained: bool = False, **kwargs) -> DDAMFN:
+    """MFN backbone (mixed 3/5/7 depthwise kernels, 8x downsampling), two DDA heads, 512-channel GDConv head."""
+    return _create_ddamfn(**kwargs)
+
+
+add_architecture(
+    Architecture(
+        name="ddamfn",
+        timm_name="fer_ddamfn",
+        family="timm",
+        description="Dual-Direction Attention Mixed Feature Network (MFN backbone + DDA heads)",
+        paper="Zhang et al. 2023, Electronics 12(17):3595",
+        tiny_args={
+            "stem_chans": 8,
+            "stages": ((8, 1, 2, 2), (16, 1, 2, 2)),
+            "kernel_sizes": (3, 5),
+            "feature_chans": 16,
+        },
+    )
+)

@@ -1,0 +1,96 @@
+"""MCCT: a MobileFaceNet backbone as the tokenizer of a compact convolutional transformer.
+
+CCT (Hassani et al. 2021, arXiv 2104.05704) tokenizes with a couple of plain convs; MCCT swaps them for the
+depthwise-separable inverted-residual stack of MobileFaceNet (Chen et al. 2018, arXiv 1804.07573), a face-specific
+feature extractor, so the encoder attends over 6x6 tokens of face features at 48 px. The tokens then go through a
+learned positional embedding, a transformer encoder and CCT's sequence pooling. Default size about 4.7M params
+(the budget is 5.67M).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from timm.models import register_model
+from torch import nn
+
+from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.mobilefacenet import DEFAULT_STAGES, MobileFaceNetBackbone
+from fer_core.models.transformer import PositionalEmbedding, SequencePooling, TransformerEncoder
+
+__all__ = ["MCCT"]
+
+
+class MCCT(nn.Module):
+    """MobileFaceNet feature map -> tokens -> transformer encoder -> sequence pooling -> linear head."""
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        img_size: int = 48,
+        stem_chans: int = 64,
+        stages: Sequence[Sequence[int]] = DEFAULT_STAGES,
+        embed_dim: int = 256,
+        depth: int = 5,
+        num_heads: int = 4,
+        mlp_ratio: float = 2.0,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.1,
+        drop_path_rate: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.backbone = MobileFaceNetBackbone(in_chans, stem_chans, stages, out_chans=embed_dim)
+        side = self.backbone.output_size(img_size)
+        self.pos_embed = PositionalEmbedding(side * side, embed_dim)
+        self.encoder = TransformerEncoder(
+            embed_dim, depth, num_heads, mlp_ratio, drop_rate, attn_drop_rate, drop_path_rate
+        )
+        self.pool = SequencePooling(embed_dim)
+        self.num_features = embed_dim
+        self.head = nn.Linear(embed_dim, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoded tokens ``(B, N, embed_dim)``."""
+        tokens = self.backbone(x).flatten(2).transpose(1, 2)
+        return self.encoder(self.pos_embed(tokens))
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _create_mcct(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> MCCT:
+    for key in TIMM_ONLY_KWARGS:
+        kwargs.pop(key, None)
+    if "stages" in kwargs:
+        kwargs["stages"] = tuple(tuple(stage) for stage in kwargs["stages"])
+    return MCCT(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+
+
+@register_model
+def fer_mcct(pretrained: bool = False, **kwargs) -> MCCT:
+    """MobileFaceNet (8x downsampling) + 5-layer 256-dim encoder with sequence pooling."""
+    return _create_mcct(**kwargs)
+
+
+add_architecture(
+    Architecture(
+        name="mcct",
+        timm_name="fer_mcct",
+        family="timm",
+        description="MobileFaceNet backbone + compact transformer with sequence pooling",
+        paper="Chen et al. 2018, arXiv 1804.07573; Hassani et al. 2021, arXiv 2104.05704",
+        tiny_args={
+            "stem_chans": 8,
+            "stages": ((8, 1, 2, 2), (16, 1, 2, 2)),
+            "embed_dim": 16,
+            "depth": 1,
+            "num_heads": 2,
+        },
+    )
+)

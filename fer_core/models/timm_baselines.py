@@ -1,0 +1,120 @@
+"""ImageNet classics from timm, adapted so that 48 px faces are not downsampled away.
+
+The networks are timm's own classes (``timm.create_model(..., pretrained=False)``, or timm's ``VGG`` class itself),
+built from scratch; only the parts that assume 224 px inputs are swapped, the way CIFAR-sized variants are made:
+
+- ResNet-18 (He et al. 2016, arXiv 1512.03385): the 7x7 stride-2 stem conv and 3x3 max pool divide the input by 4
+  before the first block; a 3x3 stride-1 stem without max pool keeps 48 px -> 6x6 at the last stage (not 2x2).
+- VGG-16 (Simonyan & Zisserman 2015, arXiv 1409.1556): five max pools take 48 px to 1x1 and the head is a 7x7 conv
+  with 4096 channels (~120M params). timm's ``VGG`` class is built from VGG-16's layer table without the fifth pool
+  (3x3 at 48 px) and its head becomes a 1x1 ConvMlp of ``head_width`` channels. Batch norm (timm's ``vgg16_bn``) is
+  the default: plain VGG-16 rarely trains from scratch with the shared recipes; ``batch_norm=False`` gives it.
+- DenseNet-121 (Huang et al. 2017, arXiv 1608.06993): the 7x7 stride-2 stem conv becomes 3x3 stride 1; the stem max
+  pool stays, so blocks run at 24-12-6-3 px for a 48 px face (a 96 px input's layout on ImageNet proportions).
+"""
+
+from __future__ import annotations
+
+import timm
+from timm.layers import ClassifierHead
+from timm.models import register_model
+from timm.models.vgg import VGG, ConvMlp
+from timm.models.vgg import cfgs as VGG_CFGS
+from torch import nn
+
+from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+
+__all__ = ["adapt_densenet_stem", "adapt_resnet_stem", "replace_vgg_head", "vgg16_small_input_cfg"]
+
+
+def _timm_kwargs(kwargs: dict) -> dict:
+    """Drop timm bookkeeping and ``img_size`` (these CNNs take any size; timm's classes do not accept it)."""
+    return {k: v for k, v in kwargs.items() if k not in (*TIMM_ONLY_KWARGS, "img_size")}
+
+
+def adapt_resnet_stem(model: nn.Module, in_chans: int) -> nn.Module:
+    """3x3 stride-1 stem conv and no max pool: the first stage sees the full-resolution face."""
+    model.conv1 = nn.Conv2d(in_chans, model.conv1.out_channels, 3, 1, 1, bias=False)
+    model.maxpool = nn.Identity()
+    return model
+
+
+def vgg16_small_input_cfg(width_multiplier: float = 1.0) -> list[int | str]:
+    """timm's VGG-16 layer table without its fifth max pool, widths scaled by ``width_multiplier``."""
+    table = list(VGG_CFGS["vgg16"])
+    last_pool = len(table) - 1 - table[::-1].index("M")
+    del table[last_pool]
+    return [item if item == "M" else max(1, round(item * width_multiplier)) for item in table]
+
+
+def replace_vgg_head(model: VGG, num_classes: int, head_width: int, drop_rate: float) -> VGG:
+    """Swap the 7x7-kernel 4096-channel ConvMlp head for a 1x1 one of ``head_width`` channels."""
+    model.pre_logits = ConvMlp(model.num_features, head_width, kernel_size=1, drop_rate=drop_rate)
+    model.head = ClassifierHead(head_width, num_classes, pool_type="avg", drop_rate=drop_rate)
+    model.head_hidden_size = head_width
+    return model
+
+
+def adapt_densenet_stem(model: nn.Module, in_chans: int) -> nn.Module:
+    """3x3 stride-1 stem conv instead of 7x7 stride 2 (the stem max pool still halves the input once)."""
+    conv0 = model.features.conv0
+    model.features.conv0 = nn.Conv2d(in_chans, conv0.out_channels, 3, 1, 1, bias=False)
+    return model
+
+
+@register_model
+def fer_resnet18(pretrained: bool = False, in_chans: int = 1, **kwargs) -> nn.Module:
+    """timm ResNet-18 with a 3x3 stride-1 stem and no stem max pool (about 11.2M params)."""
+    model = timm.create_model("resnet18", pretrained=False, in_chans=in_chans, **_timm_kwargs(kwargs))
+    return adapt_resnet_stem(model, in_chans)
+
+
+@register_model
+def fer_vgg16(
+    pretrained: bool = False,
+    num_classes: int = 7,
+    batch_norm: bool = True,
+    head_width: int = 1024,
+    width_multiplier: float = 1.0,
+    drop_rate: float = 0.5,
+    **kwargs,
+) -> nn.Module:
+    """timm VGG-16 (batch norm by default) with four max pools and a 1x1 ConvMlp head (about 16.3M params)."""
+    model = VGG(
+        vgg16_small_input_cfg(width_multiplier),
+        num_classes=num_classes,
+        norm_layer=nn.BatchNorm2d if batch_norm else None,
+        mlp_ratio=1 / 64,  # shrinks timm's 7x7 head, which is replaced at once (saves its init time)
+        **_timm_kwargs(kwargs),
+    )
+    return replace_vgg_head(model, num_classes, head_width, drop_rate)
+
+
+@register_model
+def fer_densenet121(pretrained: bool = False, in_chans: int = 1, **kwargs) -> nn.Module:
+    """timm DenseNet-121 with a 3x3 stride-1 stem conv (about 7M params)."""
+    model = timm.create_model("densenet121", pretrained=False, in_chans=in_chans, **_timm_kwargs(kwargs))
+    return adapt_densenet_stem(model, in_chans)
+
+
+for _name, _description, _paper, _tiny in (
+    (
+        "resnet18",
+        "timm ResNet-18, 3x3 stride-1 stem, no max pool",
+        "He et al. 2016, arXiv 1512.03385",
+        {"layers": (1, 1, 1, 1), "channels": (8, 16, 16, 16), "stem_width": 8},
+    ),
+    (
+        "vgg16",
+        "timm VGG-16-BN, four pools, 1x1 ConvMlp head",
+        "Simonyan & Zisserman 2015, arXiv 1409.1556",
+        {"head_width": 16, "width_multiplier": 1 / 16},
+    ),
+    (
+        "densenet121",
+        "timm DenseNet-121, 3x3 stride-1 stem",
+        "Huang et al. 2017, arXiv 1608.06993",
+        {"growth_rate": 8, "block_config": (2, 2, 2, 2)},
+    ),
+):
+    add_architecture(Architecture(_name, f"fer_{_name}", "timm", _description, _paper, _tiny))
