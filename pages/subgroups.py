@@ -1,0 +1,110 @@
+"""Subgroups: how a model does per metadata group (age group by default), with bootstrap intervals.
+
+Every number is computed by ``fer_core.metrics`` from the stored run's rows. Rows without a value form the
+``unknown`` group and ``unclear`` stays a group of its own: nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from fer_core import figures, metrics
+from fer_core.runs import StoredRun
+from pages.dashboard_data import (
+    checkpoints_root,
+    load_all_runs,
+    select_dataset_runs,
+    show_empty_guidance,
+    show_problems,
+)
+
+DEFAULT_COLUMN = "age_group"
+DEFAULT_GAP = ("child", "adult")
+N_BOOT = 1000
+CONFUSIONS_PER_ROW = 4
+GROUP_NOTE = (
+    f"`{metrics.UNKNOWN_GROUP}`: the sample has no value in this column; `unclear`: annotators could not tell. "
+    "Both are shown as groups of their own."
+)
+
+
+def choose_run_and_rows(runs: list[StoredRun]) -> tuple[StoredRun, str, pd.DataFrame] | None:
+    """Model, metadata column and condition widgets; the chosen run, column and rows (None: nothing to split)."""
+    by_model = {run.model_id: run for run in runs}
+    run = by_model[st.selectbox("Model", list(by_model), key="subgroups_model")]
+    columns = metrics.metadata_columns(run.rows)
+    if not columns:
+        st.info(f"The {run.dataset} {run.split} run of {run.model_id} carries no metadata columns to group by.")
+        return None
+    left, right = st.columns(2)
+    default = columns.index(DEFAULT_COLUMN) if DEFAULT_COLUMN in columns else 0
+    column = left.selectbox("Metadata column", columns, index=default, key="subgroups_column")
+    condition = right.selectbox("Condition", run.conditions, key="subgroups_condition")
+    return run, column, metrics.condition_rows(run.rows, condition)
+
+
+def table_section(rows: pd.DataFrame, column: str, labels: tuple[str, ...]) -> None:
+    st.subheader(f"Per {column}")
+    st.caption(GROUP_NOTE)
+    table = metrics.subgroup_table(rows, column, labels).reset_index()
+    st.dataframe(table.style.format(precision=4, na_rep=""), hide_index=True, width="stretch")
+    ci = metrics.subgroup_accuracy_ci(rows, column, n_boot=N_BOOT)
+    st.plotly_chart(figures.subgroup_bars_figure(ci, title=f"Accuracy per {column}"), key="subgroup_bars")
+
+
+def _default_pair(groups: list[str]) -> tuple[int, int]:
+    if all(g in groups for g in DEFAULT_GAP):
+        return groups.index(DEFAULT_GAP[0]), groups.index(DEFAULT_GAP[1])
+    return 0, 1
+
+
+def gap_section(rows: pd.DataFrame, column: str) -> None:
+    """Accuracy difference between two groups (kids vs adults by default) with its bootstrap 95% interval."""
+    st.subheader("Accuracy gap")
+    groups = list(metrics.subgroup_table(rows, column).index)
+    if len(groups) < 2:
+        st.info(f"Only one {column} group in these rows; a gap needs two.")
+        return
+    first, second = _default_pair(groups)
+    left, right = st.columns(2)
+    group_a = left.selectbox("Group A", groups, index=first, key="gap_group_a")
+    group_b = right.selectbox("Group B", groups, index=second, key="gap_group_b")
+    gap, lo, hi = metrics.subgroup_gap_ci(rows, column, group_a, group_b, n_boot=N_BOOT)
+    st.metric(f"Accuracy of {group_a} minus {group_b}", f"{gap * 100:+.1f} points")
+    st.caption(
+        f"95% bootstrap interval [{lo * 100:+.1f}, {hi * 100:+.1f}] points ({N_BOOT} resamples within each group). "
+        "An interval that contains 0 means the difference may be chance."
+    )
+
+
+def confusion_section(rows: pd.DataFrame, column: str, labels: tuple[str, ...]) -> None:
+    st.subheader(f"Confusion matrices per {column}")
+    normalized = st.toggle("Row-normalised", value=True, key="subgroup_confusion_normalized")
+    matrices = metrics.per_group_confusion(rows, column, labels, normalize=normalized)
+    counts = metrics.group_values(rows, column).value_counts()
+    items = list(matrices.items())
+    for start in range(0, len(items), CONFUSIONS_PER_ROW):
+        chunk = items[start : start + CONFUSIONS_PER_ROW]
+        for slot, (group, cm) in zip(st.columns(CONFUSIONS_PER_ROW), chunk, strict=False):
+            title = f"{group} (n={counts[group]})"
+            slot.plotly_chart(figures.confusion_figure(cm, normalized=normalized, title=title), key=f"cm_{group}")
+
+
+def main() -> None:
+    st.title("Subgroups")
+    scan = load_all_runs()
+    show_problems(scan)
+    if not scan.runs:
+        show_empty_guidance(checkpoints_root())
+        return
+    chosen = choose_run_and_rows(select_dataset_runs(scan.runs, key="subgroups_dataset"))
+    if chosen is None:
+        return
+    run, column, rows = chosen
+    table_section(rows, column, run.labels)
+    gap_section(rows, column)
+    confusion_section(rows, column, run.labels)
+
+
+main()
