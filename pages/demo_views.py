@@ -44,6 +44,40 @@ def selected_default_model() -> str | None:
     return names[index] if names else None
 
 
+@dataclass(frozen=True)
+class _Knob:
+    """A sidebar slider for one ``PipelineSettings`` field (its default comes from ``PipelineSettings``)."""
+
+    field: str
+    label: str
+    low: float
+    high: float
+    step: float
+    help: str
+
+    def slider(self, page: str) -> float:
+        default = getattr(PipelineSettings(), self.field)
+        return st.slider(
+            self.label, self.low, self.high, default, self.step, key=f"{page}_{self.field}", help=self.help
+        )
+
+
+_KNOBS = (
+    _Knob(
+        "confidence_threshold", "Confidence threshold", 0.0, 1.0, 0.05,
+        "Faces whose top probability is below this are shown as 'uncertain'.",
+    ),
+    _Knob(
+        "crop_margin", "Crop margin", 0.0, 0.5, 0.05,
+        "Widen each detected box by this fraction per side: training crops include forehead and chin.",
+    ),
+)  # fmt: skip
+_SMOOTHING = _Knob(
+    "smoothing", "Temporal smoothing", 0.0, 0.9, 0.1,
+    "Weight of the past in each face's running average (0 = every frame on its own).",
+)  # fmt: skip
+
+
 def demo_sidebar(page: str, *, temporal: bool = False, max_faces: int = 10) -> DemoSettings:
     """Model, detector, confidence threshold and crop margin (plus smoothing when ``temporal``) in the sidebar.
 
@@ -56,45 +90,12 @@ def demo_sidebar(page: str, *, temporal: bool = False, max_faces: int = 10) -> D
             st.error(_NO_MODEL)
             st.stop()
         model = st.selectbox("Model", names, index=index, key=f"{page}_model")
-        detector = st.selectbox(
-            "Face detector",
-            detector_choices(),
-            key=f"{page}_detector",
-            help="YuNet (dnn) appears when its model file is set",
-        )
-        threshold = st.slider(
-            "Confidence threshold",
-            0.0,
-            1.0,
-            0.4,
-            0.05,
-            key=f"{page}_threshold",
-            help="Faces whose top probability is below this are shown as 'uncertain'.",
-        )
-        margin = st.slider(
-            "Crop margin",
-            0.0,
-            0.5,
-            0.15,
-            0.05,
-            key=f"{page}_margin",
-            help="Widen each detected box by this fraction per side: training crops include forehead and chin.",
-        )
-        smoothing = 0.0
-        if temporal:
-            smoothing = st.slider(
-                "Temporal smoothing",
-                0.0,
-                0.9,
-                0.6,
-                0.1,
-                key=f"{page}_smoothing",
-                help="Weight of the past in each face's running average (0 = every frame on its own).",
-            )
-    settings = PipelineSettings(
-        crop_margin=margin, confidence_threshold=threshold, smoothing=smoothing, max_faces=max_faces
-    )
-    return DemoSettings(model, detector, settings)
+        help_text = "YuNet (dnn) is offered when its model file is configured (FER_DNN_DETECTOR)."
+        detector = st.selectbox("Face detector", detector_choices(), key=f"{page}_detector", help=help_text)
+        knobs = (*_KNOBS, _SMOOTHING) if temporal else _KNOBS
+        values = {knob.field: knob.slider(page) for knob in knobs}
+    values.setdefault("smoothing", 0.0)  # a still image has no past to smooth with
+    return DemoSettings(model, detector, PipelineSettings(max_faces=max_faces, **values))
 
 
 def load_classifier_or_stop(name: str) -> Classifier:
