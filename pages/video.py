@@ -6,6 +6,8 @@ changing a tab) never reprocesses the video or loses it; a new source replaces i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from fer_core.pipeline import FacePipeline
@@ -19,6 +21,7 @@ from pages.video_logic import (
     TIMELINE_MIME,
     VIDEO_TYPES,
     VideoAnalysis,
+    VideoSource,
     analyse_video,
     frames_to_process,
     stage_source,
@@ -30,8 +33,8 @@ RESULT_KEY = "video_analysis"
 _PERCENT = st.column_config.NumberColumn(format="percent")
 
 
-def chosen_source() -> tuple[str, str, object] | None:
-    """(key, display name, writer) of the uploaded video, else of the sample clip when ticked, else None."""
+def chosen_source() -> VideoSource | None:
+    """The uploaded video, else the sample clip when ticked, else None."""
     upload = st.file_uploader(
         "Video file",
         type=list(VIDEO_TYPES),
@@ -41,13 +44,13 @@ def chosen_source() -> tuple[str, str, object] | None:
     use_sample = st.checkbox("Use a sample clip (3 s, one moving face)", key="video_use_sample")
     if upload is not None:
         data = upload.getvalue()
-        return f"upload:{upload.file_id}", upload.name, lambda path: path.write_bytes(data)
+        return VideoSource(f"upload:{upload.file_id}", upload.name, lambda path: path.write_bytes(data))
     if use_sample:
-        return "sample", SAMPLE_CLIP_NAME, write_sample_clip
+        return VideoSource("sample", SAMPLE_CLIP_NAME, write_sample_clip)
     return None
 
 
-def user_message(err: Exception, name: str, path) -> str:
+def user_message(err: Exception, name: str, path: Path) -> str:
     """A ``VideoError`` message with the temporary file's path replaced by the name the user knows."""
     return str(err).replace(str(path), name)
 
@@ -83,11 +86,10 @@ def processing_options(info: VideoInfo) -> tuple[int, int]:
     return int(frame_step), frames_to_process(info, max_seconds)
 
 
-def run_processing(source: tuple[str, str, object], path, demo: DemoSettings, frame_step: int, max_frames: int):
+def run_processing(source: VideoSource, path: Path, demo: DemoSettings, frame_step: int, max_frames: int) -> None:
     """Process with a progress bar inside a status box; keep the result in the session or show the error."""
-    key, name, _ = source
     pipeline = FacePipeline(load_classifier_or_stop(demo.model), get_detector(demo.detector), demo.pipeline)
-    with st.status(f"Processing {name}...", expanded=True) as status:
+    with st.status(f"Processing {source.name}...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
 
         def progress(done: int, total: int) -> None:
@@ -98,15 +100,15 @@ def run_processing(source: tuple[str, str, object], path, demo: DemoSettings, fr
             analysis = analyse_video(
                 path,
                 pipeline,
-                source_key=key,
-                source_name=name,
+                source_key=source.key,
+                source_name=source.name,
                 frame_step=frame_step,
                 max_frames=max_frames,
                 progress=progress,
             )
         except VideoError as err:
             status.update(label="Processing failed", state="error")
-            st.error(user_message(err, name, path))
+            st.error(user_message(err, source.name, path))
             return
         st.session_state[RESULT_KEY] = analysis
         status.update(label=f"Processed {analysis.frames_read:,} frames in {analysis.seconds:.1f} s", state="complete")
@@ -182,17 +184,16 @@ video_source = chosen_source()
 if video_source is None:
     st.info("Upload a video, or tick **Use a sample clip**.")
     st.stop()
-source_key, source_name, write = video_source
-staged = stage_source(st.session_state, source_key, source_name, write)
+staged = stage_source(st.session_state, *video_source)
 try:
     video_info = VideoInfo.from_path(staged)
 except VideoError as error:
-    st.error(user_message(error, source_name, staged))
+    st.error(user_message(error, video_source.name, staged))
     st.stop()
 show_info(video_info)
 step, frames = processing_options(video_info)
 if st.button("Process video", type="primary", key="video_process"):
     run_processing(video_source, staged, settings, step, frames)
 result = st.session_state.get(RESULT_KEY)
-if result is not None and result.source_key == source_key:
+if result is not None and result.source_key == video_source.key:
     show_results(result)

@@ -16,6 +16,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -29,6 +30,7 @@ __all__ = [
     "TIMELINE_MIME",
     "VIDEO_TYPES",
     "VideoAnalysis",
+    "VideoSource",
     "analyse_video",
     "frames_to_process",
     "stage_source",
@@ -41,6 +43,15 @@ SAMPLE_CLIP_NAME = "sample_clip.mp4"
 MAX_SECONDS = 300  # the longest stretch one click may analyse: beyond this a CPU server blocks for minutes
 TIMELINE_MIME = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet", ".json": "application/json"}
 _STAGED_KEY = "video_staged_source"
+
+
+class VideoSource(NamedTuple):
+    """Where a video comes from: a stable ``key`` (upload id or "sample"), the name the user knows, and a function
+    that writes its bytes to a path."""
+
+    key: str
+    name: str
+    write: Callable[[Path], object]
 
 
 @dataclass(frozen=True, eq=False)
