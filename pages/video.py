@@ -87,7 +87,7 @@ def processing_options(info: VideoInfo) -> tuple[int, int]:
 
 
 def run_processing(source: VideoSource, path: Path, demo: DemoSettings, frame_step: int, max_frames: int) -> None:
-    """Process with a progress bar inside a status box; keep the result in the session or show the error."""
+    """Process with a progress bar inside a status box; keep the result in st.session_state or show the error."""
     pipeline = FacePipeline(load_classifier_or_stop(demo.model), get_detector(demo.detector), demo.pipeline)
     with st.status(f"Processing {source.name}...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")

@@ -195,7 +195,7 @@ def test_home_inside_the_app_navigation_links_to_the_demo_pages(checkpoints: Pat
     assert not at.exception and "Upload one or more photos" in texts(at)
 
 
-# ------------------------------------------------------------------------------------------------ helpers
+# ------------------------------------------------------------------------------- functions behind the pages
 
 
 FULL_CARD = {
