@@ -213,6 +213,7 @@ def subgroup_bars_figure(ci_table: pd.DataFrame, title: str = "") -> go.Figure:
             },
             text=[f"n={n}" for n in ci_table["n"]],
             textposition="inside",
+            insidetextanchor="start",
             marker_color=[_MODEL_PALETTE[0] if g not in ("unclear", "unknown") else "#bbbbbb" for g in ci_table.index],
             hovertemplate="%{x}<br>accuracy %{y:.4f}<extra></extra>",
         )

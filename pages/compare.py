@@ -12,6 +12,7 @@ from fer_core import figures, metrics
 from fer_core.runs import StoredRun
 from pages.dashboard_data import (
     checkpoints_root,
+    grid_columns,
     load_all_runs,
     load_histories,
     select_dataset_runs,
@@ -23,6 +24,12 @@ HIGHER_IS_BETTER = ("accuracy", "balanced accuracy", "macro-F1")
 LOWER_IS_BETTER = ("ECE", "params", "weights MB", "CPU latency ms")
 BEST_CELL = "font-weight: bold; background-color: rgba(44, 160, 44, 0.25)"
 MAX_SIDE_BY_SIDE = 4
+LEADERBOARD_FORMATS = {
+    **{column: "{:.4f}" for column in (*HIGHER_IS_BETTER, "ECE")},
+    "params": "{:,.0f}",
+    "weights MB": "{:.2f}",
+    "CPU latency ms": "{:.2f}",
+}
 
 
 def styled_leaderboard(board: pd.DataFrame):
@@ -30,8 +37,7 @@ def styled_leaderboard(board: pd.DataFrame):
     return (
         board.style.highlight_max(subset=list(HIGHER_IS_BETTER), props=BEST_CELL)
         .highlight_min(subset=list(LOWER_IS_BETTER), props=BEST_CELL)
-        .format({c: "{:.4f}" for c in (*HIGHER_IS_BETTER, "ECE")}, na_rep="")
-        .format({"params": "{:,.0f}", "weights MB": "{:.2f}", "CPU latency ms": "{:.2f}"}, na_rep="")
+        .format(LEADERBOARD_FORMATS, na_rep="")
     )
 
 
@@ -47,7 +53,7 @@ def leaderboard_section(board: pd.DataFrame) -> None:
 def confusion_section(chosen: list[StoredRun]) -> None:
     st.subheader("Confusion matrices")
     normalized = st.toggle("Row-normalised (recall per true class)", value=True, key="confusion_normalized")
-    for column, run in zip(st.columns(len(chosen)), chosen, strict=True):
+    for column, run in zip(grid_columns(len(chosen)), chosen, strict=True):
         clean = metrics.condition_rows(run.rows)
         cm = metrics.confusion_matrix(clean, run.labels, normalize=normalized)
         column.plotly_chart(
@@ -58,7 +64,7 @@ def confusion_section(chosen: list[StoredRun]) -> None:
 def per_class_section(chosen: list[StoredRun]) -> None:
     st.subheader("Per-class precision, recall, F1")
     tables = {run.model_id: metrics.per_class_prf(metrics.condition_rows(run.rows), run.labels) for run in chosen}
-    for column, (model, prf) in zip(st.columns(len(tables)), tables.items(), strict=True):
+    for column, (model, prf) in zip(grid_columns(len(tables)), tables.items(), strict=True):
         column.plotly_chart(figures.per_class_figure(prf, title=model), key=f"prf_{model}")
     f1 = pd.DataFrame({model: prf["f1"] for model, prf in tables.items()})
     f1.insert(0, "support", next(iter(tables.values()))["support"])

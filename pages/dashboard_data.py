@@ -18,6 +18,7 @@ from fer_core.runs import RunFormatError, RunScan, StoredRun, load_history, scan
 
 __all__ = [
     "checkpoints_root",
+    "grid_columns",
     "load_all_runs",
     "load_histories",
     "select_dataset_runs",
@@ -76,9 +77,18 @@ def load_histories(runs: list[StoredRun]) -> tuple[dict[str, pd.DataFrame], list
 
 
 def show_problems(scan: RunScan) -> None:
-    """One warning per file that could not be used; the rest of the page still renders."""
+    """One warning per file that could not be used, its path relative to the checkpoints root; the page goes on."""
+    prefix = f"{checkpoints_root()}{os.sep}"
     for problem in scan.problems:
-        st.warning(f"Skipped: {problem.message}", icon=":material/warning:")
+        st.warning(f"Skipped: {problem.message.replace(prefix, '')}", icon=":material/warning:")
+
+
+def grid_columns(count: int, per_row: int = 2) -> list:
+    """``count`` layout columns, ``per_row`` to a row, so side-by-side charts stay readable."""
+    slots = []
+    for start in range(0, count, per_row):
+        slots.extend(st.columns(per_row)[: count - start])
+    return slots
 
 
 def show_empty_guidance(root: Path) -> None:

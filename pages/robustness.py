@@ -35,12 +35,11 @@ def model_section(runs: list[StoredRun]) -> None:
     by_model = {run.model_id: run for run in runs}
     model = st.selectbox("Model", list(by_model), key="robustness_model")
     table = metrics.resize_robustness_table(by_model[model].rows)
-    left, right = st.columns(2)
-    left.markdown("**Accuracy** (rows: down>up interpolation; columns: target size)")
-    left.dataframe(display_table(table).style.format(precision=4, na_rep=""), hide_index=True, width="stretch")
-    right.markdown("**Change vs clean** (accuracy difference; negative = lost)")
+    st.markdown("**Accuracy** (rows: down>up interpolation; columns: target size)")
+    st.dataframe(display_table(table).style.format(precision=4, na_rep=""), hide_index=True, width="stretch")
+    st.markdown("**Change vs clean** (accuracy difference; negative = lost)")
     drop = display_table(metrics.robustness_drop(table))
-    right.dataframe(drop.style.format("{:+.4f}", subset=drop.columns[1:], na_rep=""), hide_index=True)
+    st.dataframe(drop.style.format("{:+.4f}", subset=list(drop.columns[1:]), na_rep=""), hide_index=True)
     st.plotly_chart(figures.robustness_heatmap(table, title=f"{model}: accuracy by size and interpolation"))
 
 

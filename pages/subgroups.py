@@ -13,6 +13,7 @@ from fer_core import figures, metrics
 from fer_core.runs import StoredRun
 from pages.dashboard_data import (
     checkpoints_root,
+    grid_columns,
     load_all_runs,
     select_dataset_runs,
     show_empty_guidance,
@@ -22,7 +23,6 @@ from pages.dashboard_data import (
 DEFAULT_COLUMN = "age_group"
 DEFAULT_GAP = ("child", "adult")
 N_BOOT = 1000
-CONFUSIONS_PER_ROW = 4
 GROUP_NOTE = (
     f"`{metrics.UNKNOWN_GROUP}`: the sample has no value in this column; `unclear`: annotators could not tell. "
     "Both are shown as groups of their own."
@@ -83,12 +83,9 @@ def confusion_section(rows: pd.DataFrame, column: str, labels: tuple[str, ...]) 
     normalized = st.toggle("Row-normalised", value=True, key="subgroup_confusion_normalized")
     matrices = metrics.per_group_confusion(rows, column, labels, normalize=normalized)
     counts = metrics.group_values(rows, column).value_counts()
-    items = list(matrices.items())
-    for start in range(0, len(items), CONFUSIONS_PER_ROW):
-        chunk = items[start : start + CONFUSIONS_PER_ROW]
-        for slot, (group, cm) in zip(st.columns(CONFUSIONS_PER_ROW), chunk, strict=False):
-            title = f"{group} (n={counts[group]})"
-            slot.plotly_chart(figures.confusion_figure(cm, normalized=normalized, title=title), key=f"cm_{group}")
+    for slot, (group, cm) in zip(grid_columns(len(matrices)), matrices.items(), strict=True):
+        title = f"{group} (n={counts[group]})"
+        slot.plotly_chart(figures.confusion_figure(cm, normalized=normalized, title=title), key=f"cm_{group}")
 
 
 def main() -> None:
