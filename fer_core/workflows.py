@@ -10,7 +10,6 @@ import numpy as np
 
 from fer_core.data import load_split
 from fer_core.evaluate import evaluate_classifier, resize_grid_conditions, write_run
-from fer_core.labels import get_label_set
 from fer_core.recipes import load_recipe
 from fer_core.train import fit
 from fer_core.zoo import load_model, save_model_dir
@@ -127,16 +126,15 @@ def update_card_metrics(model_dir: Path, rows, *, dataset: str, split: str, labe
     """Write the headline metrics of the clean rows into the card (so the card always equals the run)."""
     from fer_core import metrics
 
-    clean = rows[rows["condition"] == "clean"]
-    labels, preds = clean["label"].to_numpy(), clean["pred"].to_numpy()
-    num_classes = len(get_label_set(_label_set_of(dataset)))
+    clean = metrics.condition_rows(rows, "clean")
     headline = {
         "dataset": dataset,
         "split": split,
         "label_mode": label_mode,
         "samples": len(clean),
-        "accuracy": round(float(metrics.accuracy(labels, preds)), 5),
-        "macro_f1": round(float(metrics.macro_f1(labels, preds, num_classes)), 5),
+        "accuracy": round(float(metrics.accuracy(clean)), 5),
+        "balanced_accuracy": round(float(metrics.balanced_accuracy(clean)), 5),
+        "macro_f1": round(float(metrics.macro_f1(clean)), 5),
         "run": f"runs/{dataset}-{split}.parquet",
     }
     card_path = Path(model_dir) / "card.json"
@@ -144,10 +142,6 @@ def update_card_metrics(model_dir: Path, rows, *, dataset: str, split: str, labe
     card.setdefault("metrics", {})["test"] = headline
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     return headline
-
-
-def _label_set_of(dataset: str) -> str:
-    return "ferplus" if dataset == "ferplus" else "fer2013"
 
 
 def predict_images(model: str, paths: Sequence[str], detector: str = "haar") -> list[dict]:
