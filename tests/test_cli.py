@@ -11,7 +11,8 @@ from fer_core.cli import main
 from fer_core.models import list_architectures
 
 STUDY_ARCHITECTURES = (
-    "cnn cnn_mha vgg13 resnet18 vgg16 densenet121 vit convnext convnextv2 clip_vision cct mcct ddamfn".split()
+    *("cnn", "cnn_mha", "vgg13", "resnet18", "vgg16", "densenet121", "vit"),
+    *("convnext", "convnextv2", "clip_vision", "cct", "mcct", "ddamfn"),
 )
 
 
@@ -46,3 +47,47 @@ def test_unknown_model_is_a_message_not_a_traceback(capsys: pytest.CaptureFixtur
 def test_unknown_recipe_names_the_shipped_ones(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "--recipe", "nope", "--out", str(tmp_path / "m"), "--dataset", "fer2013"]) == 2
     assert "shipped: " in capsys.readouterr().err
+
+
+def _synthetic_fer2013(root: Path, per_class: int = 3) -> Path:
+    """A tiny FER2013 folder tree with train, PublicTest and PrivateTest images of every class."""
+    import cv2
+    import numpy as np
+
+    from fer_core.labels import FER2013
+
+    rng = np.random.default_rng(0)
+    for name in FER2013.names:
+        for usage, folder in (("Training", "train"), ("PublicTest", "test"), ("PrivateTest", "test")):
+            for i in range(per_class):
+                path = root / folder / name / f"{usage}_{name}{i}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(path), rng.integers(0, 256, (48, 48), dtype=np.uint8))
+    return root
+
+
+def test_train_then_evaluate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The training entry point on CPU with a tiny config: model dir, card, history, then a stored run."""
+    data = _synthetic_fer2013(tmp_path / "fer2013")
+    recipe = tmp_path / "tiny.json"
+    recipe.write_text(
+        json.dumps({"architecture": "cnn", "arch_args": {"widths": [8, 16]}, "epochs": 2, "batch_size": 8})
+    )
+    out = tmp_path / "models" / "tiny"
+    assert (
+        main(["train", "--recipe", str(recipe), "--dataset", "fer2013", "--dataset-path", str(data), "--out", str(out)])
+        == 0
+    )
+    card = json.loads((out / "card.json").read_text())
+    assert card["training"]["selection_split"] == "PublicTest" and card["training"]["epochs"] == 2
+    assert (out / "history.csv").read_text().count("\n") == 3
+    args = ["evaluate", "--model", str(out), "--dataset", "fer2013", "--dataset-path", str(data), "--resize-grid"]
+    assert main(args) == 0
+    card = json.loads((out / "card.json").read_text())
+    from fer_core import metrics
+    from fer_core.runs import load_run
+
+    run = load_run(out / "runs" / "fer2013-test.parquet")
+    clean = metrics.condition_rows(run.rows, "clean")
+    assert len(clean) == 21 and run.rows["condition"].nunique() == 37
+    assert card["metrics"]["test"]["accuracy"] == round(metrics.accuracy(clean), 5)
