@@ -5,6 +5,7 @@ Mirrors timm's tests/test_models.py: table-driven over ``list_architectures()`` 
 
 from __future__ import annotations
 
+import copy
 import warnings
 from pathlib import Path
 
@@ -245,6 +246,15 @@ def test_ddamfn_attention_loss_penalises_heads_that_attend_alike() -> None:
         model(batch)
         identical = model.auxiliary_loss()
     assert identical > 100 * distinct
+
+
+def test_ddamfn_can_be_deep_copied_after_a_training_pass() -> None:
+    model = build_tiny("ddamfn").train()
+    model(random_batch(2, 1, 48))
+    clone = copy.deepcopy(model).eval()
+    batch = random_batch(2, 1, 48, seed=3)
+    with torch.no_grad():
+        assert torch.equal(clone(batch), model.eval()(batch))
 
 
 def test_ddamfn_attention_loss_needs_a_forward_first() -> None:

@@ -104,7 +104,7 @@ def _create_cct(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **k
 
 @register_model
 def fer_cct(pretrained: bool = False, **kwargs) -> CCT:
-    """CCT-4/3x2 at 128 dims: 144 tokens at 48 px (about 0.6M params)."""
+    """CCT-4/3x2 at 128 dims: 144 tokens at 48 px (about 0.5M params)."""
     return _create_cct(**kwargs)
 
 

@@ -3,7 +3,7 @@
 CCT (Hassani et al. 2021, arXiv 2104.05704) tokenizes with a couple of plain convs; MCCT swaps them for the
 depthwise-separable inverted-residual stack of MobileFaceNet (Chen et al. 2018, arXiv 1804.07573), a face-specific
 feature extractor, so the encoder attends over 6x6 tokens of face features at 48 px. The tokens then go through a
-learned positional embedding, a transformer encoder and CCT's sequence pooling. Default size about 4.7M params
+learned positional embedding, a transformer encoder and CCT's sequence pooling. Default size about 3.4M params
 (the budget is 5.67M).
 """
 
