@@ -36,6 +36,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         model_id=args.model_id,
         limit=args.limit,
+        pack=Path(args.pack) if args.pack else None,
     )
     print(f"saved {out}")
     return 0
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     train.add_argument("--model-id", help="id written in the card (default: the output folder name)")
     train.add_argument("--limit", type=int, help="use only the first N training images (smoke tests)")
+    train.add_argument("--pack", help="train/val from a pack file (python -m fer_core.data.pack) instead of folders")
     _add_data_args(train)
     train.set_defaults(func=cmd_train)
 

@@ -34,12 +34,22 @@ def train_from_recipe(
     device: str | None = None,
     model_id: str | None = None,
     limit: int | None = None,
+    pack: Path | None = None,
 ) -> Path:
-    """Train on the train split, select on the validation split, save weights + card + history in ``out_dir``."""
+    """Train on the train split, select on the validation split, save weights + card + history in ``out_dir``.
+
+    ``pack`` (a file written by ``fer_core.data.pack``) replaces the dataset folders, e.g. on a remote GPU machine.
+    """
     recipe = load_recipe(recipe_name).with_overrides(epochs=epochs, batch_size=batch_size)
     mode = "soft" if recipe.soft_targets else recipe.label_mode
-    train = load_split(recipe.dataset, dataset_root, "train", label_mode=mode, progress=True)
-    val = load_split(recipe.dataset, dataset_root, "val", label_mode=recipe.label_mode, progress=True)
+    if pack is not None:
+        from fer_core.data.pack import read_pack
+
+        splits = read_pack(pack)
+        train, val = splits["train"], splits["val"]
+    else:
+        train = load_split(recipe.dataset, dataset_root, "train", label_mode=mode, progress=True)
+        val = load_split(recipe.dataset, dataset_root, "val", label_mode=recipe.label_mode, progress=True)
     if limit:
         train = train.subset(np.arange(min(limit, len(train))))
     result = fit(

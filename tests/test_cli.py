@@ -91,3 +91,19 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     clean = metrics.condition_rows(run.rows, "clean")
     assert len(clean) == 21 and run.rows["condition"].nunique() == 37
     assert card["metrics"]["test"]["accuracy"] == round(metrics.accuracy(clean), 5)
+
+
+def test_train_from_a_pack(tmp_path: Path) -> None:
+    """The remote-GPU path: pack train+val, train from the pack only."""
+    from fer_core.data import load_split
+    from fer_core.data.pack import write_pack
+
+    data = _synthetic_fer2013(tmp_path / "fer2013", per_class=2)
+    pack = write_pack({s: load_split("fer2013", data, s) for s in ("train", "val")}, tmp_path / "fer2013.npz")
+    recipe = tmp_path / "tiny.json"
+    recipe.write_text(json.dumps({"architecture": "cnn", "arch_args": {"widths": [8]}, "epochs": 1, "batch_size": 4}))
+    out = tmp_path / "from_pack"
+    assert (
+        main(["train", "--recipe", str(recipe), "--pack", str(pack), "--out", str(out), "--dataset-path", "none"]) == 0
+    )
+    assert json.loads((out / "card.json").read_text())["training"]["train_samples"] == 14

@@ -114,3 +114,17 @@ def test_fit_learns_and_selects_on_validation() -> None:
     assert result.best_epoch == best["epoch"] and result.best_val_acc == best["val_acc"]
     assert result.best_val_acc > 0.9
     assert result.input_spec.size == 48 and 0 < result.input_spec.std[0] < 1
+
+
+@pytest.mark.parametrize("name", list_recipes())
+def test_recipe_architecture_builds_at_its_input(name: str) -> None:
+    from fer_core.models import architecture_info, create_model
+
+    recipe = load_recipe(name)
+    info = architecture_info(recipe.architecture)
+    model = create_model(
+        recipe.architecture, num_classes=8, in_chans=recipe.channels, img_size=recipe.img_size, **info.tiny_args
+    ).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, recipe.channels, recipe.img_size, recipe.img_size))
+    assert out.shape == (1, 8)
