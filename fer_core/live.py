@@ -12,6 +12,7 @@ This module knows nothing about Streamlit or WebRTC: it takes and returns uint8 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
@@ -25,7 +26,20 @@ from fer_core.annotate import annotate_frame, draw_hud
 from fer_core.detect import FaceDetector
 from fer_core.pipeline import TIMING_KEYS, ClassifierLike, FacePipeline, FaceResult, FrameResult, PipelineSettings
 
-__all__ = ["LiveProcessor", "LiveStats", "TimelinePoint", "hud_lines", "main_face"]
+__all__ = [
+    "ICE_SERVERS_ENV",
+    "STATS_WINDOW",
+    "LiveProcessor",
+    "LiveStats",
+    "TimelinePoint",
+    "hud_lines",
+    "main_face",
+    "rtc_configuration",
+]
+
+# Environment variable with a JSON list of ICE servers for deployments behind NAT, e.g.
+# '[{"urls": ["stun:stun.example.org:3478"]}, {"urls": "turn:turn.example.org", "username": "u", "credential": "p"}]'
+ICE_SERVERS_ENV = "FER_ICE_SERVERS"
 
 # Frames over which FPS and latencies are averaged: about one second of webcam video, so the numbers react to a
 # settings change quickly but do not flicker from frame to frame.
@@ -253,3 +267,23 @@ def _timeline_point(result: FrameResult, face: FaceResult) -> TimelinePoint:
         confidence=face.confidence,
         probabilities=tuple(float(p) for p in face.probabilities),
     )
+
+
+def rtc_configuration(ice_servers_json: str | None) -> dict:
+    """WebRTC configuration from the ``FER_ICE_SERVERS`` value: no ICE servers unless some are configured.
+
+    An empty list (not "unset") matters: given no list, the browser and streamlit-webrtc fall back to public STUN
+    servers, and nothing should reach the network unless a deployment asks for it. Local and LAN use needs none.
+    """
+    if not ice_servers_json or not ice_servers_json.strip():
+        return {"iceServers": []}
+    try:
+        servers = json.loads(ice_servers_json)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{ICE_SERVERS_ENV} is not valid JSON ({err})") from err
+    if not isinstance(servers, list) or not all(isinstance(s, dict) and s.get("urls") for s in servers):
+        raise ValueError(
+            f'{ICE_SERVERS_ENV} must be a JSON list of objects with "urls" (and optional "username", "credential"), '
+            f"got {ice_servers_json!r}"
+        )
+    return {"iceServers": servers}

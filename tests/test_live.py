@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 
 import cv2
@@ -12,7 +13,7 @@ import pytest
 from fer_core import live
 from fer_core.detect import create_detector
 from fer_core.labels import FER2013, FERPLUS
-from fer_core.live import LiveProcessor, hud_lines, main_face
+from fer_core.live import LiveProcessor, hud_lines, main_face, rtc_configuration
 from fer_core.pipeline import PipelineSettings
 from fer_core.sample_media import moving_face_frames
 
@@ -279,3 +280,28 @@ def test_real_detector_finds_the_moving_face():
         faces_per_frame.append(processor.stats().faces_in_last_frame)
     assert max(faces_per_frame) >= 1
     assert processor.stats().max_faces_seen >= 1
+
+
+STUN = {"urls": ["stun:stun.example.org:3478"]}
+TURN = {"urls": "turn:turn.example.org", "username": "u", "credential": "p"}
+
+
+@pytest.mark.parametrize(
+    "value, servers",
+    [
+        (None, []),
+        ("", []),
+        ("  ", []),
+        ("[]", []),
+        (json.dumps([STUN]), [STUN]),
+        (json.dumps([STUN, TURN]), [STUN, TURN]),
+    ],
+)
+def test_rtc_configuration_has_no_ice_servers_unless_configured(value, servers):
+    assert rtc_configuration(value) == {"iceServers": servers}
+
+
+@pytest.mark.parametrize("value", ["stun:x", "{", '{"urls": "stun:x"}', '[{"username": "u"}]', '["stun:x"]'])
+def test_rtc_configuration_rejects_malformed_values(value):
+    with pytest.raises(ValueError, match="FER_ICE_SERVERS"):
+        rtc_configuration(value)

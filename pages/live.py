@@ -1,0 +1,179 @@
+"""Live webcam page: the browser streams the camera over WebRTC, the server boxes every face with its emotion.
+
+The frame callback runs in a streamlit-webrtc worker thread without a Streamlit script context, so it only calls
+``LiveProcessor.process`` (fer_core.live); the numbers leave that thread through the processor's lock and are
+polled once a second by a fragment. Frames that arrive while one is being analysed are dropped
+(``async_processing``), so the video stays live instead of falling behind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import av
+import cv2
+import numpy as np
+import pandas as pd
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from fer_core.live import (
+    ICE_SERVERS_ENV,
+    STATS_WINDOW,
+    LiveProcessor,
+    LiveStats,
+    TimelinePoint,
+    rtc_configuration,
+)
+from pages.common import get_detector
+from pages.demo_figures import stacked_probabilities_figure
+from pages.demo_views import DemoSettings, demo_sidebar, load_classifier_or_stop
+
+PROCESSOR_KEY = "live_processor"
+TIMELINE_SECONDS = 60.0
+MEDIA_CONSTRAINTS = {"video": {"width": 640, "height": 480}, "audio": False}
+CONNECTION_HELP = f"""
+The video goes from this browser to the server and back over WebRTC. By default no STUN/TURN server is used, so
+nothing leaves your network: this works when the browser reaches the server directly (same machine or LAN).
+For a deployment behind NAT, list ICE servers in the `{ICE_SERVERS_ENV}` environment variable before starting
+the app, as JSON, e.g. `[{{"urls": ["stun:stun.example.org:3478"]}}]` or
+`[{{"urls": "turn:turn.example.org:3478", "username": "user", "credential": "secret"}}]`.
+"""
+
+
+def session_processor(settings: DemoSettings, show_bars: bool) -> LiveProcessor:
+    """This browser session's processor, switched to the sidebar's model/detector and settings (live, no restart)."""
+    classifier = load_classifier_or_stop(settings.model)
+    detector = get_detector(settings.detector)
+    processor = st.session_state.get(PROCESSOR_KEY)
+    if processor is None:
+        processor = LiveProcessor(classifier, detector, settings.pipeline)
+        st.session_state[PROCESSOR_KEY] = processor
+    processor.set_models(classifier, detector)
+    pipeline = settings.pipeline
+    processor.update_settings(
+        show_bars=show_bars,
+        crop_margin=pipeline.crop_margin,
+        confidence_threshold=pipeline.confidence_threshold,
+        smoothing=pipeline.smoothing,
+    )
+    return processor
+
+
+def frame_callback(processor: LiveProcessor) -> Callable[[av.VideoFrame], av.VideoFrame]:
+    """The WebRTC callback: three lines into fer_core, no st.* calls (it runs outside the script thread)."""
+
+    def callback(frame: av.VideoFrame) -> av.VideoFrame:
+        annotated = processor.process(frame.to_ndarray(format="bgr24"))
+        return av.VideoFrame.from_ndarray(annotated, format="bgr24")
+
+    return callback
+
+
+def ice_configuration() -> dict:
+    """ICE servers from the environment; a malformed value is reported and ignored (local use still works)."""
+    try:
+        return rtc_configuration(os.environ.get(ICE_SERVERS_ENV))
+    except ValueError as err:
+        st.warning(f"Ignoring {ICE_SERVERS_ENV}: {err}")
+        return rtc_configuration(None)
+
+
+def timeline_frame(points: list[TimelinePoint], labels: tuple[str, ...]) -> pd.DataFrame:
+    """Timeline points as the table the shared figures expect (``time_s``, ``p_<label>``, ...)."""
+    rows = [
+        {
+            "time_s": p.time_s,
+            "label": p.label,
+            "confidence": p.confidence,
+            "uncertain": p.label == "uncertain",
+            "too_small": False,
+            **{f"p_{name}": prob for name, prob in zip(labels, p.probabilities, strict=True)},
+        }
+        for p in points
+        if len(p.probabilities) == len(labels)
+    ]
+    return pd.DataFrame(rows)
+
+
+def show_metrics(stats: LiveStats) -> None:
+    """Two metrics a row (the panel is narrow), then where the time goes."""
+    latency = stats.latency_ms
+    rows = [
+        (("Frames processed", stats.frames_processed), ("FPS", f"{stats.fps:.1f}")),
+        (("Faces in last frame", stats.faces_in_last_frame), ("Most faces in a frame", stats.max_faces_seen)),
+    ]
+    for row in rows:
+        for column, (label, value) in zip(st.columns(2), row, strict=True):
+            column.metric(label, value)
+    stages = " · ".join(f"{stage} {latency.get(stage, 0.0):.1f}" for stage in ("detect", "classify", "track"))
+    total = latency.get("total", 0.0)
+    st.caption(f"Latency per frame (ms, mean of the last {STATS_WINDOW} frames): {stages} · **total {total:.1f}**")
+
+
+@st.fragment(run_every=1.0)
+def live_panel(processor: LiveProcessor) -> None:
+    """Polled once a second: the session's numbers and its emotion timeline."""
+    stats = processor.stats()
+    show_metrics(stats)
+    if stats.frames_processed == 0:
+        st.info("Press START under the video to stream your camera; numbers appear here once frames arrive.")
+        return
+    if stats.seconds_since_last_frame is not None and stats.seconds_since_last_frame > 3:
+        st.caption(f"No frame for {stats.seconds_since_last_frame:.0f} s (stream stopped or paused).")
+    points = processor.timeline(TIMELINE_SECONDS)
+    if not points:
+        st.caption("No face classified yet: face the camera, in good light.")
+        return
+    labels = processor.labels
+    figure = stacked_probabilities_figure(timeline_frame(points, labels), labels)
+    figure.update_layout(title=f"Main face, last {TIMELINE_SECONDS:.0f} s")
+    st.plotly_chart(figure, key="live_timeline")
+
+
+def snapshot_bytes(processor: LiveProcessor) -> Callable[[], bytes]:
+    """Deferred PNG of the last annotated frame, made at click time (a grey placeholder before any frame)."""
+
+    def make() -> bytes:
+        png = processor.snapshot_png()
+        if png is not None:
+            return png
+        placeholder = np.full((120, 320, 3), 60, np.uint8)
+        cv2.putText(placeholder, "no frame yet", (70, 65), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 1)
+        return cv2.imencode(".png", placeholder)[1].tobytes()
+
+    return make
+
+
+def main() -> None:
+    st.title("Live webcam")
+    st.caption("Every face in your camera feed, boxed with its emotion and confidence, analysed on the server.")
+    settings = demo_sidebar("live", temporal=True)
+    show_bars = st.sidebar.checkbox("Show probability bars", value=True, key="live_show_bars", help="Top-3 per face")
+    processor = session_processor(settings, show_bars)
+    video_column, panel_column = st.columns([3, 2])
+    with video_column:
+        webrtc_streamer(
+            key="live",
+            mode=WebRtcMode.SENDRECV,
+            rtc_configuration=ice_configuration(),
+            media_stream_constraints=MEDIA_CONSTRAINTS,
+            video_frame_callback=frame_callback(processor),
+            async_processing=True,
+        )
+        st.download_button(
+            "Download snapshot (PNG)",
+            data=snapshot_bytes(processor),
+            file_name="fer-studio-snapshot.png",
+            mime="image/png",
+            on_click="ignore",
+            icon=":material/photo_camera:",
+        )
+        with st.expander("Camera does not connect?"):
+            st.markdown(CONNECTION_HELP)
+    with panel_column:
+        live_panel(processor)
+
+
+main()

@@ -1,0 +1,122 @@
+"""End to end in headless Chromium: every page loads without an error, and the live page analyses camera frames.
+
+The live test presses START in the streamlit-webrtc component (an iframe), lets Chromium's fake camera stream a
+real face, and reads the "Frames processed" metric rendered by the page outside the iframe: it can only rise if
+frames travelled browser -> server over WebRTC and through the server-side pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+# url path (as st.navigation derives it from each page file name; "" is the default page) -> screenshot name
+PAGES = {
+    "": "home",
+    "live": "live_idle",
+    "image": "image",
+    "video": "video",
+    "compare": "compare",
+    "robustness": "robustness",
+    "subgroups": "subgroups",
+}
+ERROR_SELECTORS = ("[data-testid='stException']", "[data-testid='stAlertContentError']")
+WEBRTC_IFRAME = "iframe[title*='streamlit_webrtc']"
+PAGE_LOAD_TIMEOUT_S = 60.0
+FIRST_FRAMES_TIMEOUT_S = 60.0
+
+
+def wait_until_idle(page, timeout_s: float = PAGE_LOAD_TIMEOUT_S) -> None:
+    """Wait until the page's script has run to the end and drawn something in the main area."""
+    timeout_ms = timeout_s * 1000
+    page.locator("[data-testid='stMainBlockContainer'] > div").first.wait_for(timeout=timeout_ms)
+    page.wait_for_selector("[data-test-script-state='notRunning']", state="attached", timeout=timeout_ms)
+
+
+def open_page(page, base_url: str, path: str) -> None:
+    page.goto(f"{base_url}/{path}", wait_until="domcontentloaded")
+    wait_until_idle(page)
+
+
+def page_errors(page) -> list[str]:
+    """Texts of every exception box and st.error on the page (empty when all is well)."""
+    texts = []
+    for selector in ERROR_SELECTORS:
+        texts.extend(page.locator(selector).all_inner_texts())
+    return texts
+
+
+def metric_value(page, label: str) -> float | None:
+    """The number shown by the st.metric labelled ``label``, or ``None`` while it is not rendered."""
+    metric = page.locator("[data-testid='stMetric']", has_text=label).locator("[data-testid='stMetricValue']")
+    try:
+        text = metric.first.inner_text(timeout=1000)
+    except Exception:  # the fragment replaces its elements every second; try again on the next poll
+        return None
+    match = re.search(r"-?\d+(?:\.\d+)?", text.replace(",", ""))
+    return float(match.group()) if match else None
+
+
+def poll_metric(page, label: str, accept: Callable[[float], bool], timeout_s: float) -> float:
+    """Read the metric every half second until ``accept(value)``; fail with the last value seen."""
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while time.monotonic() < deadline:
+        value = metric_value(page, label)
+        if value is not None and accept(value):
+            return value
+        page.wait_for_timeout(500)
+    raise AssertionError(f"metric {label!r} never satisfied the check within {timeout_s:.0f} s (last: {value})")
+
+
+def save_screenshot(page, directory: Path | None, name: str) -> None:
+    if directory is not None:
+        page.screenshot(path=str(directory / f"{name}.png"))
+
+
+def navigation_paths(page) -> set[str]:
+    """URL paths of the sidebar's navigation links ("" for the default page)."""
+    links = page.locator("[data-testid='stSidebarNavLink']")
+    links.first.wait_for()
+    return {urlparse(links.nth(i).get_attribute("href") or "").path.strip("/") for i in range(links.count())}
+
+
+def test_deep_link_on_a_fresh_server_shows_the_app_navigation(page, app_url):
+    """Runs first, on a server no one has visited: a bookmarked page must get the app's own navigation.
+
+    Streamlit decides per process, on the first script run, whether a ``pages/`` folder means the legacy
+    auto-discovered navigation; if that first run is a deep link, ``st.navigation`` is never reached.
+    """
+    open_page(page, app_url, "live")
+    assert navigation_paths(page) == set(PAGES)
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_loads_without_errors(page, app_url, screenshots_dir, path):
+    open_page(page, app_url, path)
+    assert page.url.rstrip("/") == f"{app_url}/{path}".rstrip("/"), "the page redirected elsewhere"
+    assert page_errors(page) == []
+    assert "Traceback" not in page.locator("[data-testid='stMain']").inner_text()
+    assert navigation_paths(page) == set(PAGES)
+    save_screenshot(page, screenshots_dir, PAGES[path])
+
+
+def test_live_page_analyses_fake_camera_frames(page, app_url, screenshots_dir):
+    open_page(page, app_url, "live")
+    webrtc = page.frame_locator(WEBRTC_IFRAME)
+    webrtc.get_by_role("button", name=re.compile(r"^start$", re.IGNORECASE)).click()
+    first = poll_metric(page, "Frames processed", lambda v: v > 0, FIRST_FRAMES_TIMEOUT_S)
+    later = poll_metric(page, "Frames processed", lambda v: v > first, 20.0)
+    assert later > first
+    faces = poll_metric(page, "Most faces in a frame", lambda v: v > 0, 20.0)
+    assert faces >= 1, "the fake camera shows a real face; the detector should find it"
+    assert page_errors(page) == []
+    save_screenshot(page, screenshots_dir, "live")
+    webrtc.get_by_role("button", name=re.compile(r"^stop$", re.IGNORECASE)).click()
