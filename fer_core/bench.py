@@ -15,7 +15,7 @@ import torch
 
 from fer_core.zoo import load_model
 
-__all__ = ["benchmark_classifier", "format_table", "measure"]
+__all__ = ["benchmark_classifier", "format_table", "measure", "record_latency_in_card"]
 
 
 def measure(fn, repeats: int, warmup: int = 5) -> float:
@@ -62,3 +62,24 @@ def format_table(rows: list[dict]) -> str:
     lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
     lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
     return "\n".join(lines)
+
+
+def record_latency_in_card(model: str, row: dict, batch: int = 1) -> dict:
+    """Write the measured per-face latency (batch ``batch``) into the model's card, with how it was measured."""
+    import json
+    import platform
+
+    from fer_core.zoo import resolve_model_dir
+
+    card_path = resolve_model_dir(model) / "card.json"
+    card = json.loads(card_path.read_text())
+    card["latency_ms_per_face"] = row[f"ms_per_face_b{batch}"]
+    card["latency"] = {
+        "backend": row["backend"],
+        "threads": row["threads"],
+        "batch": batch,
+        "machine": platform.processor() or platform.machine(),
+        "command": f"python -m fer_core bench --model {card.get('id', model)} --update-card",
+    }
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    return card

@@ -92,9 +92,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for backend in args.backend
     ]
     print(format_table(rows))
+    if args.update_card:
+        from fer_core.bench import record_latency_in_card
+
+        for name in args.model:
+            best = min((r for r in rows if r["model"] == _model_id(name)), key=lambda r: r["ms_per_face_b1"])
+            record_latency_in_card(name, best)
+            print(f"{name}: card latency_ms_per_face = {best['ms_per_face_b1']} ({best['backend']})")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
+
+
+def _model_id(name: str) -> str:
+    from fer_core.zoo import load_card
+
+    return str(load_card(name).get("id", name))
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -163,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=1)
     bench.add_argument("--batch", type=int, nargs="+", default=[1, 8, 64])
     bench.add_argument("--json", help="also write the rows as JSON")
+    bench.add_argument(
+        "--update-card", action="store_true", help="write the fastest backend's batch-1 latency into each card"
+    )
     bench.set_defaults(func=cmd_bench)
 
     models = sub.add_parser("models", help="list architectures and shipped models")

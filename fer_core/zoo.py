@@ -129,6 +129,8 @@ def save_model_dir(
         _save_hf(model, directory, half)
     else:
         _save_timm(model, directory, card, half)
+    weights = sorted(directory.glob("*.safetensors"))
+    card["weights_mb"] = round(sum(p.stat().st_size for p in weights) / 2**20, 3)
     (directory / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     return directory
 

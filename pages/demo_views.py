@@ -120,13 +120,9 @@ def _count(params) -> str:
 
 
 def _latency_ms(card: dict) -> float | None:
-    """CPU latency per face from the card: ``latency_ms`` or a ``benchmark`` row of ``fer_core.bench``."""
-    if isinstance(card.get("latency_ms"), int | float):
-        return float(card["latency_ms"])
-    bench = card.get("benchmark")
-    if isinstance(bench, dict) and isinstance(bench.get("ms_per_face_b1"), int | float):
-        return float(bench["ms_per_face_b1"])
-    return None
+    """CPU latency per face from the card (written by ``python -m fer_core bench --update-card``)."""
+    value = card.get("latency_ms_per_face")
+    return float(value) if isinstance(value, int | float) else None
 
 
 def model_card_facts(card: dict) -> dict[str, str]:

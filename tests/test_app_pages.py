@@ -204,7 +204,7 @@ FULL_CARD = {
     "family": "timm",
     "labels": list(FER2013.names),
     "params": 1_234_567,
-    "benchmark": {"ms_per_face_b1": 0.84},
+    "latency_ms_per_face": 0.84,
     "training": {"dataset": "fer2013", "selection_split": "PublicTest"},
     "metrics": {"test": {"dataset": "fer2013", "split": "PrivateTest", "accuracy": 0.6712, "macro_f1": 0.6401}},
 }
@@ -222,7 +222,7 @@ FULL_CARD = {
         ({**FULL_CARD, "params": 45_600}, "parameters", "45.6 k"),
         ({"id": "x", "labels": []}, "test accuracy", "-"),
         ({"id": "x", "labels": []}, "evaluated on", "not evaluated yet"),
-        ({"id": "x", "latency_ms": 2.5}, "CPU latency", "2.50 ms / face"),
+        ({"id": "x", "latency_ms_per_face": 2.5}, "CPU latency", "2.50 ms / face"),
     ],
 )
 def test_model_card_facts(card: dict, key: str, expected: str) -> None:

@@ -32,11 +32,14 @@ def test_export_then_bench(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.
     assert main(["export", "--model", str(tiny_model_dir)]) == 0
     assert (tiny_model_dir / "model.onnx").is_file()
     out_json = tmp_path / "bench.json"
-    args = ["bench", "--model", str(tiny_model_dir), "--batch", "1", "4", "--json", str(out_json)]
+    args = ["bench", "--model", str(tiny_model_dir), "--batch", "1", "4", "--json", str(out_json), "--update-card"]
     assert main(args) == 0
     rows = json.loads(out_json.read_text())
     assert {row["backend"] for row in rows} == {"torch", "onnx"}
     assert all(row["ms_per_face_b1"] > 0 for row in rows)
+    card = json.loads((tiny_model_dir / "card.json").read_text())
+    assert card["latency_ms_per_face"] == min(row["ms_per_face_b1"] for row in rows)
+    assert card["weights_mb"] > 0
 
 
 def test_unknown_model_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture) -> None:

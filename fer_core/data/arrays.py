@@ -19,7 +19,14 @@ class DatasetError(ValueError):
 
 @dataclass
 class FaceArrays:
-    """Images ``(N, H, W)`` uint8 grey, class ids, stable sample ids and per-sample metadata of one split."""
+    """One split: grey images ``(N, H, W)`` uint8, class ids, stable sample ids and per-sample metadata.
+
+    ``sample_ids`` carry no file extension (``fer2013/test/angry/PrivateTest_10131363``), so the same face has the
+    same id in a ``.png`` and a ``.jpg`` copy of a dataset and stored evaluation runs join across copies.
+    ``metadata`` has one row per sample (at least ``split``; joined columns such as ``age_group``, missing as NaN).
+    ``soft_targets`` ``(N, C)`` float32 rows sum to 1 (FER+ vote distributions). ``dropped`` counts the images a
+    label filter removed, by reason, so reports can say which filter was used.
+    """
 
     images: np.ndarray
     labels: np.ndarray
@@ -33,6 +40,8 @@ class FaceArrays:
     dropped: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.images.ndim != 3 or self.images.dtype != np.uint8:
+            raise ValueError(f"FaceArrays: images must be (N, H, W) uint8, got {self.images.shape} {self.images.dtype}")
         n = len(self.images)
         lengths = {"labels": len(self.labels), "sample_ids": len(self.sample_ids), "metadata": len(self.metadata)}
         if self.soft_targets is not None:
@@ -47,8 +56,9 @@ class FaceArrays:
         return len(self.images)
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> FaceArrays:
-        """The samples at ``indices`` (a new object; arrays are copied)."""
-        idx = np.asarray(indices, dtype=np.int64)
+        """The samples at ``indices`` (integer positions or a boolean mask), as a new object with copied arrays."""
+        idx = np.asarray(indices)
+        idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64)
         return replace(
             self,
             images=self.images[idx],
@@ -60,5 +70,5 @@ class FaceArrays:
         )
 
     def class_counts(self) -> np.ndarray:
-        """Number of samples per class id."""
+        """Number of samples per class id, ``(C,)`` int64 in label-set order."""
         return np.bincount(self.labels, minlength=len(self.label_set))

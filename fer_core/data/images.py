@@ -1,8 +1,14 @@
-"""Decoding many small image files quickly (OpenCV releases the GIL, so a thread pool scales)."""
+"""Finding and decoding many small image files quickly.
+
+Decoding ~30k PNGs is the slow part of loading a split. ``cv2.imdecode`` releases the GIL, so a thread pool scales
+with the cores without the start-up and copying cost of processes. ``os.scandir`` lists a 30k-file tree several
+times faster than ``Path.rglob`` because it does not build a ``Path`` per entry.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,29 +18,88 @@ from tqdm.auto import tqdm
 
 from fer_core.data.arrays import DatasetError
 
-__all__ = ["IMAGE_SUFFIXES", "read_gray_images"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "decode_gray",
+    "is_image_name",
+    "list_images",
+    "read_gray_images",
+    "strip_image_suffix",
+    "thread_workers",
+    "walk_files",
+]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
+
+
+def is_image_name(name: str) -> bool:
+    """True for file names with an image extension OpenCV reads (case-insensitive)."""
+    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+
+
+def strip_image_suffix(relative: str) -> str:
+    """``a/b.png`` -> ``a/b``, so ``.png`` and ``.jpg`` copies of a dataset give the same sample ids."""
+    stem, suffix = os.path.splitext(relative)
+    return stem if suffix.lower() in IMAGE_SUFFIXES else relative
+
+
+def thread_workers() -> int:
+    """Decoder threads: two per core (file reads overlap with decoding), at most 16."""
+    return min(16, 2 * (os.cpu_count() or 1))
+
+
+def walk_files(folder: Path) -> Iterator[os.DirEntry]:
+    """Every regular file under ``folder`` (recursive, hidden entries skipped), in no particular order."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                yield from walk_files(Path(entry.path))
+            elif entry.is_file():
+                yield entry
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The image files directly inside ``folder``, sorted by name."""
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if e.is_file() and is_image_name(e.name) and e.name[0] != ".")
+    return [folder / name for name in names]
+
+
+def decode_gray(data: np.ndarray, size: int | None, source: object) -> np.ndarray:
+    """Encoded bytes -> grey ``(size, size)`` uint8 (colour converted, other sizes resized); ``source`` names errors."""
+    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    if image is None:
+        raise DatasetError(f"{source}: unreadable image")
+    if size is not None and image.shape != (size, size):
+        shrinking = max(image.shape) > size
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+    return image
 
 
 def _read_one(path: Path, size: int | None) -> np.ndarray:
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if image is None:
-        raise DatasetError(f"{path}: unreadable image")
-    if size is not None and image.shape != (size, size):
-        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-    return image
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise DatasetError(f"{path}: unreadable image ({err.strerror})") from err
+    return decode_gray(data, size, path)
 
 
 def read_gray_images(
     paths: Sequence[Path], *, size: int | None = 48, progress: bool = False, desc: str = "images"
 ) -> np.ndarray:
-    """Stack of grey images ``(N, size, size)`` uint8; images of another size are resized (INTER_AREA)."""
+    """Stack of grey images ``(N, size, size)`` uint8, decoded on a thread pool.
+
+    ``size=None`` keeps the native size (all images must then share one). The first bad file raises a
+    :class:`DatasetError` naming it.
+    """
     if not paths:
         return np.zeros((0, size or 48, size or 48), np.uint8)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        images = list(
-            tqdm(pool.map(lambda p: _read_one(p, size), paths), total=len(paths), desc=desc, disable=not progress)
-        )
+    with ThreadPoolExecutor(max_workers=thread_workers()) as pool:
+        decoded = pool.map(lambda path: _read_one(path, size), paths)
+        images = list(tqdm(decoded, total=len(paths), desc=desc, unit="img", disable=not progress))
+    shapes = {image.shape for image in images}
+    if len(shapes) > 1:
+        raise DatasetError(f"{paths[0].parent}: images of different sizes {sorted(shapes)}; pass a size")
     return np.stack(images)
