@@ -149,9 +149,10 @@ def render_model_card(card: dict) -> None:
     """The card's headline numbers as metrics, and the provenance facts underneath."""
     facts = model_card_facts(card)
     st.markdown(f"**Model** `{facts['model']}` · {facts['architecture']}")
-    columns = st.columns(4)
-    for column, key in zip(columns, ("test accuracy", "test macro-F1", "parameters", "CPU latency"), strict=True):
-        column.metric(key.capitalize(), facts[key])
+    titles = {"test accuracy": "Test accuracy", "test macro-F1": "Test macro-F1", "parameters": "Parameters"}
+    titles["CPU latency"] = "CPU latency"
+    for column, (key, title) in zip(st.columns(4), titles.items(), strict=True):
+        column.metric(title, facts[key])
     st.caption(
         f"Evaluated on: {facts['evaluated on']} · trained on {facts['trained on']}, checkpoint selected on the "
         f"{facts['selected on']} split · classes: {facts['labels']}"
