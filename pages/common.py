@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import streamlit as st
+import torch
 
 from fer_core.detect import available_detectors, create_detector
 from fer_core.zoo import Classifier, ModelLoadError, default_model_name, list_models, load_model
@@ -23,7 +24,12 @@ def dnn_model_path() -> str | None:
 
 @st.cache_resource(show_spinner="Loading model...")
 def get_classifier(name: str = "default") -> Classifier:
-    """A loaded model, shared by every session (models are read-only at inference)."""
+    """A loaded model, shared by every session (models are read-only at inference).
+
+    Torch gets one intra-op thread: per-face batches are tiny, and on a 2-core server a second thread only
+    fights the detector and the other sessions (the classify stage's slow frames got several times slower).
+    """
+    torch.set_num_threads(1)
     return load_model(name)
 
 

@@ -19,6 +19,9 @@ from pages.dashboard_data import (
     show_empty_guidance,
     show_problems,
 )
+from pages.routing import enter_through_navigation
+
+enter_through_navigation()
 
 HIGHER_IS_BETTER = ("accuracy", "balanced accuracy", "macro-F1")
 LOWER_IS_BETTER = ("ECE", "params", "weights MB", "CPU latency ms")

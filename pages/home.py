@@ -10,6 +10,9 @@ from pages.common import PHOTO_MAX_SIDE, get_detector
 from pages.demo_figures import probability_figure
 from pages.demo_views import load_classifier_or_stop, render_model_card, selected_default_model
 from pages.image_logic import SAMPLE_PHOTO_NAME, analyse_image, sample_photo_bytes
+from pages.routing import enter_through_navigation
+
+enter_through_navigation()
 
 PAGE_LINKS = (
     ("pages/live.py", "Live webcam: faces and emotions in real time", ":material/videocam:"),

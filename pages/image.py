@@ -23,6 +23,9 @@ from pages.image_logic import (
     results_table,
     sample_photo_bytes,
 )
+from pages.routing import enter_through_navigation
+
+enter_through_navigation()
 
 MAX_BAR_CHARTS = 6  # per image; the table lists every face
 _PERCENT = st.column_config.NumberColumn(format="percent")

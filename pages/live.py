@@ -29,6 +29,9 @@ from fer_core.live import (
 from pages.common import get_detector
 from pages.demo_figures import stacked_probabilities_figure
 from pages.demo_views import DemoSettings, demo_sidebar, load_classifier_or_stop
+from pages.routing import enter_through_navigation
+
+enter_through_navigation()
 
 PROCESSOR_KEY = "live_processor"
 TIMELINE_SECONDS = 60.0

@@ -17,6 +17,9 @@ from pages.dashboard_data import (
     show_empty_guidance,
     show_problems,
 )
+from pages.routing import enter_through_navigation
+
+enter_through_navigation()
 
 
 def has_resize_grid(run: StoredRun) -> bool:

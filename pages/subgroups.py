@@ -19,6 +19,9 @@ from pages.dashboard_data import (
     show_empty_guidance,
     show_problems,
 )
+from pages.routing import enter_through_navigation
+
+enter_through_navigation()
 
 DEFAULT_COLUMN = "age_group"
 DEFAULT_GAP = ("child", "adult")

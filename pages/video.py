@@ -15,6 +15,7 @@ from fer_core.video import VideoError, VideoInfo
 from pages.common import get_detector
 from pages.demo_figures import shares_figure, stacked_probabilities_figure, top_emotion_figure
 from pages.demo_views import DemoSettings, demo_sidebar, load_classifier_or_stop
+from pages.routing import enter_through_navigation
 from pages.video_logic import (
     MAX_SECONDS,
     SAMPLE_CLIP_NAME,
@@ -28,6 +29,8 @@ from pages.video_logic import (
     timeline_bytes,
     write_sample_clip,
 )
+
+enter_through_navigation()
 
 RESULT_KEY = "video_analysis"
 _PERCENT = st.column_config.NumberColumn(format="percent")
