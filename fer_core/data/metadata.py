@@ -1,12 +1,19 @@
-"""Joining per-image metadata CSVs (e.g. the kids/adults age groups of the test splits) onto samples."""
+"""Joining per-image metadata CSVs (e.g. the kids/adults age groups of the test splits) onto samples.
+
+The first CSV column names an image by file name (``fer0032220.png``) or by a path relative to the dataset root
+(``test/angry/PrivateTest_65940639.png``); the extension is ignored, so a CSV written for the ``.png`` copy of a
+dataset also fits a ``.jpg`` copy. A sample matches the row whose name is the longest tail of its sample id.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from fer_core.data.arrays import DatasetError, FaceArrays
+from fer_core.data.images import strip_image_suffix
 
 __all__ = ["KNOWN_METADATA", "join_metadata"]
 
@@ -17,37 +24,44 @@ KNOWN_METADATA = {
 }
 
 
-def _image_key(text: str) -> str:
-    """Image reference without extension, so ``a/b.png`` and ``a/b.jpg`` join the same sample."""
-    path = Path(str(text).strip())
-    return path.with_suffix("").as_posix() if path.suffix else path.as_posix()
-
-
-def join_metadata(arrays: FaceArrays, csv_path: Path) -> FaceArrays:
-    """Add the columns of ``csv_path`` (first column names images by file name or relative path).
-
-    A sample matches when its id ends with the image reference; samples without a row get missing values.
-    """
+def _read_table(csv_path: Path) -> pd.DataFrame:
     try:
-        table = pd.read_csv(csv_path, dtype=str)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, na_values=[""])
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise DatasetError(f"{csv_path}: unreadable metadata CSV ({err})") from err
     if table.shape[1] < 2:
         raise DatasetError(f"{csv_path}: needs an image column and at least one metadata column")
     key_column = table.columns[0]
-    table = table.drop_duplicates(key_column).set_index(table[key_column].map(_image_key)).drop(columns=key_column)
-    by_key = {key: i for i, key in enumerate(table.index)}
-    positions = []
-    for sample_id in arrays.sample_ids:
-        parts = sample_id.split("/")
-        match = next((by_key["/".join(parts[i:])] for i in range(len(parts)) if "/".join(parts[i:]) in by_key), None)
-        positions.append(match)
-    matched = [p for p in positions if p is not None]
-    if not matched:
-        raise DatasetError(f"{csv_path}: no row matches any image of {arrays.dataset} {arrays.split}")
-    joined = arrays.metadata.copy()
+    keys = table[key_column].fillna("").map(lambda text: strip_image_suffix(text.strip().replace("\\", "/")))
+    duplicated = keys[keys.duplicated()]
+    if len(duplicated):
+        raise DatasetError(f"{csv_path}: image {duplicated.iloc[0]!r} is listed more than once")
+    return table.drop(columns=key_column).set_axis(keys.to_list())
+
+
+def _row_of(sample_id: str, rows: dict[str, int]) -> int | None:
+    parts = sample_id.split("/")
+    for start in range(len(parts)):
+        row = rows.get("/".join(parts[start:]))
+        if row is not None:
+            return row
+    return None
+
+
+def join_metadata(arrays: FaceArrays, csv_path: Path, *, require_match: bool = True) -> FaceArrays:
+    """A copy of ``arrays`` with the CSV's columns in its metadata (replacing same-named ones); unmatched -> NaN.
+
+    With ``require_match``, a CSV that names no sample at all is an error: it almost always belongs to another
+    split or dataset.
+    """
+    table = _read_table(Path(csv_path))
+    rows = {key: i for i, key in enumerate(table.index)}
+    positions = [_row_of(sample_id, rows) for sample_id in arrays.sample_ids]
+    if require_match and len(arrays) and all(p is None for p in positions):
+        raise DatasetError(f"{csv_path}: no row names an image of {arrays.dataset} {arrays.split}")
+    metadata = arrays.metadata.copy()
     for column in table.columns:
         values = table[column].to_numpy()
-        joined[column] = [values[p] if p is not None else None for p in positions]
-    arrays.metadata = joined
-    return arrays
+        joined = [None if p is None else values[p] for p in positions]
+        metadata[column] = pd.Series(joined, index=metadata.index, dtype="str")
+    return replace(arrays, metadata=metadata)
