@@ -414,3 +414,26 @@ def test_pack_command_line(fer2013_tree: Path, tmp_path: Path, capsys) -> None:
     assert "train: 2 images, RMS error" in printed and "wrote" in printed
     packed = read_pack(out)
     assert [len(packed[s]) for s in ("train", "val")] == [2, 1]
+
+
+def test_pack_of_the_first_layout_still_reads(tmp_path: Path) -> None:
+    """Packs written before the format entry existed: WebP bytes, offsets, labels, ids, info and soft targets."""
+    encoded = [
+        cv2.imencode(".webp", np.full((48, 48), v, np.uint8), [cv2.IMWRITE_WEBP_QUALITY, 101])[1] for v in (5, 9)
+    ]
+    np.savez(
+        tmp_path / "old.npz",
+        **{
+            "train/bytes": np.concatenate(encoded).ravel(),
+            "train/offsets": np.cumsum([0, *map(len, encoded)]),
+            "train/labels": np.array([1, 0], np.int16),
+            "train/sample_ids": np.array(["ferplus/FER2013Train/fer0000001", "ferplus/FER2013Train/fer0000002"]),
+            "train/info": np.array(["ferplus", "ferplus", "soft"]),
+            "train/soft_targets": np.eye(8, dtype=np.float16)[[1, 0]],
+        },
+    )
+    train = read_pack(tmp_path / "old.npz")["train"]
+    assert train.images[:, 0, 0].tolist() == [5, 9] and train.labels.tolist() == [1, 0]
+    assert train.label_set == FERPLUS and train.soft_targets.argmax(1).tolist() == [1, 0]
+    with pytest.raises(DatasetError, match="no FER\\+ vote columns"):
+        read_pack(tmp_path / "old.npz", label_mode="plurality50")

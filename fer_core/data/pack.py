@@ -19,15 +19,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from fer_core.data.arrays import DatasetError, FaceArrays
 from fer_core.data.ferplus import relabel_ferplus
 from fer_core.data.images import decode_gray, thread_workers
 from fer_core.data.storage import arrays_from_fields, arrays_to_fields
+from fer_core.labels import get_label_set
 
 __all__ = ["main", "read_pack", "rms_error", "write_pack"]
 
 _FORMAT = "fer-pack-1"
+_BYTES = "bytes"  # per split: the concatenated WebP encodings
 
 _DEFAULT_LOCATION = {"fer2013": "fer2013", "fer2013-csv": "fer2013.csv", "ferplus": "ferplus"}  # under --data-root
 
@@ -57,7 +60,7 @@ def _split_fields(name: str, arrays: FaceArrays, quality: int, pool: ThreadPoolE
         raise DatasetError(f"write_pack: split name {name!r} must be non-empty and contain no '/'")
     encoded = list(pool.map(lambda image: _encode(image, quality), arrays.images))
     fields = arrays_to_fields(arrays, f"{name}/", images=False)
-    fields[f"{name}/webp"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    fields[f"{name}/{_BYTES}"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
     fields[f"{name}/offsets"] = np.cumsum([0, *map(len, encoded)]).astype(np.int64)
     fields[f"{name}/image_shape"] = np.array(arrays.images.shape, np.int64)
     return fields
@@ -81,27 +84,55 @@ def write_pack(splits: Splits, path: str | Path, quality: int = 95) -> Path:
 
 
 def _decode_split(data: Mapping[str, np.ndarray], name: str, pool: ThreadPoolExecutor) -> np.ndarray:
-    raw, offsets = data[f"{name}/webp"], data[f"{name}/offsets"]
-    shape = tuple(int(v) for v in data[f"{name}/image_shape"])
+    raw, offsets = data[f"{name}/{_BYTES}"], data[f"{name}/offsets"]
     chunks = [raw[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
     images = list(pool.map(lambda chunk: decode_gray(chunk, None, f"pack split {name}"), chunks))
-    return np.stack(images) if images else np.zeros(shape, np.uint8)
+    if images:
+        return np.stack(images)
+    return np.zeros(tuple(int(v) for v in data.get(f"{name}/image_shape", (0, 48, 48))), np.uint8)
 
 
-def read_pack(path: str | Path, *, label_mode: str | None = None) -> dict[str, FaceArrays]:
-    """All splits of a pack, decoded, by name; ``label_mode`` relabels FER+ splits from their stored votes."""
+def _first_layout_split(data: Mapping[str, np.ndarray], name: str, images: np.ndarray) -> FaceArrays:
+    """A split of a first-layout pack (no ``format`` entry): labels, ids, soft targets, no metadata or votes."""
+    dataset, label_set, mode = (str(v) for v in data[f"{name}/info"])
+    soft = data.get(f"{name}/soft_targets")
+    return FaceArrays(
+        images=images,
+        labels=data[f"{name}/labels"].astype(np.int64),
+        sample_ids=[str(s) for s in data[f"{name}/sample_ids"]],
+        label_set=get_label_set(label_set),
+        metadata=pd.DataFrame({"split": [name] * len(images)}),
+        soft_targets=None if soft is None else soft.astype(np.float32),
+        dataset=dataset,
+        split=name,
+        label_mode=mode,
+    )
+
+
+def _load(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             data = {key: npz[key] for key in npz.files}
     except (OSError, ValueError) as err:
         raise DatasetError(f"{path}: not a readable pack ({err})") from err
-    if str(data.get("format", "")) != _FORMAT:
+    first_layout = "format" not in data and any(key.endswith(f"/{_BYTES}") for key in data)
+    if str(data.get("format", "")) != _FORMAT and not first_layout:
         raise DatasetError(f"{path}: not a pack written by fer_core.data.pack (format {_FORMAT})")
+    return data
+
+
+def read_pack(path: str | Path, *, label_mode: str | None = None) -> dict[str, FaceArrays]:
+    """All splits of a pack, decoded, by name; ``label_mode`` relabels FER+ splits from their stored votes."""
+    data = _load(path)
     names = sorted({key.split("/", 1)[0] for key in data if "/" in key})
     splits = {}
     with ThreadPoolExecutor(max_workers=thread_workers()) as pool:
         for name in names:
-            arrays = arrays_from_fields(data, f"{name}/", images=_decode_split(data, name, pool))
+            images = _decode_split(data, name, pool)
+            if "format" in data:
+                arrays = arrays_from_fields(data, f"{name}/", images=images)
+            else:
+                arrays = _first_layout_split(data, name, images)
             splits[name] = relabel_ferplus(arrays, label_mode) if label_mode and arrays.dataset == "ferplus" else arrays
     return splits
 
