@@ -45,7 +45,7 @@ def train_from_recipe(
     if pack is not None:
         from fer_core.data.pack import read_pack
 
-        splits = read_pack(pack)
+        splits = read_pack(pack, label_mode=mode)
         train, val = splits["train"], splits["val"]
     else:
         train = load_split(recipe.dataset, dataset_root, "train", label_mode=mode, progress=True)
