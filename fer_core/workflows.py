@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.data import load_split
+from fer_core.data import FaceArrays, load_split
 from fer_core.evaluate import evaluate_classifier, resize_grid_conditions, write_run
-from fer_core.recipes import load_recipe
-from fer_core.train import fit
+from fer_core.recipes import Recipe, load_recipe
+from fer_core.train import TrainResult, fit
 from fer_core.zoo import load_model, save_model_dir
 
-__all__ = ["evaluate_model", "predict_images", "train_from_recipe", "update_card_metrics"]
+__all__ = ["evaluate_model", "predict_images", "train_from_recipe", "training_card", "update_card_metrics"]
 
 SELECTION_SPLIT = {"fer2013": "PublicTest", "ferplus": "FER2013Valid"}
 TRAIN_SPLIT = {"fer2013": "Training", "ferplus": "FER2013Train"}
@@ -62,8 +62,17 @@ def train_from_recipe(
         train_soft=train.soft_targets,
         device=device,
     )
-    card = {
-        "id": model_id or out_dir.name,
+    card = training_card(recipe, train, result, model_id or out_dir.name)
+    save_model_dir(result.model, out_dir, card=card)
+    result.write_history(out_dir / "history.csv")
+    return out_dir
+
+
+def training_card(recipe: Recipe, train: FaceArrays, result: TrainResult, model_id: str) -> dict:
+    """The card of a freshly trained model: labels, input spec, data, selection split and the full recipe."""
+    mode = "soft" if recipe.soft_targets else recipe.label_mode
+    return {
+        "id": model_id,
         "architecture": recipe.architecture,
         "arch_args": recipe.arch_args,
         "labels": list(train.label_set.names),
@@ -85,11 +94,8 @@ def train_from_recipe(
         },
         "metrics": {},
         "license": LICENCES.get(recipe.dataset, "see dataset licence"),
-        "provenance": "trained from scratch with `python -m fer_core train` (no pretrained weights)",
+        "provenance": f"trained from scratch: python -m fer_core train --recipe {recipe.name} (no pretrained weights)",
     }
-    save_model_dir(result.model, out_dir, card=card)
-    result.write_history(out_dir / "history.csv")
-    return out_dir
 
 
 def evaluate_model(
