@@ -17,7 +17,7 @@ import torch
 from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
 from fer_core.models.transformer import PositionalEmbedding, SequencePooling, TransformerEncoder
 
 __all__ = ["CCT", "ConvTokenizer"]
@@ -97,8 +97,7 @@ class CCT(nn.Module):
 
 
 def _create_cct(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> CCT:
-    for key in TIMM_ONLY_KWARGS:
-        kwargs.pop(key, None)
+    kwargs = builder_kwargs(kwargs)
     return CCT(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
 
 

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
 from fer_core.models.hf import build_hf_config
 
 __all__ = ["HEAD_FILE", "CLIPVisionClassifier"]
@@ -72,8 +72,7 @@ def _create_clip_vision(
 ) -> CLIPVisionClassifier:
     from transformers import CLIPVisionModel
 
-    for key in TIMM_ONLY_KWARGS:
-        kwargs.pop(key, None)
+    kwargs = builder_kwargs(kwargs)
     config = build_hf_config(
         "CLIPVisionConfig", CLIP_DEFAULTS, num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs
     )

@@ -11,7 +11,7 @@ import torch
 from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
 
 __all__ = ["FerCNN"]
 
@@ -61,10 +61,7 @@ class FerCNN(nn.Module):
 
 
 def _create_cnn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> FerCNN:
-    for key in TIMM_ONLY_KWARGS:
-        kwargs.pop(key, None)
-    if "widths" in kwargs:
-        kwargs["widths"] = tuple(kwargs["widths"])
+    kwargs = builder_kwargs(kwargs)
     return FerCNN(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
 
 

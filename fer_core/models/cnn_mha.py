@@ -13,7 +13,7 @@ from timm.models import register_model
 from torch import nn
 
 from fer_core.models.cnn import conv_bn_relu
-from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
 from fer_core.models.transformer import PositionalEmbedding, TransformerEncoder
 
 __all__ = ["FerCNNMHA"]
@@ -62,10 +62,7 @@ class FerCNNMHA(nn.Module):
 
 
 def _create_cnn_mha(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> FerCNNMHA:
-    for key in TIMM_ONLY_KWARGS:
-        kwargs.pop(key, None)
-    if "widths" in kwargs:
-        kwargs["widths"] = tuple(kwargs["widths"])
+    kwargs = builder_kwargs(kwargs)
     return FerCNNMHA(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
 
 

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
 from fer_core.models.mobilefacenet import DEFAULT_STAGES, MobileFaceNetBackbone
 
 __all__ = ["DDAMFN", "DualDirectionAttention", "attention_diversity_loss"]
@@ -125,12 +125,7 @@ class DDAMFN(nn.Module):
 
 
 def _create_ddamfn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> DDAMFN:
-    for key in TIMM_ONLY_KWARGS:
-        kwargs.pop(key, None)
-    if "stages" in kwargs:
-        kwargs["stages"] = tuple(tuple(stage) for stage in kwargs["stages"])
-    if "kernel_sizes" in kwargs:
-        kwargs["kernel_sizes"] = tuple(kwargs["kernel_sizes"])
+    kwargs = builder_kwargs(kwargs)
     return DDAMFN(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
 
 

@@ -38,6 +38,18 @@ def add_architecture(arch: Architecture) -> None:
     ARCHITECTURES[arch.name] = arch
 
 
+def builder_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Architecture arguments as a builder wants them: timm's bookkeeping keys dropped, JSON lists as tuples.
+
+    Cards and recipes store arguments as JSON, where tuples come back as lists; builders take tuples.
+    """
+
+    def as_tuple(value: Any) -> Any:
+        return tuple(as_tuple(v) for v in value) if isinstance(value, list) else value
+
+    return {key: as_tuple(value) for key, value in kwargs.items() if key not in TIMM_ONLY_KWARGS}
+
+
 def list_architectures() -> list[str]:
     """Names of every architecture in the catalogue, sorted."""
     return sorted(ARCHITECTURES)

@@ -23,7 +23,7 @@ import torch
 from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
 
 __all__ = ["HFImageClassifier", "build_hf_config", "label_config"]
 
@@ -112,8 +112,7 @@ class HFImageClassifier(nn.Module):
 def _create_hf(architecture: str, num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs):
     import transformers
 
-    for key in TIMM_ONLY_KWARGS:
-        kwargs.pop(key, None)
+    kwargs = builder_kwargs(kwargs)
     config_class, model_class, defaults = HF_SPECS[architecture]
     config = build_hf_config(
         config_class, defaults, num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs

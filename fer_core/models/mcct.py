@@ -15,7 +15,7 @@ import torch
 from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
 from fer_core.models.mobilefacenet import DEFAULT_STAGES, MobileFaceNetBackbone
 from fer_core.models.transformer import PositionalEmbedding, SequencePooling, TransformerEncoder
 
@@ -65,10 +65,7 @@ class MCCT(nn.Module):
 
 
 def _create_mcct(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> MCCT:
-    for key in TIMM_ONLY_KWARGS:
-        kwargs.pop(key, None)
-    if "stages" in kwargs:
-        kwargs["stages"] = tuple(tuple(stage) for stage in kwargs["stages"])
+    kwargs = builder_kwargs(kwargs)
     return MCCT(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
 
 

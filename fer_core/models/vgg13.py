@@ -14,7 +14,7 @@ import torch
 from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
 
 __all__ = ["FerPlusVGG13"]
 
@@ -81,10 +81,7 @@ class FerPlusVGG13(nn.Module):
 
 
 def _create_vgg13(num_classes: int = 8, in_chans: int = 1, img_size: int = 64, **kwargs) -> FerPlusVGG13:
-    for key in TIMM_ONLY_KWARGS:
-        kwargs.pop(key, None)
-    if "blocks" in kwargs:
-        kwargs["blocks"] = tuple(tuple(block) for block in kwargs["blocks"])
+    kwargs = builder_kwargs(kwargs)
     return FerPlusVGG13(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
 
 
