@@ -14,6 +14,7 @@ is what keeps the live pipeline above 30 FPS on two cores.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -127,6 +128,9 @@ class HaarDetector:
         self.equalize = equalize
         self.min_score = min_score
         self.last_stage_threshold = _last_stage_threshold(path)
+        # One detector may serve several app sessions (WebRTC worker threads); OpenCV does not promise that
+        # concurrent calls on one cascade or network are safe, so calls take turns.
+        self._lock = threading.Lock()
 
     def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Detect frontal faces; boxes in full-frame pixels, scores in ``(0, 1)``."""
@@ -135,13 +139,14 @@ class HaarDetector:
         small, factor = downscale_for_detection(gray, self.max_side)
         if self.equalize:
             small = cv2.equalizeHist(small)
-        rects, _levels, weights = self.cascade.detectMultiScale3(
-            small,
-            scaleFactor=self.scale_factor,
-            minNeighbors=self.min_neighbors,
-            minSize=(self.min_size, self.min_size),
-            outputRejectLevels=True,
-        )
+        with self._lock:
+            rects, _levels, weights = self.cascade.detectMultiScale3(
+                small,
+                scaleFactor=self.scale_factor,
+                minNeighbors=self.min_neighbors,
+                minSize=(self.min_size, self.min_size),
+                outputRejectLevels=True,
+            )
         if len(rects) == 0:
             return _empty()
         margins = np.asarray(weights, dtype=np.float64).ravel() - self.last_stage_threshold
@@ -178,6 +183,7 @@ class DnnDetector:
             str(path), "", (max_side, max_side), score_threshold, nms_threshold, top_k
         )
         self._input_size: tuple[int, int] | None = None
+        self._lock = threading.Lock()
 
     def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Detect faces; boxes in full-frame pixels, YuNet scores in ``[0, 1]``."""
@@ -185,10 +191,11 @@ class DnnDetector:
         frame = frame_bgr if frame_bgr.ndim == 3 else cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
         small, factor = downscale_for_detection(frame, self.max_side)
         size = (small.shape[1], small.shape[0])
-        if size != self._input_size:  # setInputSize reallocates; only call it when the frame size changes
-            self._net.setInputSize(size)
-            self._input_size = size
-        _, faces = self._net.detect(small)
+        with self._lock:
+            if size != self._input_size:  # setInputSize reallocates; only call it when the frame size changes
+                self._net.setInputSize(size)
+                self._input_size = size
+            _, faces = self._net.detect(small)
         if faces is None or len(faces) == 0:
             return _empty()
         boxes = _to_full_frame(faces[:, :4], factor, frame.shape[1], frame.shape[0])
