@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from fer_core import metrics
-from fer_core.runs import StoredRun, discover_runs
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fer_core import metrics  # noqa: E402  (after the repository is on the path)
+from fer_core.runs import StoredRun, discover_runs  # noqa: E402
+
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
