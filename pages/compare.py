@@ -11,13 +11,10 @@ import streamlit as st
 from fer_core import figures, metrics
 from fer_core.runs import StoredRun
 from pages.dashboard_data import (
-    checkpoints_root,
     grid_columns,
-    load_all_runs,
     load_histories,
+    runs_or_guidance,
     select_dataset_runs,
-    show_empty_guidance,
-    show_problems,
 )
 from pages.routing import enter_through_navigation
 
@@ -94,13 +91,11 @@ def latency_section(board: pd.DataFrame, colors: dict[str, str]) -> None:
 
 def main() -> None:
     st.title("Model comparison")
-    scan = load_all_runs()
-    show_problems(scan)
-    if not scan.runs:
-        show_empty_guidance(checkpoints_root())
+    all_runs = runs_or_guidance()
+    if not all_runs:
         return
-    colors = figures.model_colors(sorted({run.model_id for run in scan.runs}))
-    runs = select_dataset_runs(scan.runs, key="compare_dataset")
+    colors = figures.model_colors(sorted({run.model_id for run in all_runs}))
+    runs = select_dataset_runs(all_runs, key="compare_dataset")
     board = metrics.leaderboard(runs)
     leaderboard_section(board)
     by_model = {run.model_id: run for run in runs}

@@ -20,6 +20,7 @@ __all__ = [
     "checkpoints_root",
     "grid_columns",
     "load_all_runs",
+    "runs_or_guidance",
     "load_histories",
     "select_dataset_runs",
     "show_empty_guidance",
@@ -99,6 +100,15 @@ def show_empty_guidance(root: Path) -> None:
         "or point `FER_CHECKPOINTS_DIR` at a folder of model directories that have `runs/*.parquet`.",
         icon=":material/info:",
     )
+
+
+def runs_or_guidance() -> list[StoredRun]:
+    """Every readable stored run; malformed ones are shown as warnings, and guidance when there are none."""
+    scan = load_all_runs()
+    show_problems(scan)
+    if not scan.runs:
+        show_empty_guidance(checkpoints_root())
+    return scan.runs
 
 
 def select_dataset_runs(runs: list[StoredRun], key: str) -> list[StoredRun]:

@@ -11,11 +11,8 @@ import streamlit as st
 from fer_core import figures, metrics
 from fer_core.runs import StoredRun
 from pages.dashboard_data import (
-    checkpoints_root,
-    load_all_runs,
+    runs_or_guidance,
     select_dataset_runs,
-    show_empty_guidance,
-    show_problems,
 )
 from pages.routing import enter_through_navigation
 
@@ -60,13 +57,11 @@ def main() -> None:
         "Each test face is shrunk to the target size with the first interpolation and enlarged back to the model's "
         "input size with the second, as in the low-resolution study this project grew from."
     )
-    scan = load_all_runs()
-    show_problems(scan)
-    if not scan.runs:
-        show_empty_guidance(checkpoints_root())
+    all_runs = runs_or_guidance()
+    if not all_runs:
         return
-    colors = figures.model_colors(sorted({run.model_id for run in scan.runs}))
-    runs = [run for run in select_dataset_runs(scan.runs, key="robustness_dataset") if has_resize_grid(run)]
+    colors = figures.model_colors(sorted({run.model_id for run in all_runs}))
+    runs = [run for run in select_dataset_runs(all_runs, key="robustness_dataset") if has_resize_grid(run)]
     if not runs:
         st.info(
             "No run of this split has resize conditions; write them with `python -m fer_core evaluate --resize-grid`."

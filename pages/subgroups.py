@@ -12,12 +12,9 @@ import streamlit as st
 from fer_core import figures, metrics
 from fer_core.runs import StoredRun
 from pages.dashboard_data import (
-    checkpoints_root,
     grid_columns,
-    load_all_runs,
+    runs_or_guidance,
     select_dataset_runs,
-    show_empty_guidance,
-    show_problems,
 )
 from pages.routing import enter_through_navigation
 
@@ -93,12 +90,10 @@ def confusion_section(rows: pd.DataFrame, column: str, labels: tuple[str, ...]) 
 
 def main() -> None:
     st.title("Subgroups")
-    scan = load_all_runs()
-    show_problems(scan)
-    if not scan.runs:
-        show_empty_guidance(checkpoints_root())
+    all_runs = runs_or_guidance()
+    if not all_runs:
         return
-    chosen = choose_run_and_rows(select_dataset_runs(scan.runs, key="subgroups_dataset"))
+    chosen = choose_run_and_rows(select_dataset_runs(all_runs, key="subgroups_dataset"))
     if chosen is None:
         return
     run, column, rows = chosen
