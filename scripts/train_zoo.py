@@ -12,23 +12,34 @@ returns only a few files: every finished model directory is added to ``<out>/mod
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tarfile
 import time
 from pathlib import Path
 
-from fer_core.recipes import load_recipe
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fer_core.recipes import load_recipe  # noqa: E402  (after the repository is on the path)
+
+
+def model_name(recipe: str) -> str:
+    """Model directory name of a recipe given by name or by path."""
+    return Path(recipe).stem
 
 
 def launch(recipe: str, pack: Path, work: Path, epochs: int | None) -> subprocess.Popen:
-    """Start one training process; its output goes to ``<work>/<recipe>.log``."""
+    """Start one training process; its output goes to ``<work>/<model name>.log``."""
+    name = model_name(recipe)
     command = [sys.executable, "-m", "fer_core", "train", "--recipe", recipe, "--pack", str(pack)]
-    command += ["--out", str(work / recipe)]
+    command += ["--out", str(work / name)]
     if epochs:
         command += ["--epochs", str(epochs)]
-    log = open(work / f"{recipe}.log", "w")  # noqa: SIM115  (closed when the process ends)
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    log = open(work / f"{name}.log", "w")  # noqa: SIM115  (the child process writes it until it ends)
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
 def bundle(model_dirs: list[Path], out: Path, limit_mb: float) -> list[Path]:
@@ -79,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{recipe}: exit {process.returncode} after {time.time() - started:.0f}s", flush=True)
                 del running[recipe]
         time.sleep(2)
-    finished = [work / r for r in args.recipes if (work / r / "card.json").is_file()]
+    finished = [work / model_name(r) for r in args.recipes if (work / model_name(r) / "card.json").is_file()]
     for path in bundle(finished, out, args.bundle_mb):
         print(f"wrote {path}")
     logs = out / "logs.tar"

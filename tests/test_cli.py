@@ -110,3 +110,31 @@ def test_train_from_a_pack(tmp_path: Path) -> None:
         main(["train", "--recipe", str(recipe), "--pack", str(pack), "--out", str(out), "--dataset-path", "none"]) == 0
     )
     assert json.loads((out / "card.json").read_text())["training"]["train_samples"] == 14
+
+
+def test_train_zoo_trains_several_recipes_and_bundles_them(tmp_path: Path) -> None:
+    """scripts/train_zoo.py, the many-models-per-GPU-call driver, end to end on CPU with two tiny recipes."""
+    import importlib.util
+    import tarfile
+
+    from fer_core.data import load_split
+    from fer_core.data.pack import write_pack
+
+    data = _synthetic_fer2013(tmp_path / "fer2013", per_class=2)
+    pack = write_pack({s: load_split("fer2013", data, s) for s in ("train", "val")}, tmp_path / "fer2013.npz")
+    recipes = []
+    for name, arch, args in (("tiny_cnn", "cnn", {"widths": [8]}), ("tiny_cct", "cct", {"embed_dim": 32, "depth": 1})):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"architecture": arch, "arch_args": args, "epochs": 1, "batch_size": 4}))
+        recipes.append(str(path))
+    script = Path(__file__).resolve().parents[1] / "scripts" / "train_zoo.py"
+    spec = importlib.util.spec_from_file_location("train_zoo", script)
+    train_zoo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_zoo)
+    out = tmp_path / "out"
+    argv = ["--recipes", *recipes, "--pack", f"fer2013={pack}", "--out", str(out), "--work", str(tmp_path / "w")]
+    assert train_zoo.main(argv) == 0
+    with tarfile.open(out / "models-0.tar") as tar:
+        names = set(tar.getnames())
+    assert {"tiny_cnn/card.json", "tiny_cct/model.safetensors"} <= names
+    assert (out / "logs.tar").is_file()
