@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from fer_core.recipes import JOINT_DATASET
+
 __all__ = ["main"]
 
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -18,15 +20,23 @@ def _data_root(args: argparse.Namespace) -> Path:
 
 
 def _dataset_path(args: argparse.Namespace, dataset: str) -> Path:
-    """``--dataset-path`` when given, else ``<data root>/<dataset>``."""
+    """``--dataset-path`` when given, else ``<data root>/<dataset>`` (the data root itself for the joint set)."""
     if getattr(args, "dataset_path", None):
         return Path(args.dataset_path)
+    if dataset == JOINT_DATASET:
+        return _data_root(args)
     return _data_root(args) / DATASET_DIRS.get(dataset, dataset)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
     from fer_core.workflows import train_from_recipe
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.resume and not args.state_dir:
+        raise ValueError("--resume needs --state-dir (the folder the interrupted run saved its state in)")
     out = train_from_recipe(
         args.recipe,
         dataset_root=_dataset_path(args, args.dataset or _recipe_dataset(args.recipe)),
@@ -37,8 +47,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         model_id=args.model_id,
         limit=args.limit,
         pack=Path(args.pack) if args.pack else None,
+        state_dir=Path(args.state_dir).expanduser() if args.state_dir else None,
+        resume=args.resume,
     )
     print(f"saved {out}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from fer_core.train_state import read_status
+
+    for folder in args.state_dirs:
+        status = read_status(Path(folder).expanduser())
+        last = status.get("last_epoch") or {}
+        state = "done" if status["done"] else f"eta {status['eta_seconds'] / 60:.0f} min"
+        print(
+            f"{status['recipe']}: epoch {status['epoch']}/{status['epochs']} ({state}), best val score "
+            f"{status['best_val_score']:.4f} at epoch {status['best_epoch']}, last val acc {last.get('val_acc', '-')}"
+            f", updated {status['updated']}"
+        )
     return 0
 
 
@@ -137,13 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model from a recipe (name or JSON path)")
     train.add_argument("--recipe", required=True)
     train.add_argument("--out", required=True, help="model directory to write (e.g. checkpoints/my_model)")
-    train.add_argument("--dataset", choices=sorted(DATASET_DIRS), help="override the recipe's dataset")
+    datasets = [*sorted(DATASET_DIRS), JOINT_DATASET]
+    train.add_argument("--dataset", choices=datasets, help="override the recipe's dataset")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     train.add_argument("--model-id", help="id written in the card (default: the output folder name)")
     train.add_argument("--limit", type=int, help="use only the first N training images (smoke tests)")
     train.add_argument("--pack", help="train/val from a pack file (python -m fer_core.data.pack) instead of folders")
+    train.add_argument("--state-dir", help="keep per-epoch training state here (outside the repo) to --resume later")
+    train.add_argument("--resume", action="store_true", help="continue the run saved in --state-dir")
+    train.add_argument("--threads", type=int, help="torch CPU threads (1 per process is best on a busy machine)")
     _add_data_args(train)
     train.set_defaults(func=cmd_train)
 
@@ -180,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--update-card", action="store_true", help="write the fastest backend's batch-1 latency into each card"
     )
     bench.set_defaults(func=cmd_bench)
+
+    status = sub.add_parser("status", help="how far training runs are (their --state-dir folders)")
+    status.add_argument("state_dirs", nargs="+")
+    status.set_defaults(func=cmd_status)
 
     models = sub.add_parser("models", help="list architectures and shipped models")
     models.set_defaults(func=cmd_models)

@@ -11,13 +11,23 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RECIPE_DIR", "AugmentConfig", "Recipe", "list_recipes", "load_recipe"]
+__all__ = [
+    "JOINT_DATASET",
+    "RECIPE_DIR",
+    "SELECTION_METRICS",
+    "AugmentConfig",
+    "Recipe",
+    "list_recipes",
+    "load_recipe",
+]
 
 RECIPE_DIR = Path(__file__).resolve().parent / "recipe_files"
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "plateau", "constant")
 BALANCING = ("none", "class_weights", "oversample")
+SELECTION_METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "acc_f1")
+JOINT_DATASET = "fer2013+ferplus"  # FER2013 faces with a FER2013-7 head and a FER+-8 head (fer_core.data.joint)
 
 
 @dataclass(frozen=True)
@@ -69,12 +79,14 @@ class Recipe:
     aux_loss_weight: float = 0.1  # weight of a model's auxiliary_loss() (DDAMFN attention diversity)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     grad_clip: float = 5.0
+    selection_metric: str = "accuracy"  # on the validation split; acc_f1 = mean of accuracy and macro-F1
     seed: int = 0
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("balancing", self.balancing, BALANCING)
+        _check_choice("selection_metric", self.selection_metric, SELECTION_METRICS)
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
         if not 0 <= self.label_smoothing < 1:

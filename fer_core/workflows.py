@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from fer_core.data import FaceArrays, load_split
+from fer_core.data import load_split
 from fer_core.evaluate import evaluate_classifier, resize_grid_conditions, write_run
-from fer_core.recipes import Recipe, load_recipe
-from fer_core.train import TrainResult, fit
+from fer_core.labels import FER2013, FERPLUS
+from fer_core.recipes import JOINT_DATASET, Recipe, load_recipe
+from fer_core.train import Head, HeadTargets, TrainResult, fit_heads
 from fer_core.zoo import load_model, save_model_dir
 
 __all__ = ["evaluate_model", "predict_images", "train_from_recipe", "training_card", "update_card_metrics"]
 
-SELECTION_SPLIT = {"fer2013": "PublicTest", "ferplus": "FER2013Valid"}
-TRAIN_SPLIT = {"fer2013": "Training", "ferplus": "FER2013Train"}
+SELECTION_SPLIT = {"fer2013": "PublicTest", "ferplus": "FER2013Valid", JOINT_DATASET: "PublicTest = FER2013Valid"}
+TRAIN_SPLIT = {"fer2013": "Training", "ferplus": "FER2013Train", JOINT_DATASET: "Training = FER2013Train"}
 LICENCES = {
+    JOINT_DATASET: "FER2013 images and labels + FER+ labels (Microsoft, MIT licence), research use",
     "fer2013": "FER2013 (Goodfellow et al. 2013, ICML 2013 challenge), research use",
     "ferplus": "FER+ labels (Microsoft, MIT licence) on FER2013 images, research use",
 }
@@ -35,12 +38,30 @@ def train_from_recipe(
     model_id: str | None = None,
     limit: int | None = None,
     pack: Path | None = None,
+    state_dir: Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
 ) -> Path:
     """Train on the train split, select on the validation split, save weights + card + history in ``out_dir``.
 
     ``pack`` (a file written by ``fer_core.data.pack``) replaces the dataset folders, e.g. on a remote GPU machine.
+    A recipe on the joint dataset (``fer2013+ferplus``) reads ``dataset_root/fer2013`` and ``dataset_root/ferplus``
+    and trains a FER2013-7 head and a FER+-8 head on one trunk. ``state_dir`` keeps per-epoch state; ``resume``
+    continues from it.
     """
     recipe = load_recipe(recipe_name).with_overrides(epochs=epochs, batch_size=batch_size)
+    if recipe.dataset == JOINT_DATASET:
+        train, val, facts = _joint_sets(Path(dataset_root), limit)
+    else:
+        train, val, facts = _single_sets(recipe, Path(dataset_root), pack, limit)
+    result = fit_heads(recipe, train, val, device=device, state_dir=state_dir, resume=resume, progress=progress)
+    card = training_card(recipe, facts, result, model_id or out_dir.name)
+    save_model_dir(result.model, out_dir, card=card)
+    result.write_history(out_dir / "history.csv")
+    return out_dir
+
+
+def _single_sets(recipe: Recipe, root: Path, pack: Path | None, limit: int | None):
     mode = "soft" if recipe.soft_targets else recipe.label_mode
     if pack is not None:
         from fer_core.data.pack import read_pack
@@ -48,46 +69,72 @@ def train_from_recipe(
         splits = read_pack(pack, label_mode=mode)
         train, val = splits["train"], splits["val"]
     else:
-        train = load_split(recipe.dataset, dataset_root, "train", label_mode=mode, progress=True)
-        val = load_split(recipe.dataset, dataset_root, "val", label_mode=recipe.label_mode, progress=True)
+        train = load_split(recipe.dataset, root, "train", label_mode=mode, progress=True, cache_dir=data_cache_dir())
+        val = load_split(recipe.dataset, root, "val", label_mode=recipe.label_mode, progress=True)
     if limit:
         train = train.subset(np.arange(min(limit, len(train))))
-    result = fit(
-        recipe,
-        train.images,
-        train.labels,
-        val.images,
-        val.labels,
-        len(train.label_set),
-        train_soft=train.soft_targets,
-        device=device,
+    head = Head(train.label_set.name, tuple(train.label_set.names))
+    soft = train.soft_targets if recipe.soft_targets else None
+    facts = {"train_samples": len(train), "label_mode": mode, "label_set": train.label_set}
+    return HeadTargets.single(train.images, train.labels, head, soft), HeadTargets.single(
+        val.images, val.labels, head
+    ), facts
+
+
+def _joint_sets(root: Path, limit: int | None):
+    """FER2013 train/PublicTest with FER+ votes joined: a FER2013 head and a FER+ head (fer_core.data.joint)."""
+    from fer_core.data.joint import load_joint_split
+
+    cache = data_cache_dir()
+    train = load_joint_split(root / "fer2013", root / "ferplus", "train", cache_dir=cache, progress=True)
+    val = load_joint_split(root / "fer2013", root / "ferplus", "val", cache_dir=cache, progress=True)
+    if limit:
+        train = train.subset(np.arange(min(limit, len(train))))
+    heads = (Head(FER2013.name, FER2013.names), Head(FERPLUS.name, FERPLUS.names, offset=len(FER2013)))
+    facts = {
+        "train_samples": len(train),
+        "label_mode": "fer2013 labels + FER+ vote distribution (faces FER+ drops are masked)",
+        "label_set": FERPLUS,
+        "ferplus_targets": int(train.ferplus_mask.sum()),
+    }
+
+    def targets(split) -> np.ndarray:
+        return np.concatenate([np.eye(len(FER2013), dtype=np.float32)[split.fer2013.labels], split.ferplus_targets], 1)
+
+    return (
+        HeadTargets(train.fer2013.images, targets(train), heads),
+        HeadTargets(val.fer2013.images, targets(val), heads),
+        facts,
     )
-    card = training_card(recipe, train, result, model_id or out_dir.name)
-    save_model_dir(result.model, out_dir, card=card)
-    result.write_history(out_dir / "history.csv")
-    return out_dir
 
 
-def training_card(recipe: Recipe, train: FaceArrays, result: TrainResult, model_id: str) -> dict:
-    """The card of a freshly trained model: labels, input spec, data, selection split and the full recipe."""
-    mode = "soft" if recipe.soft_targets else recipe.label_mode
-    return {
+def data_cache_dir() -> Path:
+    """Where decoded dataset splits are cached (``$FER_CACHE_DIR`` or ``~/.cache/fer-studio/data``)."""
+    base = os.environ.get("FER_CACHE_DIR")
+    return Path(base) if base else Path.home() / ".cache" / "fer-studio" / "data"
+
+
+def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: str) -> dict:
+    """The card of a freshly trained model: labels, heads, input spec, data, selection split and the full recipe."""
+    label_set = facts["label_set"]
+    card = {
         "id": model_id,
         "architecture": recipe.architecture,
         "arch_args": recipe.arch_args,
-        "labels": list(train.label_set.names),
-        "label_set": train.label_set.name,
+        "labels": list(label_set.names),
+        "label_set": label_set.name,
         "input": result.input_spec.to_dict(),
         "training": {
             "dataset": recipe.dataset,
             "train_split": TRAIN_SPLIT.get(recipe.dataset, "train"),
-            "train_samples": len(train),
-            "label_mode": mode,
+            "train_samples": facts["train_samples"],
+            "label_mode": facts["label_mode"],
             "selection_split": SELECTION_SPLIT.get(recipe.dataset, "val"),
-            "selection_metric": "accuracy",
+            "selection_metric": recipe.selection_metric,
             "epochs": recipe.epochs,
             "best_epoch": result.best_epoch,
             "best_val_accuracy": round(result.best_val_acc, 5),
+            "best_val": result.best_val,
             "seconds": round(result.seconds, 1),
             "device": result.device,
             "recipe": recipe.to_dict(),
@@ -96,6 +143,11 @@ def training_card(recipe: Recipe, train: FaceArrays, result: TrainResult, model_
         "license": LICENCES.get(recipe.dataset, "see dataset licence"),
         "provenance": f"trained from scratch: python -m fer_core train --recipe {recipe.name} (no pretrained weights)",
     }
+    if len(result.heads) > 1:
+        card["heads"] = {h.name: h.to_dict() for h in result.heads}
+        card["default_head"] = label_set.name
+        card["num_outputs"] = sum(h.size for h in result.heads)
+    return card
 
 
 def evaluate_model(
