@@ -65,4 +65,5 @@ def test_real_joint_split_counts(data_root: Path, request) -> None:
     cache_dir = cache.mkdir("fer-data") if cache is not None else None
     joint = load_joint_split(data_root / "fer2013", data_root / "ferplus", "val", cache_dir=cache_dir)
     assert len(joint) == 3589  # every PublicTest face keeps its FER2013 label
-    assert joint.ferplus_mask.sum() == 3553  # the FER+ Valid majority faces (3,555) that fer2013_names.csv maps to a file
+    # the FER+ Valid majority faces (3,555) that fer2013_names.csv maps to a file
+    assert joint.ferplus_mask.sum() == 3553
