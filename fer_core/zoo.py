@@ -34,8 +34,10 @@ __all__ = [
     "list_models",
     "load_card",
     "load_model",
+    "model_choices",
     "resolve_model_dir",
     "save_model_dir",
+    "split_head",
     "weights_sha256",
 ]
 
@@ -150,7 +152,7 @@ def _state_for_saving(model: nn.Module, half: bool) -> dict[str, torch.Tensor]:
 def _save_timm(model: nn.Module, directory: Path, card: dict, half: bool) -> None:
     config = {
         "architecture": card["architecture"],
-        "num_classes": len(card["labels"]),
+        "num_classes": int(card.get("num_outputs", len(card["labels"]))),
         "in_chans": card["input"]["channels"],
         "img_size": card["input"]["size"],
         "model_args": card.get("arch_args", {}),
@@ -277,7 +279,12 @@ def _card_for_hub_dir(directory: Path, config: dict) -> dict:
 
 @dataclass
 class Classifier:
-    """A loaded model with its labels and preprocessing: ``predict(crops) -> (N, C)`` probabilities."""
+    """A loaded model with its labels and preprocessing: ``predict(crops) -> (N, C)`` probabilities.
+
+    A model with several heads (one block of outputs per label set, card ``heads``) serves one of them: ``outputs``
+    is that block's ``(start, stop)`` in the logits. ``logit_bias`` (the card's post-hoc class-prior adjustment,
+    chosen on the validation split) is added to the head's logits before the softmax.
+    """
 
     name: str
     labels: tuple[str, ...]
@@ -288,6 +295,9 @@ class Classifier:
     onnx_session: Any = None
     tta: str = "none"
     batch_size: int = 256
+    head: str | None = None
+    outputs: tuple[int, int] | None = None
+    logit_bias: np.ndarray | None = None
     _input_name: str = field(default="input", repr=False)
 
     @property
@@ -311,9 +321,18 @@ class Classifier:
         probs = sum(self._softmax_logits(v) for v in views) / len(views)
         return probs.astype(np.float32)
 
-    def _softmax_logits(self, batch: np.ndarray) -> np.ndarray:
+    def head_logits(self, batch: np.ndarray) -> np.ndarray:
+        """Logits of the served head (its block of outputs, plus the card's logit bias) for a prepared batch."""
         chunks = [self._logits(batch[i : i + self.batch_size]) for i in range(0, len(batch), self.batch_size)]
         logits = np.concatenate(chunks)
+        if self.outputs is not None:
+            logits = logits[:, self.outputs[0] : self.outputs[1]]
+        if self.logit_bias is not None:
+            logits = logits + self.logit_bias
+        return logits
+
+    def _softmax_logits(self, batch: np.ndarray) -> np.ndarray:
+        logits = self.head_logits(batch)
         logits = logits - logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
@@ -326,20 +345,58 @@ class Classifier:
             return self.module(torch.from_numpy(batch)).float().numpy()
 
 
+HEAD_SEPARATOR = "@"
+
+
+def split_head(name_or_path: str | Path) -> tuple[str, str | None]:
+    """``"model@ferplus"`` -> ``("model", "ferplus")``; a name without a head -> ``(name, None)``."""
+    text = str(name_or_path)
+    base, sep, head = text.rpartition(HEAD_SEPARATOR)
+    if not sep or not head or "/" in head or Path(text).is_dir():
+        return text, None
+    return base, head
+
+
+def _select_head(card: dict, head: str | None, directory: Path) -> tuple[str | None, dict]:
+    """The served head's name and entry (``labels``, ``outputs``, optional ``logit_bias``)."""
+    heads = card.get("heads")
+    if not heads:
+        if head is not None and head != card.get("label_set"):
+            raise ModelLoadError(f"{directory}: model has one head ({card.get('label_set', '?')}), not {head!r}")
+        return None, {"labels": card.get("labels"), "logit_bias": card.get("logit_bias")}
+    head = head or card.get("default_head") or next(iter(heads))
+    if head not in heads:
+        raise ModelLoadError(f"{directory}: unknown head {head!r}; known: {', '.join(heads)}")
+    return head, heads[head]
+
+
+def model_choices(root: Path | None = None) -> list[str]:
+    """What a model picker offers: every model, and ``model@head`` once per label set of a multi-head model."""
+    choices = []
+    for name in list_models(root):
+        heads = load_card(name, root).get("heads") or {}
+        choices += [f"{name}{HEAD_SEPARATOR}{h}" for h in heads] if heads else [name]
+    return choices
+
+
 def load_model(
     name_or_path: str | Path = "default",
     *,
     backend: str = "auto",
     tta: str = "none",
     root: Path | None = None,
+    head: str | None = None,
 ) -> Classifier:
     """Load a shipped model (by name, or ``"default"``) or a model directory at a path.
 
     ``backend``: ``"torch"``, ``"onnx"`` (needs ``model.onnx`` in the directory) or ``"auto"`` (ONNX Runtime when
-    the directory has an exported model - faster on CPU - else torch).
+    the directory has an exported model - faster on CPU - else torch). ``head`` picks the label set of a
+    multi-head model (also written ``name@head``); the card's ``default_head`` otherwise.
     """
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"unknown backend {backend!r}; known: auto, torch, onnx")
+    name_or_path, named_head = split_head(name_or_path)
+    head = head or named_head
     directory = resolve_model_dir(name_or_path, root)
     _check_weights_safe(directory)
     card_path = directory / "card.json"
@@ -353,13 +410,19 @@ def load_model(
         if not card.get(key):
             raise ModelLoadError(f"{card_path}: missing or empty {key!r}")
     spec = InputSpec.from_dict(card["input"])
+    head, entry = _select_head(card, head, directory)
+    bias = entry.get("logit_bias")
+    model_id = str(card.get("id", directory.name))
     clf = Classifier(
-        name=str(card.get("id", directory.name)),
-        labels=tuple(card["labels"]),
+        name=f"{model_id}{HEAD_SEPARATOR}{head}" if head else model_id,
+        labels=tuple(entry["labels"]),
         input_spec=spec,
         card=card,
         directory=directory,
         tta=tta,
+        head=head,
+        outputs=tuple(entry["outputs"]) if head else None,
+        logit_bias=np.asarray(bias, np.float32) if bias is not None else None,
     )
     use_onnx = backend == "onnx" or (backend == "auto" and (directory / ONNX_FILE).is_file())
     if use_onnx:
