@@ -241,7 +241,7 @@ def test_malformed_ferplus_names_the_file(tmp_path: Path, damage, message: str) 
     [
         ("fer2013", "val", {}, r"fer2013/test: missing FER2013 split folder"),
         ("ferplus", "train", {}, r"FER2013Train: missing FER\+ split folder"),
-        ("mnist", "train", {}, "unknown dataset 'mnist'; known: fer2013, fer2013-csv, ferplus, imagefolder"),
+        ("mnist", "train", {}, "unknown dataset 'mnist'; known: fer2013, fer2013-csv, ferplus, affectnet, affectnet7"),
         ("ferplus", "test", {"label_mode": "probability"}, "known: majority, plurality50, soft"),
         ("fer2013", "test", {"label_mode": "soft"}, "does not apply to fer2013"),
         ("fer2013", "holdout", {}, "unknown split 'holdout'; known: train, val, test"),

@@ -1,37 +1,66 @@
 """Datasets: readers for the layouts users have, one entry point :func:`load_split`, compact packs.
 
 Every split comes back as :class:`FaceArrays`: uint8 grey images, class ids, a stable ``sample_id`` per image and
-per-sample metadata (split, FER+ votes, and columns joined from CSV files such as the kids/adults age groups).
-Splits use one vocabulary, ``train`` / ``val`` / ``test`` (FER2013 Training / PublicTest / PrivateTest, FER+
-FER2013Train / Valid / Test); the original names are accepted too.
+per-sample metadata (split, FER+ votes, AffectNet valence/arousal, and columns joined from CSV files such as the
+kids/adults age groups). Splits use one vocabulary, ``train`` / ``val`` / ``test`` (FER2013 Training / PublicTest /
+PrivateTest, FER+ FER2013Train / Valid / Test, AffectNet train_set / val_set, RAF-DB train / test); the original
+names are accepted too. Classes are always one of the project's label sets (FER2013-7 or FER+-8), mapped from each
+dataset's own codes by one table beside its reader.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from fer_core.data.affectnet import AFFECTNET_VIEWS, affectnet_folder, read_affectnet
 from fer_core.data.arrays import DatasetError, FaceArrays
 from fer_core.data.cache import cache_entry, read_cached, write_cached
 from fer_core.data.fer2013 import fer2013_folder, read_fer2013_csv, read_fer2013_folders
 from fer_core.data.ferplus import FERPLUS_FOLDERS, FERPLUS_MODES, read_ferplus, relabel_ferplus
 from fer_core.data.imagefolder import image_folder_root, read_image_folder
 from fer_core.data.metadata import KNOWN_METADATA, join_metadata
+from fer_core.data.rafdb import read_rafdb
 from fer_core.data.splits import SPLITS, canonical_split
+from fer_core.data.views import restrict_to_label_set
 from fer_core.labels import LabelSet, get_label_set
 
 __all__ = [
     "DATASETS",
     "FERPLUS_MODES",
+    "PUBLISHED_SIZES",
+    "RUN_EXCLUDED_METADATA",
     "SPLITS",
     "DatasetError",
     "FaceArrays",
     "canonical_split",
+    "dataset_folder_name",
+    "default_dataset_id",
     "load_split",
+    "published_size",
     "relabel_ferplus",
+    "restrict_to_label_set",
 ]
 
-DATASETS = ("fer2013", "fer2013-csv", "ferplus", "imagefolder")
+DATASETS = ("fer2013", "fer2013-csv", "ferplus", "affectnet", "affectnet7", "rafdb", "imagefolder")
 SINGLE_LABEL_MODE = "majority"  # the only mode of datasets with one label per image
+# Images per split as the releases publish them, before any label filter (FER+ drops faces by votes, AffectNet-7
+# drops contempt): a loaded split that counts fewer comes from an incomplete copy.
+PUBLISHED_SIZES = {
+    ("fer2013", "train"): 28709,
+    ("fer2013", "val"): 3589,
+    ("fer2013", "test"): 3589,
+    ("ferplus", "train"): 28558,
+    ("ferplus", "val"): 3579,
+    ("ferplus", "test"): 3573,
+    ("affectnet", "test"): 4000,
+    ("affectnet7", "test"): 4000,
+    ("rafdb", "train"): 12271,
+    ("rafdb", "test"): 3068,
+}
+# Metadata that stays with the samples but not in stored runs (a run repeats each sample once per condition).
+RUN_EXCLUDED_METADATA = ("split", "landmarks")
+# Default folder below a data root, for the datasets whose folder is not named like the dataset.
+_DATA_FOLDERS = {"fer2013-csv": "fer2013/fer2013.csv", "affectnet7": "affectnet"}
 
 
 def load_split(
@@ -48,12 +77,13 @@ def load_split(
 ) -> FaceArrays:
     """Load one split of a dataset as :class:`FaceArrays`.
 
-    ``dataset``: one of :data:`DATASETS`; ``root``: the dataset folder (``.../fer2013``, ``.../ferplus``, an
-    ImageFolder) or, for ``fer2013-csv``, the CSV file. ``label_mode``: FER+ ``majority`` / ``plurality50`` /
-    ``soft`` (see :mod:`fer_core.data.ferplus`); other datasets have one label per image. ``label_set``: the
-    classes of an ``imagefolder``. Metadata files that ship with a dataset (the test splits' age groups) are
-    joined automatically; ``metadata_csv`` joins any other CSV whose first column names the images.
-    ``cache_dir`` keeps the decoded split so a second load of unchanged files takes well under a second.
+    ``dataset``: one of :data:`DATASETS`; ``root``: the dataset folder (``.../fer2013``, ``.../ferplus``, the
+    AffectNet folder holding ``train_set/`` and ``val_set/``, the RAF-DB folder holding ``EmoLabel/`` and
+    ``Image/``, an ImageFolder) or, for ``fer2013-csv``, the CSV file. ``label_mode``: FER+ ``majority`` /
+    ``plurality50`` / ``soft`` (see :mod:`fer_core.data.ferplus`); other datasets have one label per image.
+    ``label_set``: the classes of an ``imagefolder``. Metadata files that ship with a dataset (the test splits'
+    age groups) are joined automatically; ``metadata_csv`` joins any other CSV whose first column names the
+    images. ``cache_dir`` keeps the decoded split so a second load of unchanged files takes well under a second.
     """
     if dataset not in DATASETS:
         raise DatasetError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
@@ -70,6 +100,26 @@ def load_split(
     if metadata_csv is not None:
         arrays = join_metadata(arrays, Path(metadata_csv))
     return arrays
+
+
+def published_size(dataset: str, split: str) -> int | None:
+    """Images in ``split`` of ``dataset`` as its release publishes them (None where it publishes no count)."""
+    return PUBLISHED_SIZES.get((dataset, _canonical_or_none(split) or split))
+
+
+def dataset_folder_name(dataset: str) -> str:
+    """Where ``dataset`` lives below a data root by default (``affectnet7`` reads the ``affectnet`` folder)."""
+    return _DATA_FOLDERS.get(dataset, dataset)
+
+
+def default_dataset_id(dataset: str, root: str | Path) -> str:
+    """The name a dataset's runs are stored and shown under: an ImageFolder's folder name, else the dataset.
+
+    ``fer2013-csv`` holds the FER2013 images, so its runs are FER2013 runs.
+    """
+    if dataset == "imagefolder":
+        return Path(root).resolve().name or "imagefolder"
+    return "fer2013" if dataset == "fer2013-csv" else dataset
 
 
 def _canonical_or_none(split: str) -> str | None:
@@ -102,6 +152,8 @@ def _source(dataset: str, root: Path, split: str) -> Path:
         return root / FERPLUS_FOLDERS[split]
     if dataset == "imagefolder":
         return image_folder_root(root, split)
+    if dataset in AFFECTNET_VIEWS:
+        return affectnet_folder(root, split)
     return root
 
 
@@ -139,4 +191,8 @@ def _read(
         return read_fer2013_csv(root, split)
     if dataset == "ferplus":
         return read_ferplus(root, split, label_mode=label_mode, image_size=image_size, progress=progress)
+    if dataset in AFFECTNET_VIEWS:
+        return read_affectnet(root, split, view=dataset, image_size=image_size, progress=progress)
+    if dataset == "rafdb":
+        return read_rafdb(root, split, image_size=image_size, progress=progress)
     return read_image_folder(root, labels, split=split, image_size=image_size, progress=progress)
