@@ -1,9 +1,14 @@
 """Run a model over a dataset split under conditions (clean; the resize grid) and write a stored run.
 
-A stored run is ``runs/<dataset>-<split>.parquet`` with one row per (sample, condition) - ``sample_id, condition,
-label, pred, p_<class>...`` plus metadata columns - and a JSON sidecar (model id, weights hash, dataset, split,
-label set, sample count, conditions, TTA, software versions, machine, throughput). The dashboard computes every
-number from these rows.
+A stored run is ``runs/<dataset id>-<split>.parquet`` with one row per (sample, condition) - ``sample_id,
+condition, label, pred, p_<class>...`` plus metadata columns - and a JSON sidecar (model id, weights hash, dataset,
+split, label set, sample count, conditions, TTA, software versions, machine, throughput). The dashboard computes
+every number from these rows. The dataset id is any name (``rafdb``, an ImageFolder's folder name); the file name
+keeps only its safe characters, the sidecar keeps it whole.
+
+A model scored on a dataset with other classes is scored on the classes both have
+(:class:`fer_core.labels.SharedClasses`): the rows then hold only those classes, the sidecar's ``scoring`` says
+which were left out and how many images that dropped.
 
 Resize conditions follow the low-resolution study the project grew from: a 48 px face is shrunk to ``px`` with one
 OpenCV interpolation and enlarged back to the model's input size with another (``resize:32:area>cubic``).
@@ -15,6 +20,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +30,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from fer_core.labels import SharedClasses
 from fer_core.zoo import Classifier, weights_sha256
 
 __all__ = [
@@ -35,6 +42,7 @@ __all__ = [
     "parse_condition",
     "resize_grid_conditions",
     "run_paths",
+    "run_stem",
     "write_run",
 ]
 
@@ -115,15 +123,23 @@ def evaluate_classifier(
     metadata: pd.DataFrame | None = None,
     conditions: Sequence[str] = ("clean",),
     progress: bool = True,
+    classes: SharedClasses | None = None,
 ) -> tuple[pd.DataFrame, float]:
-    """Rows of a stored run for every (sample, condition), and the throughput in samples per second."""
+    """Rows of a stored run for every (sample, condition), and the throughput in samples per second.
+
+    ``labels`` are ids of the model's classes, or of ``classes.label_set`` when ``classes`` is given: then the
+    probabilities are restricted to the shared classes and renormalised before the argmax.
+    """
     frames, seconds = [], 0.0
-    prob_columns = [f"p_{name}" for name in clf.labels]
+    names = classes.names if classes is not None else clf.labels
+    prob_columns = [f"p_{name}" for name in names]
     for condition in tqdm(conditions, desc=f"evaluate {clf.name}", disable=not progress):
         shown = apply_condition(images, condition, clf.input_size)
         started = time.perf_counter()
         probs = clf.predict(shown)
         seconds += time.perf_counter() - started
+        if classes is not None and not classes.is_identity:
+            probs = classes.restrict_probabilities(probs)
         frame = pd.DataFrame(probs.round(5), columns=prob_columns)
         frame.insert(0, "pred", probs.argmax(1).astype(np.int16))
         frame.insert(0, "label", np.asarray(labels).astype(np.int16))
@@ -138,9 +154,16 @@ def evaluate_classifier(
     return rows, len(rows) / max(seconds, 1e-9)
 
 
+def run_stem(dataset: str, split: str) -> str:
+    """File name (without suffix) of a run: ``<dataset id>-<split>``, characters other than letters, digits and
+    ``._+-`` replaced by ``_``, so any dataset id (``my faces/2024``) stays one file inside ``runs/``."""
+    safe = re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{dataset}-{split}").strip("._")
+    return safe or "run"
+
+
 def run_paths(model_dir: Path, dataset: str, split: str) -> tuple[Path, Path]:
     """Parquet and JSON paths of a stored run."""
-    stem = Path(model_dir) / "runs" / f"{dataset}-{split}"
+    stem = Path(model_dir) / "runs" / run_stem(dataset, split)
     return stem.with_suffix(".parquet"), stem.with_suffix(".json")
 
 
@@ -171,8 +194,17 @@ def write_run(
     label_mode: str,
     throughput: float,
     out_dir: Path | None = None,
+    scoring: dict | None = None,
+    dropped: dict[str, int] | None = None,
+    layout: str | None = None,
+    images_published: int | None = None,
 ) -> tuple[Path, Path]:
-    """Write the parquet rows and the JSON sidecar into ``<model dir>/runs/``."""
+    """Write the parquet rows and the JSON sidecar into ``<model dir>/runs/``.
+
+    ``scoring``: :meth:`SharedClasses.to_dict` when the dataset's classes differ from the model's; ``dropped``:
+    images left out by label filters, per reason; ``layout``: the reader (``imagefolder`` ...) when the dataset id
+    is another name; ``images_published``: the split's size in its release, to tell an incomplete copy.
+    """
     parquet_path, json_path = run_paths(out_dir or clf.directory, dataset, split)
     parquet_path.parent.mkdir(parents=True, exist_ok=True)
     rows.to_parquet(parquet_path, index=False, compression="zstd")
@@ -180,10 +212,14 @@ def write_run(
         "model_id": clf.name,
         "weights_sha256": weights_sha256(clf.directory),
         "dataset": dataset,
+        "layout": layout or dataset,
         "split": split,
         "label_set": label_set,
-        "labels": list(clf.labels),
+        "labels": [str(column)[2:] for column in rows.columns if str(column).startswith("p_")],
         "label_mode": label_mode,
+        "scoring": scoring,
+        "dropped": dict(dropped or {}),
+        "images_published": images_published,
         "num_samples": int(rows["sample_id"].nunique()),
         "conditions": [str(c) for c in rows["condition"].cat.categories],
         "tta": clf.tta,

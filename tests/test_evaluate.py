@@ -8,14 +8,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_tiny_model_dir
 
 from fer_core.evaluate import (
     apply_condition,
     evaluate_classifier,
     parse_condition,
     resize_grid_conditions,
+    run_paths,
+    run_stem,
     write_run,
 )
+from fer_core.labels import FER2013, FERPLUS, SharedClasses
 from fer_core.zoo import load_model, weights_sha256
 
 
@@ -82,3 +86,30 @@ def test_stored_run_rows_and_sidecar(tiny_model_dir: Path) -> None:
     info = json.loads(json_path.read_text())
     assert info["num_samples"] == 10 and info["conditions"] == conditions
     assert info["weights_sha256"] == weights_sha256(tiny_model_dir)
+
+
+def test_model_with_more_classes_is_restricted_to_the_datasets(tmp_path: Path) -> None:
+    """A FER+ model (8 classes) on a 7-class dataset: contempt's probability removed, the rest renormalised."""
+    clf = load_model(make_tiny_model_dir(tmp_path / "tiny_ferplus", labels=FERPLUS.names))
+    images = np.random.default_rng(2).integers(0, 256, (12, 48, 48), dtype=np.uint8)
+    classes = SharedClasses(FER2013, FERPLUS)
+    rows, _ = evaluate_classifier(
+        clf, images, np.zeros(12, int), [f"s{i}" for i in range(12)], progress=False, classes=classes
+    )
+    assert [c for c in rows.columns if c.startswith("p_")] == [f"p_{n}" for n in FER2013.names]
+    probs = rows[[f"p_{n}" for n in FER2013.names]].to_numpy()
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-4)
+    full = clf.predict(images)
+    expected = full[:, classes.model_columns()] / full[:, classes.model_columns()].sum(1, keepdims=True)
+    np.testing.assert_allclose(probs, expected, atol=1e-4)
+    np.testing.assert_array_equal(rows["pred"], expected.argmax(1))
+
+
+@pytest.mark.parametrize(
+    ("dataset", "split", "stem"),
+    [("rafdb", "test", "rafdb-test"), ("my faces/2024", "test", "my_faces_2024-test"), ("../x", "val", "x-val")],
+)
+def test_run_file_names_are_safe_for_any_dataset_id(tmp_path: Path, dataset: str, split: str, stem: str) -> None:
+    assert run_stem(dataset, split) == stem
+    parquet_path, _ = run_paths(tmp_path, dataset, split)
+    assert parquet_path.parent == tmp_path / "runs"
