@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from dataset_trees import LINES, make_rafdb_tree
 
 from fer_core.data import DatasetError, load_split
 from fer_core.data.rafdb import RAFDB_EXPRESSIONS
@@ -14,22 +15,6 @@ from fer_core.labels import FER2013
 
 # (RAF label, FER2013 label id): RAF's order 1 Surprise ... 7 Neutral against FER2013's angry ... neutral.
 LABEL_TABLE = [(1, 5), (2, 2), (3, 1), (4, 3), (5, 4), (6, 0), (7, 6)]
-LINES = ["train_00001.jpg 5", "train_00002.jpg 1", "test_0001.jpg 4", "test_0002.jpg 7", "test_0003.jpg 6"]
-
-
-def make_rafdb_tree(tmp_path: Path, variant: str = "aligned", lines: list[str] = LINES) -> Path:
-    """The basic set: label file with a trailing blank line, colour images of grey level 10 * line number."""
-    root = tmp_path / "basic"
-    (root / "EmoLabel").mkdir(parents=True)
-    (root / "EmoLabel/list_patition_label.txt").write_text("\n".join(lines) + "\n\n")
-    for number, line in enumerate(lines, start=1):
-        stem = line.split()[0].removesuffix(".jpg")
-        name = f"{stem}_aligned.jpg" if variant == "aligned" else f"{stem}.jpg"
-        path = root / "Image" / variant / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        size = 100 if variant == "aligned" else 150
-        assert cv2.imwrite(str(path), np.full((size, size + 20, 3), 10 * number, np.uint8))
-    return root
 
 
 @pytest.mark.parametrize(("raf_label", "fer2013_id"), LABEL_TABLE)
