@@ -25,7 +25,11 @@ def _dataset_path(args: argparse.Namespace, dataset: str) -> Path:
         return Path(args.dataset_path)
     if dataset == JOINT_DATASET:
         return _data_root(args)
-    return _data_root(args) / DATASET_DIRS.get(dataset, dataset)
+    if dataset in DATASET_DIRS:
+        return _data_root(args) / DATASET_DIRS[dataset]
+    from fer_core.data import dataset_folder_name
+
+    return _data_root(args) / dataset_folder_name(dataset)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -51,6 +55,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
     )
     print(f"saved {out}")
+    return 0
+
+
+def cmd_balance(args: argparse.Namespace) -> int:
+    from fer_core.workflows import balance_model
+
+    for head, entry in balance_model(args.model, data_root=_data_root(args), metric=args.metric).items():
+        table = {row["tau"]: row for row in entry["validation"]}
+        before, after = table[0.0], table[entry["tau"]]
+        print(
+            f"{head}: tau {entry['tau']} | val accuracy {before['accuracy']:.4f} -> {after['accuracy']:.4f}, "
+            f"macro-F1 {before['macro_f1']:.4f} -> {after['macro_f1']:.4f}, "
+            f"balanced {before['balanced_accuracy']:.4f} -> {after['balanced_accuracy']:.4f}"
+        )
     return 0
 
 
@@ -88,10 +106,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         tta=args.tta,
         backend=args.backend,
         out_dir=Path(args.out) if args.out else None,
+        label_set=args.label_set,
+        dataset_id=args.dataset_id,
     )
     print(json.dumps(info, indent=2))
     print(f"wrote {parquet_path}")
+    _warn_if_incomplete(info)
     return 0
+
+
+def _warn_if_incomplete(info: dict) -> None:
+    """Say so when the split has fewer images than its release publishes (an incomplete download)."""
+    published = info.get("images_published")
+    read = info["num_samples"] + sum(info.get("dropped", {}).values())
+    if published and read != published:
+        print(
+            f"warning: {info['dataset']} {info['split']} has {read:,} images; its release publishes {published:,}",
+            file=sys.stderr,
+        )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -180,13 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="write a stored evaluation run for a model x dataset x split")
     evaluate.add_argument("--model", default="default")
-    evaluate.add_argument("--dataset", choices=sorted(DATASET_DIRS), required=True)
+    evaluate.add_argument("--dataset", choices=_evaluation_datasets(), required=True, help="the layout to read")
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
     evaluate.add_argument("--label-mode", default="majority", help="FER+: majority | plurality50")
     evaluate.add_argument("--resize-grid", action="store_true", help="add the resize-robustness conditions")
     evaluate.add_argument("--tta", default="none", choices=["none", "flip", "tencrop"])
     evaluate.add_argument("--backend", default="torch", choices=["auto", "torch", "onnx"])
     evaluate.add_argument("--out", help="model directory to write runs/ into (default: the model's own)")
+    evaluate.add_argument("--label-set", help="imagefolder: fer2013 | ferplus (default: the model's classes)")
+    evaluate.add_argument(
+        "--dataset-id", help="name of the run and of the dataset on the dashboard (default: the dataset's name)"
+    )
     _add_data_args(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -212,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(func=cmd_bench)
 
+    balance = sub.add_parser("balance", help="choose a post-hoc class-prior logit adjustment on the validation split")
+    balance.add_argument("--model", required=True)
+    balance.add_argument("--metric", default="acc_f1", help="accuracy | macro_f1 | balanced_accuracy | acc_f1")
+    _add_data_args(balance)
+    balance.set_defaults(func=cmd_balance)
+
     status = sub.add_parser("status", help="how far training runs are (their --state-dir folders)")
     status.add_argument("state_dirs", nargs="+")
     status.set_defaults(func=cmd_status)
@@ -219,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list architectures and shipped models")
     models.set_defaults(func=cmd_models)
     return parser
+
+
+def _evaluation_datasets() -> tuple[str, ...]:
+    from fer_core.data import DATASETS
+
+    return DATASETS
 
 
 def _add_data_args(parser: argparse.ArgumentParser) -> None:
