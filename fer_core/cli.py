@@ -58,6 +58,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_balance(args: argparse.Namespace) -> int:
+    from fer_core.workflows import balance_model
+
+    for head, entry in balance_model(args.model, data_root=_data_root(args), metric=args.metric).items():
+        table = {row["tau"]: row for row in entry["validation"]}
+        before, after = table[0.0], table[entry["tau"]]
+        print(
+            f"{head}: tau {entry['tau']} | val accuracy {before['accuracy']:.4f} -> {after['accuracy']:.4f}, "
+            f"macro-F1 {before['macro_f1']:.4f} -> {after['macro_f1']:.4f}, "
+            f"balanced {before['balanced_accuracy']:.4f} -> {after['balanced_accuracy']:.4f}"
+        )
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from fer_core.train_state import read_status
 
@@ -233,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--update-card", action="store_true", help="write the fastest backend's batch-1 latency into each card"
     )
     bench.set_defaults(func=cmd_bench)
+
+    balance = sub.add_parser("balance", help="choose a post-hoc class-prior logit adjustment on the validation split")
+    balance.add_argument("--model", required=True)
+    balance.add_argument("--metric", default="acc_f1", help="accuracy | macro_f1 | balanced_accuracy | acc_f1")
+    _add_data_args(balance)
+    balance.set_defaults(func=cmd_balance)
 
     status = sub.add_parser("status", help="how far training runs are (their --state-dir folders)")
     status.add_argument("state_dirs", nargs="+")

@@ -22,8 +22,17 @@ from fer_core.recipes import JOINT_DATASET, Recipe, load_recipe
 from fer_core.train import Head, HeadTargets, TrainResult, fit_heads
 from fer_core.zoo import load_model, save_model_dir
 
-__all__ = ["evaluate_model", "predict_images", "train_from_recipe", "training_card", "update_card_metrics"]
+__all__ = [
+    "balance_model",
+    "evaluate_model",
+    "matching_head",
+    "predict_images",
+    "train_from_recipe",
+    "training_card",
+    "update_card_metrics",
+]
 
+DATASET_LABEL_SETS = {"fer2013": "fer2013", "fer2013-csv": "fer2013", "ferplus": "ferplus"}
 SELECTION_SPLIT = {"fer2013": "PublicTest", "ferplus": "FER2013Valid", JOINT_DATASET: "PublicTest = FER2013Valid"}
 TRAIN_SPLIT = {"fer2013": "Training", "ferplus": "FER2013Train", JOINT_DATASET: "Training = FER2013Train"}
 LICENCES = {
@@ -177,7 +186,7 @@ def evaluate_model(
     (default: the model's); ``dataset_id`` is the name the run is stored and shown under (default: the dataset,
     an ImageFolder's folder name). The card's test metrics come only from a dataset the model was trained on.
     """
-    clf = load_model(model, backend=backend, tta=tta)
+    clf = load_model(model, backend=backend, tta=tta, head=matching_head(model, dataset))
     model_classes = label_set_of(clf.labels, clf.name)
     arrays = load_split(
         dataset, dataset_root, split, label_mode=label_mode, label_set=label_set or model_classes, progress=True
@@ -207,7 +216,9 @@ def evaluate_model(
     )
     home = _trained_on(clf.card, run_dataset) and classes.is_identity
     if out_dir is None and split == "test" and tta == "none" and home:
-        update_card_metrics(clf.directory, rows, dataset=run_dataset, split=split, label_mode=label_mode)
+        update_card_metrics(
+            clf.directory, rows, dataset=run_dataset, split=split, label_mode=label_mode, head=clf.head
+        )
     return parquet_path, json.loads(json_path.read_text())
 
 
@@ -217,8 +228,68 @@ def _trained_on(card: dict, dataset: str) -> bool:
     return not trained or dataset in trained.split("+")
 
 
-def update_card_metrics(model_dir: Path, rows, *, dataset: str, split: str, label_mode: str) -> dict:
-    """Write the headline metrics of the clean rows into the card (so the card always equals the run)."""
+def matching_head(model: str, dataset: str) -> str | None:
+    """The head of a multi-head model whose label set is the dataset's (None: the model's own default)."""
+    from fer_core.zoo import load_card, split_head
+
+    name, head = split_head(model)
+    if head is not None:
+        return head
+    heads = load_card(name).get("heads") or {}
+    wanted = DATASET_LABEL_SETS.get(dataset)
+    return wanted if wanted in heads else None
+
+
+def balance_model(model: str, *, data_root: Path, metric: str = "acc_f1") -> dict[str, dict]:
+    """Choose each head's post-hoc logit adjustment on its validation split and store it in the card.
+
+    The class prior is the training split's label distribution (mean vote distribution for FER+). Returns the
+    card entries written, per head (label set).
+    """
+    from fer_core.balance import choose_logit_bias
+    from fer_core.preprocess import prepare_batch
+    from fer_core.zoo import load_card, resolve_model_dir, split_head
+
+    name, _ = split_head(model)
+    directory = resolve_model_dir(name)
+    card = load_card(directory)
+    heads = list(card.get("heads") or {}) or [card["label_set"]]
+    written = {}
+    for head in heads:
+        clf = load_model(directory, backend="torch", head=head if card.get("heads") else None)
+        clf.logit_bias = None
+        val = load_split(head, data_root / head, "val", cache_dir=data_cache_dir())
+        logits = clf.head_logits(prepare_batch(val.images, clf.input_spec))
+        choice = choose_logit_bias(logits, val.labels, _train_prior(head, data_root), metric=metric)
+        written[head] = {"logit_bias": [round(float(b), 5) for b in choice.bias], **choice.to_dict(clf.labels)}
+    _store_balance(directory, card, written)
+    return written
+
+
+def _train_prior(label_set: str, data_root: Path) -> np.ndarray:
+    mode = "soft" if label_set == "ferplus" else "majority"
+    train = load_split(label_set, data_root / label_set, "train", label_mode=mode, cache_dir=data_cache_dir())
+    if train.soft_targets is not None:
+        return train.soft_targets.mean(axis=0)
+    return train.class_counts() / len(train)
+
+
+def _store_balance(directory: Path, card: dict, written: dict[str, dict]) -> None:
+    for head, entry in written.items():
+        bias, details = entry["logit_bias"], {k: v for k, v in entry.items() if k != "logit_bias"}
+        target = card["heads"][head] if card.get("heads") else card
+        target["logit_bias"] = bias
+        target["balance"] = details
+    write_json_atomic(Path(directory) / "card.json", card)
+
+
+def update_card_metrics(
+    model_dir: Path, rows, *, dataset: str, split: str, label_mode: str, head: str | None = None
+) -> dict:
+    """Write the headline metrics of the clean rows into the card (so the card always equals the run).
+
+    A multi-head model keeps each head's metrics in its ``heads`` entry; the default head's are also the card's.
+    """
     from fer_core import metrics
 
     clean = metrics.condition_rows(rows, "clean")
@@ -234,9 +305,19 @@ def update_card_metrics(model_dir: Path, rows, *, dataset: str, split: str, labe
     }
     card_path = Path(model_dir) / "card.json"
     card = json.loads(card_path.read_text())
-    card.setdefault("metrics", {})["test"] = headline
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    if head is not None:
+        card["heads"][head].setdefault("metrics", {})["test"] = headline
+    if head is None or head == card.get("default_head"):
+        card.setdefault("metrics", {})["test"] = headline
+    write_json_atomic(card_path, card)
     return headline
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON to a temporary file and rename it over ``path`` (a reader never sees half a card)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
 
 
 def predict_images(model: str, paths: Sequence[str], detector: str = "haar") -> list[dict]:
