@@ -72,6 +72,14 @@ def cmd_balance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from fer_core.ensemble import save_ensemble_dir
+
+    out = save_ensemble_dir(Path(args.out), args.members)
+    print(f"saved {out} ({len(args.members)} members); evaluate it like any model")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from fer_core.train_state import read_status
 
@@ -253,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     balance.add_argument("--metric", default="acc_f1", help="accuracy | macro_f1 | balanced_accuracy | acc_f1")
     _add_data_args(balance)
     balance.set_defaults(func=cmd_balance)
+
+    ensemble = sub.add_parser("ensemble", help="make an ensemble model directory from trained models")
+    ensemble.add_argument("--members", nargs="+", required=True, help="model names beside --out (name@head allowed)")
+    ensemble.add_argument("--out", required=True, help="ensemble directory, e.g. checkpoints/ensemble_fer2013")
+    ensemble.set_defaults(func=cmd_ensemble)
 
     status = sub.add_parser("status", help="how far training runs are (their --state-dir folders)")
     status.add_argument("state_dirs", nargs="+")

@@ -97,7 +97,14 @@ def load_card(name_or_path: str | Path, root: Path | None = None) -> dict:
 
 
 def weights_sha256(model_dir: Path) -> str:
-    """SHA-256 of the weights file (identifies exactly which weights produced a stored run)."""
+    """SHA-256 of the weights file (identifies exactly which weights produced a stored run).
+
+    An ensemble directory has no weights of its own: its hash covers its members' weights, in order.
+    """
+    if not (Path(model_dir) / WEIGHTS_FILE).is_file() and (Path(model_dir) / "card.json").is_file():
+        card = _read_json(Path(model_dir) / "card.json")
+        if card.get("family") == "ensemble":
+            return load_model(model_dir, backend="torch").weights_sha256()
     digest = hashlib.sha256()
     with open(Path(model_dir) / WEIGHTS_FILE, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -398,9 +405,13 @@ def load_model(
     name_or_path, named_head = split_head(name_or_path)
     head = head or named_head
     directory = resolve_model_dir(name_or_path, root)
-    _check_weights_safe(directory)
     card_path = directory / "card.json"
     card = _read_json(card_path) if card_path.is_file() else None
+    if card is not None and card.get("family") == "ensemble":
+        from fer_core.ensemble import load_ensemble
+
+        return load_ensemble(directory, card, backend=backend, tta=tta)
+    _check_weights_safe(directory)
     if card is None:
         config = _read_json(directory / "config.json")
         if "model_type" not in config:
