@@ -144,12 +144,12 @@ def accuracy_latency_figure(board: pd.DataFrame, colors: Mapping[str, str] | Non
                 "line": {"width": 1, "color": "#333"},
             },
             hovertemplate=(
-                f"{row['model']}<br>latency %{{x:.2f}} ms<br>accuracy %{{y:.4f}}<br>params {int(row['params']):,}"
+                f"{row['model']}<br>latency %{{x:.2f}} ms<br>accuracy %{{y:.2%}}<br>params {int(row['params']):,}"
                 "<extra></extra>"
             ),
         )
     fig.update_xaxes(title="CPU latency per face (ms, 1 thread, batch 1)")
-    fig.update_yaxes(title="accuracy (clean)")
+    fig.update_yaxes(title="accuracy (clean)", tickformat=".0%")
     return _finish(fig, "Accuracy vs latency (marker area = parameters)")
 
 
@@ -166,9 +166,9 @@ def robustness_heatmap(table: pd.DataFrame, title: str = "") -> go.Figure:
             x=columns,
             y=[str(i) for i in table.index],
             colorscale="Viridis",
-            texttemplate="%{z:.3f}",
-            hovertemplate="%{y} at %{x}<br>accuracy %{z:.4f}<extra></extra>",
-            colorbar={"title": "accuracy"},
+            texttemplate="%{z:.1%}",
+            hovertemplate="%{y} at %{x}<br>accuracy %{z:.2%}<extra></extra>",
+            colorbar={"title": "accuracy", "tickformat": ".0%"},
         )
     )
     fig.update_xaxes(title="target size (down, then back up)", type="category")
@@ -192,10 +192,10 @@ def accuracy_vs_size_figure(long: pd.DataFrame, pair: str, colors: Mapping[str, 
             mode="lines+markers",
             name=model,
             line={"color": colors.get(model)},
-            hovertemplate=f"{model}<br>%{{x}}<br>accuracy %{{y:.4f}}<extra></extra>",
+            hovertemplate=f"{model}<br>%{{x}}<br>accuracy %{{y:.2%}}<extra></extra>",
         )
     fig.update_xaxes(title="target size", type="category", categoryorder="array", categoryarray=order)
-    fig.update_yaxes(title="accuracy")
+    fig.update_yaxes(title="accuracy", tickformat=".0%")
     return _finish(fig, f"Accuracy vs target size ({pair})")
 
 
@@ -215,8 +215,8 @@ def subgroup_bars_figure(ci_table: pd.DataFrame, title: str = "") -> go.Figure:
             textposition="inside",
             insidetextanchor="start",
             marker_color=[_MODEL_PALETTE[0] if g not in ("unclear", "unknown") else "#bbbbbb" for g in ci_table.index],
-            hovertemplate="%{x}<br>accuracy %{y:.4f}<extra></extra>",
+            hovertemplate="%{x}<br>accuracy %{y:.2%}<extra></extra>",
         )
     )
-    fig.update_yaxes(title="accuracy (95% bootstrap CI)", range=[0, 1])
+    fig.update_yaxes(title="accuracy (95% bootstrap CI)", range=[0, 1], tickformat=".0%")
     return _finish(fig, title, height=360)

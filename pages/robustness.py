@@ -30,16 +30,27 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     return shown.rename_axis("pair").reset_index()
 
 
+def percent(value: float) -> str:
+    """An accuracy as the README writes it: "66.73%" (blank where a cell has no value)."""
+    return "" if pd.isna(value) else f"{100 * value:.2f}%"
+
+
+def points(value: float) -> str:
+    """An accuracy difference in percentage points, signed: "-2.11"."""
+    return "" if pd.isna(value) else f"{100 * value:+.2f}"
+
+
 def model_section(runs: list[StoredRun]) -> None:
     """The original study's table for one model: accuracy by pair x size, its drop vs clean, and a heatmap."""
     by_model = {run.model_id: run for run in runs}
     model = st.selectbox("Model", list(by_model), key="robustness_model")
     table = metrics.resize_robustness_table(by_model[model].rows)
-    st.markdown("**Accuracy** (rows: down>up interpolation; columns: target size)")
-    st.dataframe(display_table(table).style.format(precision=4, na_rep=""), hide_index=True, width="stretch")
-    st.markdown("**Change vs clean** (accuracy difference; negative = lost)")
+    st.markdown("**Accuracy %** (rows: down>up interpolation; columns: target size)")
+    shown = display_table(table)
+    st.dataframe(shown.style.format(percent, subset=list(shown.columns[1:])), hide_index=True, width="stretch")
+    st.markdown("**Change vs clean** (accuracy difference in percentage points; negative = lost)")
     drop = display_table(metrics.robustness_drop(table))
-    st.dataframe(drop.style.format("{:+.4f}", subset=list(drop.columns[1:]), na_rep=""), hide_index=True)
+    st.dataframe(drop.style.format(points, subset=list(drop.columns[1:])), hide_index=True, width="stretch")
     st.plotly_chart(figures.robustness_heatmap(table, title=f"{model}: accuracy by size and interpolation"))
 
 

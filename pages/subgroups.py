@@ -21,8 +21,11 @@ from pages.routing import enter_through_navigation
 enter_through_navigation()
 
 DEFAULT_COLUMN = "age_group"
-DEFAULT_GAP = ("child", "adult")
+# The README's convention (scripts/readme_tables.py): adult minus child, 1000 resamples, seed 0, so the page and
+# the README show the same numbers.
+DEFAULT_GAP = ("adult", "child")
 N_BOOT = 1000
+SEED = 0
 GROUP_NOTE = (
     f"`{metrics.UNKNOWN_GROUP}`: the sample has no value in this column; `unclear`: annotators could not tell. "
     "Both are shown as groups of their own."
@@ -44,12 +47,33 @@ def choose_run_and_rows(runs: list[StoredRun]) -> tuple[StoredRun, str, pd.DataF
     return run, column, metrics.condition_rows(run.rows, condition)
 
 
+def percent(value: float) -> str:
+    """A share as the README writes it: "66.71%" (blank where the group has no value)."""
+    return "" if pd.isna(value) else f"{100 * value:.2f}%"
+
+
+def table_column_config(table: pd.DataFrame) -> dict:
+    """Short headers for the per-class recall columns ("recall angry" -> "angry"), so 11 columns fit at 1280 px."""
+    config = {"group": st.column_config.TextColumn("group", width="small"), "n": st.column_config.NumberColumn("n")}
+    for column in table.columns:
+        if column.startswith("recall "):
+            name = column.removeprefix("recall ")
+            config[column] = st.column_config.Column(name, help=f"recall of {name}", width="small")
+    return config
+
+
 def table_section(rows: pd.DataFrame, column: str, labels: tuple[str, ...]) -> None:
     st.subheader(f"Per {column}")
-    st.caption(GROUP_NOTE)
+    st.caption(f"Accuracy, macro-F1 and recall per class, in %. {GROUP_NOTE}")
     table = metrics.subgroup_table(rows, column, labels).reset_index()
-    st.dataframe(table.style.format(precision=4, na_rep=""), hide_index=True, width="stretch")
-    ci = metrics.subgroup_accuracy_ci(rows, column, n_boot=N_BOOT)
+    shares = [c for c in table.columns if c not in ("group", "n")]
+    st.dataframe(
+        table.style.format(percent, subset=shares),
+        hide_index=True,
+        width="stretch",
+        column_config=table_column_config(table),
+    )
+    ci = metrics.subgroup_accuracy_ci(rows, column, n_boot=N_BOOT, seed=SEED)
     st.plotly_chart(figures.subgroup_bars_figure(ci, title=f"Accuracy per {column}"), key="subgroup_bars")
 
 
@@ -60,7 +84,7 @@ def _default_pair(groups: list[str]) -> tuple[int, int]:
 
 
 def gap_section(rows: pd.DataFrame, column: str) -> None:
-    """Accuracy difference between two groups (kids vs adults by default) with its bootstrap 95% interval."""
+    """Accuracy difference between two groups (adults minus kids by default) with its bootstrap 95% interval."""
     st.subheader("Accuracy gap")
     groups = list(metrics.subgroup_table(rows, column).index)
     if len(groups) < 2:
@@ -70,12 +94,17 @@ def gap_section(rows: pd.DataFrame, column: str) -> None:
     left, right = st.columns(2)
     group_a = left.selectbox("Group A", groups, index=first, key="gap_group_a")
     group_b = right.selectbox("Group B", groups, index=second, key="gap_group_b")
-    gap, lo, hi = metrics.subgroup_gap_ci(rows, column, group_a, group_b, n_boot=N_BOOT)
-    st.metric(f"Accuracy of {group_a} minus {group_b}", f"{gap * 100:+.1f} points")
+    gap, lo, hi = metrics.subgroup_gap_ci(rows, column, group_a, group_b, n_boot=N_BOOT, seed=SEED)
+    st.metric(f"Accuracy of {group_a} minus {group_b}", gap_text(gap))
     st.caption(
-        f"95% bootstrap interval [{lo * 100:+.1f}, {hi * 100:+.1f}] points ({N_BOOT} resamples within each group). "
-        "An interval that contains 0 means the difference may be chance."
+        f"95% bootstrap CI {lo * 100:.2f} to {hi * 100:.2f} points ({N_BOOT} resamples within each group, "
+        f"seed {SEED}). An interval that contains 0 means the difference may be chance."
     )
+
+
+def gap_text(gap: float) -> str:
+    """An accuracy difference in percentage points, signed: "-2.11 points"."""
+    return "-" if pd.isna(gap) else f"{gap * 100:+.2f} points"
 
 
 def confusion_section(rows: pd.DataFrame, column: str, labels: tuple[str, ...]) -> None:

@@ -142,9 +142,10 @@ def test_subgroup_table_and_gap_match_the_metrics(checkpoints: Path) -> None:
     assert list(table.index) == ["adult", "child", "unclear", "unknown"]
     assert table["n"].tolist() == expected["n"].tolist()
     np.testing.assert_allclose(table["accuracy"], expected["accuracy"])
-    gap, lo, hi = metrics.subgroup_gap_ci(clean, "age_group", "child", "adult")
-    assert app.metric[0].value == f"{gap * 100:+.1f} points"
-    assert any(f"[{lo * 100:+.1f}, {hi * 100:+.1f}] points" in caption.value for caption in app.caption)
+    gap, lo, hi = metrics.subgroup_gap_ci(clean, "age_group", "adult", "child", n_boot=1000, seed=0)
+    assert app.metric[0].label == "Accuracy of adult minus child"  # the README's convention
+    assert app.metric[0].value == f"{gap * 100:+.2f} points"
+    assert any(f"CI {lo * 100:.2f} to {hi * 100:.2f} points" in caption.value for caption in app.caption)
     assert any("(n=" in str(chart.proto.spec) for chart in app.get("plotly_chart"))  # per-group confusions
 
 
@@ -152,5 +153,5 @@ def test_subgroup_gap_follows_the_group_choice(checkpoints: Path) -> None:
     app = run_page("subgroups")
     app.selectbox(key="gap_group_b").set_value("unknown").run()
     clean = metrics.condition_rows(fixture_rows("alpha_cnn"))
-    gap, _, _ = metrics.subgroup_gap_ci(clean, "age_group", "child", "unknown")
-    assert app.metric[0].value == f"{gap * 100:+.1f} points"
+    gap, _, _ = metrics.subgroup_gap_ci(clean, "age_group", "adult", "unknown")
+    assert app.metric[0].value == f"{gap * 100:+.2f} points"
