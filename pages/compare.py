@@ -24,8 +24,10 @@ HIGHER_IS_BETTER = ("accuracy", "balanced accuracy", "macro-F1")
 LOWER_IS_BETTER = ("ECE", "params", "weights MB", "CPU latency ms")
 BEST_CELL = "font-weight: bold; background-color: rgba(44, 160, 44, 0.25)"
 MAX_SIDE_BY_SIDE = 4
+INSPECTED_MEMORY_KEY = "compare_inspected_by_dataset"
 LEADERBOARD_FORMATS = {
-    **{column: "{:.4f}" for column in (*HIGHER_IS_BETTER, "ECE")},
+    **{column: "{:.2%}" for column in HIGHER_IS_BETTER},
+    "ECE": "{:.3f}",
     "params": "{:,.0f}",
     "weights MB": "{:.2f}",
     "CPU latency ms": "{:.2f}",
@@ -38,7 +40,23 @@ def styled_leaderboard(board: pd.DataFrame):
         board.style.highlight_max(subset=list(HIGHER_IS_BETTER), props=BEST_CELL)
         .highlight_min(subset=list(LOWER_IS_BETTER), props=BEST_CELL)
         .format(LEADERBOARD_FORMATS, na_rep="")
+        .format(na_rep="", subset=[column for column in board.columns if column not in LEADERBOARD_FORMATS])
     )
+
+
+# Short headers, and no dataset/split columns (the selector above names them), so the board fits at 1280 px.
+LEADERBOARD_COLUMNS = {
+    "model": "model",
+    "n": "n",
+    "accuracy": "accuracy",
+    "balanced accuracy": "balanced acc.",
+    "macro-F1": "macro-F1",
+    "ECE": "ECE",
+    "params": "params",
+    "weights MB": "MB",
+    "CPU latency ms": "CPU ms/face",
+    "selection split": "selected on",
+}
 
 
 def leaderboard_section(board: pd.DataFrame) -> None:
@@ -47,7 +65,33 @@ def leaderboard_section(board: pd.DataFrame) -> None:
         "Clean condition only. ECE: expected calibration error over "
         f"{metrics.ECE_BINS} equal-width confidence bins. Latency: CPU, 1 thread, batch 1, from the model card."
     )
-    st.dataframe(styled_leaderboard(board), hide_index=True, width="stretch")
+    st.dataframe(
+        styled_leaderboard(board),
+        hide_index=True,
+        width="stretch",
+        column_order=[column for column in LEADERBOARD_COLUMNS if column in board.columns],
+        column_config={column: st.column_config.Column(label) for column, label in LEADERBOARD_COLUMNS.items()},
+    )
+
+
+def inspected_models(board: pd.DataFrame, dataset: tuple[str, str]) -> list[str]:
+    """The "Models to inspect" picker, remembering each dataset's choice when another dataset is shown meanwhile.
+
+    Streamlit forgets a widget's value when its options change, so the choice is also kept per dataset outside
+    the widget and offered back as its default.
+    """
+    memory = st.session_state.setdefault(INSPECTED_MEMORY_KEY, {})
+    options = list(board["model"])
+    remembered = [model for model in memory.get(dataset, options[:2]) if model in options]
+    chosen = st.multiselect(
+        "Models to inspect",
+        options,
+        default=remembered,
+        max_selections=MAX_SIDE_BY_SIDE,
+        key=f"compare_models_{dataset[0]}_{dataset[1]}",
+    )
+    memory[dataset] = list(chosen)
+    return chosen
 
 
 def confusion_section(chosen: list[StoredRun]) -> None:
@@ -99,13 +143,7 @@ def main() -> None:
     board = metrics.leaderboard(runs)
     leaderboard_section(board)
     by_model = {run.model_id: run for run in runs}
-    chosen_ids = st.multiselect(
-        "Models to inspect",
-        list(board["model"]),
-        default=list(board["model"][:2]),
-        max_selections=MAX_SIDE_BY_SIDE,
-        key="compare_models",
-    )
+    chosen_ids = inspected_models(board, (runs[0].dataset, runs[0].split))
     if not chosen_ids:
         st.caption("Choose models to see their confusion matrices, per-class scores and learning curves.")
     else:

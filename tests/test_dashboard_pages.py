@@ -89,6 +89,17 @@ def test_compare_switches_dataset(checkpoints: Path) -> None:
     assert board.loc[0, "accuracy"] == pytest.approx(expected)
 
 
+def test_compare_remembers_the_models_to_inspect_per_dataset(checkpoints: Path) -> None:
+    app = run_page("compare")
+    assert app.multiselect(key="compare_models_fer2013_test").value == ["alpha_cnn", "beta_vit"]
+    app.multiselect(key="compare_models_fer2013_test").set_value(["beta_vit"]).run()
+    app.selectbox(key="compare_dataset").set_value(("ferplus", "test")).run()
+    assert app.multiselect(key="compare_models_ferplus_test").value == ["gamma_ferplus"]
+    app.selectbox(key="compare_dataset").set_value(("fer2013", "test")).run()
+    assert not app.exception
+    assert app.multiselect(key="compare_models_fer2013_test").value == ["beta_vit"]
+
+
 def test_per_class_f1_table_matches(checkpoints: Path) -> None:
     app = run_page("compare")
     f1 = frame_with(app, "support", "beta_vit")
