@@ -35,6 +35,7 @@ __all__ = [
     "class_names",
     "condition_rows",
     "confusion_matrix",
+    "cross_dataset_table",
     "expected_calibration_error",
     "group_values",
     "leaderboard",
@@ -212,6 +213,32 @@ def leaderboard(runs: Sequence[StoredRun]) -> pd.DataFrame:
     for column in ("params", "weights MB", "CPU latency ms"):
         board[column] = pd.to_numeric(board[column], errors="coerce")
     return board.sort_values("accuracy", ascending=False, ignore_index=True)
+
+
+def _dataset_order(key: tuple[str, str]) -> tuple:
+    """Columns of the cross-dataset table: each dataset's test split first, then its other splits."""
+    dataset, split = key
+    return (dataset, split != "test", split)
+
+
+def cross_dataset_table(runs: Sequence[StoredRun]) -> pd.DataFrame:
+    """Every model's clean accuracy and macro-F1 on every dataset split it has a run for (blank: no run).
+
+    One row per model (index ``model``), a ``trained on`` column from its card, then ``<dataset> <split>
+    accuracy`` and ``<dataset> <split> macro-F1`` per dataset split. Each run is scored on its own classes (a
+    run on a dataset with other classes holds only the shared ones).
+    """
+    cells: dict[str, dict[str, object]] = {}
+    splits = sorted({(run.dataset, run.split) for run in runs}, key=_dataset_order)
+    for run in runs:
+        clean = condition_rows(run.rows, CLEAN)
+        row = cells.setdefault(run.model_id, {"trained on": _card_value(run.card, "training", "dataset")})
+        row[f"{run.dataset} {run.split} accuracy"] = accuracy(clean)
+        row[f"{run.dataset} {run.split} macro-F1"] = macro_f1(clean)
+    columns = ["trained on", *(f"{d} {s} {m}" for d, s in splits for m in ("accuracy", "macro-F1"))]
+    table = pd.DataFrame.from_dict(cells, orient="index").reindex(columns=columns).sort_index()
+    table.index.name = "model"
+    return table
 
 
 def _accuracy_by_condition(rows: pd.DataFrame) -> pd.Series:

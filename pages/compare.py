@@ -1,4 +1,5 @@
-"""Model comparison: leaderboard, confusion matrices, per-class P/R/F1, learning curves, accuracy vs latency.
+"""Model comparison: leaderboard, confusion matrices, per-class P/R/F1, learning curves, accuracy vs latency, and
+every model on every dataset it was evaluated on.
 
 Every number is computed by ``fer_core.metrics`` from the stored runs when the page loads.
 """
@@ -14,6 +15,7 @@ from pages.dashboard_data import (
     grid_columns,
     load_histories,
     runs_or_guidance,
+    scoring_note,
     select_dataset_runs,
 )
 from pages.routing import enter_through_navigation
@@ -94,6 +96,27 @@ def inspected_models(board: pd.DataFrame, dataset: tuple[str, str]) -> list[str]
     return chosen
 
 
+def styled_cross_dataset(table: pd.DataFrame):
+    """The cross-dataset table with each column's best model highlighted (values stay numbers: sortable)."""
+    scores = [column for column in table.columns if column != "trained on"]
+    return table.style.highlight_max(subset=scores, props=BEST_CELL).format("{:.4f}", subset=scores, na_rep="")
+
+
+def cross_dataset_section(all_runs: list[StoredRun]) -> None:
+    """Every model on every dataset it has a run for: how far its accuracy carries beyond its training data."""
+    st.subheader("Across datasets")
+    table = metrics.cross_dataset_table(all_runs)
+    st.caption(
+        "Clean condition, every stored run: accuracy and macro-F1 per dataset split (blank: no run). Write a run "
+        "on your own data with `python -m fer_core evaluate --dataset affectnet|rafdb|imagefolder --dataset-path "
+        "<folder>`."
+    )
+    st.dataframe(styled_cross_dataset(table), width="stretch")
+    notes = [note for note in map(scoring_note, all_runs) if note]
+    if notes:
+        st.caption("Not scored on every class or image: " + " ".join(notes))
+
+
 def confusion_section(chosen: list[StoredRun]) -> None:
     st.subheader("Confusion matrices")
     normalized = st.toggle("Row-normalised (recall per true class)", value=True, key="confusion_normalized")
@@ -152,6 +175,7 @@ def main() -> None:
         per_class_section(chosen)
         learning_curves_section(chosen, colors)
     latency_section(board, colors)
+    cross_dataset_section(all_runs)
 
 
 main()

@@ -9,6 +9,7 @@ cache_data would pickle and copy every run on every rerun.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -22,13 +23,18 @@ __all__ = [
     "load_all_runs",
     "load_histories",
     "runs_or_guidance",
+    "scoring_note",
     "select_dataset_runs",
     "show_empty_guidance",
     "show_problems",
+    "show_scoring_notes",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EVALUATE_COMMAND = "python -m fer_core evaluate --model <model> --dataset fer2013 --split test --resize-grid"
+EVALUATE_COMMAND = (
+    "python -m fer_core evaluate --model <model> --dataset <fer2013|ferplus|affectnet|rafdb|imagefolder> "
+    "--dataset-path <folder> --split test --resize-grid"
+)
 
 
 def checkpoints_root() -> Path:
@@ -111,10 +117,61 @@ def runs_or_guidance() -> list[StoredRun]:
     return scan.runs
 
 
+def _dataset_choices(runs: list[StoredRun]) -> dict[tuple[str, str], int]:
+    """Every (dataset id, split) with a run and its number of models: test splits first, then the splits most
+    models were run on, then by name, so the default is the broadest comparison whatever the datasets are called."""
+    counts = Counter((r.dataset, r.split) for r in runs)
+    order = sorted(counts, key=lambda c: (c[1] != "test", -counts[c], c[0], c[1]))
+    return {choice: counts[choice] for choice in order}
+
+
 def select_dataset_runs(runs: list[StoredRun], key: str) -> list[StoredRun]:
-    """A dataset-split selector; returns the runs of the chosen one (test splits first)."""
-    choices = sorted({(r.dataset, r.split) for r in runs}, key=lambda c: (c[0], c[1] != "test", c[1]))
+    """A dataset-split selector; returns the runs of the chosen one and says what any of them left out."""
+    choices = _dataset_choices(runs)
     dataset, split = st.selectbox(
-        "Dataset", choices, format_func=lambda c: f"{c[0]} {c[1]}", key=key, help="stored runs of this split"
+        "Dataset",
+        list(choices),
+        format_func=lambda c: f"{c[0]} {c[1]} ({choices[c]} model{'s' if choices[c] > 1 else ''})",
+        key=key,
+        help="stored runs of this split (python -m fer_core evaluate --dataset ... writes them)",
     )
-    return sorted((r for r in runs if (r.dataset, r.split) == (dataset, split)), key=lambda r: r.model_id)
+    chosen = sorted((r for r in runs if (r.dataset, r.split) == (dataset, split)), key=lambda r: r.model_id)
+    show_scoring_notes(chosen)
+    return chosen
+
+
+def _count(value: object) -> int:
+    return int(value) if isinstance(value, int | float) and value == value else 0
+
+
+def scoring_note(run: StoredRun) -> str | None:
+    """In words, what a run did not score: classes the model or the dataset lacks, images label filters dropped.
+
+    Read from the sidecar's ``scoring`` and ``dropped`` (written by ``fer_core.evaluate``); None when nothing.
+    """
+    scoring = run.info.get("scoring") or {}
+    shared = len(scoring.get("shared_labels") or run.labels)
+    parts = []
+    lost = {name: _count(n) for name, n in (scoring.get("images_dropped") or {}).items()}
+    if lost:
+        counts = ", ".join(f"{n:,} {name} images dropped" for name, n in lost.items())
+        of = len(scoring.get("dataset_labels") or [])
+        parts.append(f"scored on {shared} of the dataset's {of} classes ({counts})")
+    removed = scoring.get("predictions_removed") or []
+    if removed:
+        parts.append(
+            f"predictions restricted to the dataset's {shared} classes "
+            f"({', '.join(removed)} probability removed, the rest renormalised)"
+        )
+    for reason, n in (run.info.get("dropped") or {}).items():
+        covered = lost and str(reason).startswith("class ")  # the class drops are named above
+        if _count(n) and not covered:
+            parts.append(f"{_count(n):,} images dropped ({reason})")
+    return (f"{run.model_id} on {run.dataset} {run.split}: " + "; ".join(parts) + ".") if parts else None
+
+
+def show_scoring_notes(runs: list[StoredRun]) -> None:
+    """One note per run that was not scored on every image and class of its dataset split."""
+    notes = [note for note in map(scoring_note, runs) if note]
+    if notes:
+        st.info("\n\n".join(notes), icon=":material/rule:")

@@ -93,14 +93,21 @@ def synthetic_history(epochs: int = 5) -> pd.DataFrame:
 
 
 def write_run_files(
-    model_dir: Path, rows: pd.DataFrame, *, dataset: str, split: str, labels: Sequence[str], label_set: str
+    model_dir: Path,
+    rows: pd.DataFrame,
+    *,
+    dataset: str,
+    split: str,
+    labels: Sequence[str],
+    label_set: str,
+    info: Mapping[str, object] | None = None,
 ) -> Path:
-    """Write ``runs/<dataset>-<split>.parquet`` and its sidecar; returns the parquet path."""
+    """Write ``runs/<dataset>-<split>.parquet`` and its sidecar (``info`` adds or replaces sidecar keys)."""
     runs_dir = model_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     parquet_path = runs_dir / f"{dataset}-{split}.parquet"
     rows.to_parquet(parquet_path, index=False)
-    info = {
+    sidecar = {
         "model_id": model_dir.name,
         "weights_sha256": "0" * 64,
         "dataset": dataset,
@@ -115,8 +122,9 @@ def write_run_files(
         "machine": {},
         "throughput_samples_per_s": 1000.0,
         "created_utc": "2025-01-01T00:00:00+00:00",
+        **(info or {}),
     }
-    parquet_path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+    parquet_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return parquet_path
 
 
