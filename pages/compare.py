@@ -99,7 +99,7 @@ def inspected_models(board: pd.DataFrame, dataset: tuple[str, str]) -> list[str]
 def styled_cross_dataset(table: pd.DataFrame):
     """The cross-dataset table with each column's best model highlighted (values stay numbers: sortable)."""
     scores = [column for column in table.columns if column != "trained on"]
-    return table.style.highlight_max(subset=scores, props=BEST_CELL).format("{:.4f}", subset=scores, na_rep="")
+    return table.style.highlight_max(subset=scores, props=BEST_CELL).format("{:.2%}", subset=scores, na_rep="")
 
 
 def cross_dataset_section(all_runs: list[StoredRun]) -> None:
