@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from fer_core.zoo import load_model
+from fer_core.zoo import attach_onnx_file, load_model, served_onnx_file
 
 __all__ = ["benchmark_classifier", "format_table", "measure", "record_latency_in_card"]
 
@@ -42,8 +42,8 @@ def benchmark_classifier(
     """Per-face latency at each batch size for one model and backend."""
     torch.set_num_threads(threads)
     clf = load_model(model, backend=backend)
-    if backend == "onnx":
-        clf.onnx_session.get_session_options().intra_op_num_threads = threads
+    if backend == "onnx":  # a session's thread count is fixed when it is created: make one with ``threads``
+        attach_onnx_file(clf, served_onnx_file(clf.directory, clf.card), threads=threads)
     rng = np.random.default_rng(0)
     row = {"model": clf.name, "backend": backend, "threads": threads, "params": clf.card.get("params")}
     for batch in batch_sizes:

@@ -80,6 +80,18 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from fer_core.workflows import quantize_model
+
+    report = quantize_model(args.model, data_root=_data_root(args), calibration_faces=args.calibration_faces)
+    verdict = "kept (served by backend auto/onnx)" if report["kept"] else "NOT kept (the float model stays)"
+    print(
+        f"{report['file']}: {verdict}; val top-1 agreement {report['val_top1_agreement']:.4f}, val accuracy "
+        f"{report['val_accuracy_float']:.4f} float -> {report['val_accuracy_int8']:.4f} int8"
+    )
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from fer_core.train_state import read_status
 
@@ -266,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--members", nargs="+", required=True, help="model names beside --out (name@head allowed)")
     ensemble.add_argument("--out", required=True, help="ensemble directory, e.g. checkpoints/ensemble_fer2013")
     ensemble.set_defaults(func=cmd_ensemble)
+
+    quantize = sub.add_parser("quantize", help="int8 ONNX Runtime model, calibrated on train faces, checked on val")
+    quantize.add_argument("--model", default="default")
+    quantize.add_argument("--calibration-faces", type=int, default=512)
+    _add_data_args(quantize)
+    quantize.set_defaults(func=cmd_quantize)
 
     status = sub.add_parser("status", help="how far training runs are (their --state-dir folders)")
     status.add_argument("state_dirs", nargs="+")

@@ -27,6 +27,7 @@ __all__ = [
     "evaluate_model",
     "matching_head",
     "predict_images",
+    "quantize_model",
     "train_from_recipe",
     "training_card",
     "update_card_metrics",
@@ -281,6 +282,22 @@ def _store_balance(directory: Path, card: dict, written: dict[str, dict]) -> Non
         target["logit_bias"] = bias
         target["balance"] = details
     write_json_atomic(Path(directory) / "card.json", card)
+
+
+def quantize_model(model: str, *, data_root: Path, calibration_faces: int = 512, seed: int = 0) -> dict:
+    """Int8-quantise a model's ONNX export, calibrated on training faces, checked on its validation split."""
+    from fer_core.quantize import quantize_int8
+    from fer_core.zoo import load_card, split_head
+
+    name, _ = split_head(model)
+    card = load_card(name)
+    dataset = card.get("training", {}).get("dataset", card.get("label_set"))
+    train_set = "fer2013" if dataset == JOINT_DATASET else dataset
+    val_set = card.get("default_head") or card.get("label_set")
+    train = load_split(train_set, data_root / train_set, "train", cache_dir=data_cache_dir())
+    val = load_split(val_set, data_root / val_set, "val", cache_dir=data_cache_dir())
+    picked = np.random.default_rng(seed).choice(len(train), size=min(calibration_faces, len(train)), replace=False)
+    return quantize_int8(name, train.images[np.sort(picked)], val.images, val.labels)
 
 
 def update_card_metrics(

