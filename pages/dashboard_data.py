@@ -144,26 +144,35 @@ def _count(value: object) -> int:
     return int(value) if isinstance(value, int | float) and value == value else 0
 
 
+def _mapping(value: object) -> dict:
+    """A sidecar field that should be a JSON object; anything else (a hand-edited file) counts as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def _names(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
 def scoring_note(run: StoredRun) -> str | None:
     """In words, what a run did not score: classes the model or the dataset lacks, images label filters dropped.
 
     Read from the sidecar's ``scoring`` and ``dropped`` (written by ``fer_core.evaluate``); None when nothing.
     """
-    scoring = run.info.get("scoring") or {}
-    shared = len(scoring.get("shared_labels") or run.labels)
+    scoring = _mapping(run.info.get("scoring"))
+    shared = len(_names(scoring.get("shared_labels")) or run.labels)
     parts = []
-    lost = {name: _count(n) for name, n in (scoring.get("images_dropped") or {}).items()}
+    lost = {str(name): _count(n) for name, n in _mapping(scoring.get("images_dropped")).items()}
     if lost:
         counts = ", ".join(f"{n:,} {name} images dropped" for name, n in lost.items())
-        of = len(scoring.get("dataset_labels") or [])
+        of = len(_names(scoring.get("dataset_labels")))
         parts.append(f"scored on {shared} of the dataset's {of} classes ({counts})")
-    removed = scoring.get("predictions_removed") or []
+    removed = _names(scoring.get("predictions_removed"))
     if removed:
         parts.append(
             f"predictions restricted to the dataset's {shared} classes "
             f"({', '.join(removed)} probability removed, the rest renormalised)"
         )
-    for reason, n in (run.info.get("dropped") or {}).items():
+    for reason, n in _mapping(run.info.get("dropped")).items():
         covered = lost and str(reason).startswith("class ")  # the class drops are named above
         if _count(n) and not covered:
             parts.append(f"{_count(n):,} images dropped ({reason})")

@@ -131,3 +131,13 @@ def test_leaderboard_of_a_new_dataset(checkpoints: Path) -> None:
     clean = metrics.condition_rows(rows_of("alpha_cnn", "affectnet"))
     assert board.loc["alpha_cnn", "accuracy"] == pytest.approx(metrics.accuracy(clean))
     assert any("12 contempt images dropped" in info.value for info in app.info)
+
+
+@pytest.mark.parametrize("scoring", ["contempt", ["contempt"], {"images_dropped": [1], "predictions_removed": "x"}])
+def test_malformed_scoring_fields_do_not_break_the_page(checkpoints: Path, scoring: object) -> None:
+    sidecar = checkpoints / "alpha_cnn" / "runs" / "affectnet-test.json"
+    info = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**info, "scoring": scoring, "dropped": "lots"}))
+    app = run_page("compare")
+    assert not any("alpha_cnn on affectnet" in caption.value for caption in app.caption)
+    assert "alpha_cnn" in cross_dataset_frame(app).index
