@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer_core.zoo import ONNX_FILE, load_model
+from fer_core.zoo import ONNX_FILE, load_model, onnx_session
 
 __all__ = ["export_onnx"]
 
@@ -51,11 +51,9 @@ def export_onnx(model: str | Path = "default", *, opset: int = 17, atol: float =
 
 
 def _max_difference(clf, onnx_path: Path, seed: int) -> float:
-    import onnxruntime as ort
-
     spec = clf.input_spec
     batch = np.random.default_rng(seed).standard_normal((5, spec.channels, spec.size, spec.size)).astype(np.float32)
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = onnx_session(onnx_path)
     onnx_logits = session.run(None, {"input": batch})[0]
     with torch.inference_mode():
         torch_logits = clf.module(torch.from_numpy(batch)).numpy()

@@ -23,8 +23,23 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from fer_core.model_guard import (
+    ModelLoadError,
+    build_on_meta,
+    built_or_refused,
+    check_finite,
+    check_predicts,
+    check_shapes,
+    check_value_count,
+    input_spec_of,
+    labels_of,
+    read_json_object,
+    refuse_remote_code,
+    timm_build_args,
+    weights_header,
+)
 from fer_core.models import architecture_info, create_model
-from fer_core.preprocess import InputSpec, prepare_batch, tta_views
+from fer_core.preprocess import TTA_MODES, InputSpec, prepare_batch, tta_views
 
 __all__ = [
     "CHECKPOINTS_DIR",
@@ -36,6 +51,7 @@ __all__ = [
     "load_card",
     "load_model",
     "model_choices",
+    "onnx_session",
     "resolve_model_dir",
     "save_model_dir",
     "served_onnx_file",
@@ -48,10 +64,7 @@ DEFAULT_FILE = "default.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 WEIGHTS_FILE = "model.safetensors"
 ONNX_FILE = "model.onnx"
-
-
-class ModelLoadError(ValueError):
-    """A model directory is missing, malformed or unsafe; the message names the path and the problem."""
+PREPROCESSOR_FILE = "preprocessor_config.json"
 
 
 def _checkpoints_root(root: Path | None) -> Path:
@@ -64,10 +77,10 @@ def _checkpoints_root(root: Path | None) -> Path:
 def default_model_name(root: Path | None = None) -> str:
     """Name of the shipped default model (``checkpoints/default.json``)."""
     path = _checkpoints_root(root) / DEFAULT_FILE
-    try:
-        return json.loads(path.read_text())["model"]
-    except (OSError, KeyError, json.JSONDecodeError) as err:
-        raise ModelLoadError(f"{path}: cannot read the default model name ({err})") from err
+    name = read_json_object(path).get("model")
+    if not isinstance(name, str) or not name:
+        raise ModelLoadError(f"{path}: cannot read the default model name (expected {{\"model\": \"<directory>\"}})")
+    return name
 
 
 def list_models(root: Path | None = None) -> list[str]:
@@ -95,7 +108,7 @@ def resolve_model_dir(name_or_path: str | Path, root: Path | None = None) -> Pat
 
 def load_card(name_or_path: str | Path, root: Path | None = None) -> dict:
     """The ``card.json`` of a model (no weights are read)."""
-    return _read_json(resolve_model_dir(name_or_path, root) / "card.json")
+    return read_json_object(resolve_model_dir(name_or_path, root) / "card.json")
 
 
 def weights_sha256(model_dir: Path) -> str:
@@ -104,7 +117,7 @@ def weights_sha256(model_dir: Path) -> str:
     An ensemble directory has no weights of its own: its hash covers its members' weights, in order.
     """
     if not (Path(model_dir) / WEIGHTS_FILE).is_file() and (Path(model_dir) / "card.json").is_file():
-        card = _read_json(Path(model_dir) / "card.json")
+        card = read_json_object(Path(model_dir) / "card.json")
         if card.get("family") == "ensemble":
             return load_model(model_dir, backend="torch").weights_sha256()
     digest = hashlib.sha256()
@@ -188,18 +201,6 @@ def _save_hf(model: nn.Module, directory: Path, half: bool) -> None:
 # ----------------------------------------------------------------------------------------------- loading
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ModelLoadError(f"{path.parent}: missing {path.name}") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise ModelLoadError(f"{path}: not valid JSON ({err})") from err
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"{path}: expected a JSON object")
-    return data
-
-
 def _check_weights_safe(directory: Path) -> None:
     if (directory / WEIGHTS_FILE).is_file() or (directory / ONNX_FILE).is_file():
         return
@@ -212,6 +213,14 @@ def _check_weights_safe(directory: Path) -> None:
     raise ModelLoadError(f"{directory}: no {WEIGHTS_FILE} found")
 
 
+def _read_config(directory: Path) -> dict:
+    """``config.json``, refused when it asks transformers to run code shipped in the directory."""
+    path = directory / "config.json"
+    config = read_json_object(path)
+    refuse_remote_code(config, path)
+    return config
+
+
 def _load_state(directory: Path) -> dict[str, torch.Tensor]:
     try:
         state = load_file(str(directory / WEIGHTS_FILE))
@@ -221,20 +230,24 @@ def _load_state(directory: Path) -> dict[str, torch.Tensor]:
 
 
 def _build_timm(directory: Path, config: dict) -> nn.Module:
+    """A timm-layout model: config checked, shapes compared with the weights on the meta device, then built."""
+    config_path, weights_path = directory / "config.json", directory / WEIGHTS_FILE
+    args = timm_build_args(config, config_path)
     try:
-        model = create_model(
-            config["architecture"],
-            num_classes=int(config["num_classes"]),
-            in_chans=int(config.get("in_chans", 1)),
-            img_size=int(config.get("img_size", 48)),
-            **config.get("model_args", {}),
-        )
+        architecture_info(args["architecture"])
     except KeyError as err:
-        raise ModelLoadError(f"{directory / 'config.json'}: {err}") from err
+        raise ModelLoadError(f"{config_path}: {err.args[0]}") from None
+
+    def build() -> nn.Module:
+        return create_model(**args)
+
+    header = weights_header(weights_path)
+    check_shapes(build_on_meta(build, header, config_path), header, weights_path)
+    model = built_or_refused(build, config_path)
     try:
         model.load_state_dict(_load_state(directory))
     except RuntimeError as err:
-        raise ModelLoadError(f"{directory / WEIGHTS_FILE}: weights do not match the architecture ({err})") from err
+        raise ModelLoadError(f"{weights_path}: weights do not match the architecture ({err})") from err
     return model
 
 
@@ -249,39 +262,119 @@ class HubImageClassifier(nn.Module):
         return self.hf_model(pixel_values=x).logits
 
 
-def _build_hf(directory: Path, card: dict | None) -> nn.Module:
-    if card is not None:
-        info = architecture_info(card["architecture"])
-        wrapper_cls = type(create_model(info.name, num_classes=2, **info.tiny_args))
-        return wrapper_cls.from_pretrained_dir(directory)
-    from transformers import AutoModelForImageClassification
+def _hf_tower_class(config_path: Path, *, image_classifier: bool):
+    """The transformers config of a directory and the model class to rebuild it with (never remote code).
+
+    A hub directory must be an image classifier; a card's wrapper may hold a bare tower (CLIP vision).
+    """
+    from transformers import AutoConfig, AutoModel, AutoModelForImageClassification
 
     try:
-        hf_model = AutoModelForImageClassification.from_pretrained(
-            directory, local_files_only=True, use_safetensors=True
-        )
-    except (OSError, ValueError) as err:
-        raise ModelLoadError(f"{directory}: not a loadable image-classification model ({err})") from err
+        config = AutoConfig.from_pretrained(config_path.parent, local_files_only=True, trust_remote_code=False)
+    except Exception as err:  # unknown model_type, bad field values ...
+        raise ModelLoadError(f"{config_path}: not a usable transformers config ({type(err).__name__}: {err})") from None
+    for auto in (AutoModelForImageClassification, *(() if image_classifier else (AutoModel,))):
+        if type(config) in auto._model_mapping:
+            return config, auto._model_mapping[type(config)]
+    raise ModelLoadError(f"{config_path}: model_type {config.model_type!r} is not an image-classification model")
+
+
+def _check_hf_weights(directory: Path, *, image_classifier: bool) -> None:
+    """Build the directory's transformers model on the meta device and compare it with the weights' header."""
+    config_path, weights_path = directory / "config.json", directory / WEIGHTS_FILE
+    config, model_class = _hf_tower_class(config_path, image_classifier=image_classifier)
+    header = weights_header(weights_path)
+    expected = build_on_meta(lambda: model_class._from_config(config), header, config_path)
+    check_value_count(expected, header, weights_path)
+
+
+def _build_hf(directory: Path, card: dict | None) -> nn.Module:
+    card_path = directory / "card.json"
+    if card is not None:
+        try:
+            info = architecture_info(card.get("architecture"))
+        except KeyError as err:
+            raise ModelLoadError(f"{card_path}: {err.args[0]}") from None
+        _check_hf_weights(directory, image_classifier=False)
+        wrapper_cls = type(create_model(info.name, num_classes=2, **info.tiny_args))
+        return built_or_refused(lambda: wrapper_cls.from_pretrained_dir(directory), directory)
+    from transformers import AutoModelForImageClassification
+
+    _check_hf_weights(directory, image_classifier=True)
+    hf_model, info = built_or_refused(
+        lambda: AutoModelForImageClassification.from_pretrained(
+            directory,
+            local_files_only=True,
+            use_safetensors=True,
+            trust_remote_code=False,
+            dtype=torch.float32,
+            output_loading_info=True,
+        ),
+        directory,
+    )
+    _refuse_partial_load(info, directory / WEIGHTS_FILE)
     return HubImageClassifier(hf_model.float())
 
 
+def _refuse_partial_load(info: dict, weights_path: Path) -> None:
+    """transformers fills missing or mismatched tensors with random values: such a model predicts noise."""
+    missing = sorted(info.get("missing_keys") or [])
+    mismatched = sorted(str(item[0] if isinstance(item, tuple) else item) for item in info.get("mismatched_keys") or [])
+    if missing or mismatched:
+        shown = ", ".join([*missing, *mismatched][:3])
+        raise ModelLoadError(
+            f"{weights_path}: weights do not match the architecture in config.json ({len(missing)} missing, "
+            f"{len(mismatched)} of another shape: {shown})"
+        )
+
+
+def _hub_labels(config: dict, path: Path) -> list[str]:
+    """Class names from a transformers config's ``id2label``, in output order."""
+    id2label = config.get("id2label")
+    try:
+        return [str(id2label[key]) for key in sorted(id2label, key=int)] if isinstance(id2label, dict) else []
+    except (TypeError, ValueError):
+        raise ModelLoadError(f"{path}: 'id2label' keys must be class indices 0, 1, ...") from None
+
+
+def _preprocessor_size(prep: dict, path: Path) -> int:
+    """The square input side from a preprocessor config's ``size`` (an integer, height/width or shortest_edge)."""
+    size = prep.get("size")
+    value = size.get("height", size.get("shortest_edge")) if isinstance(size, dict) else size
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ModelLoadError(
+            f"{path}: 'size' must be an integer, {{'height': n, 'width': n}} or {{'shortest_edge': n}}; "
+            f"got {size!r:.80}"
+        )
+    return value
+
+
 def _card_for_hub_dir(directory: Path, config: dict) -> dict:
-    """A minimal card for a downloaded image-classification directory (labels and input from its own files)."""
-    id2label = config.get("id2label") or {}
-    labels = [str(id2label[k]) for k in sorted(id2label, key=int)] if id2label else []
-    prep_path = directory / "preprocessor_config.json"
-    prep = _read_json(prep_path) if prep_path.is_file() else {}
-    size = prep.get("size", {})
-    size = size.get("height", size.get("shortest_edge", 224)) if isinstance(size, dict) else int(size or 224)
-    channels = int(config.get("num_channels", 3))
-    mean = prep.get("image_mean", [0.5] * channels)
-    std = prep.get("image_std", [0.5] * channels)
+    """A minimal card for a downloaded image-classification directory (labels and input from its own files).
+
+    Without ``preprocessor_config.json`` the input size is unknown (224 px guessed for a 48 px model predicts
+    nothing useful), so the directory is refused.
+    """
+    prep_path = directory / PREPROCESSOR_FILE
+    if not prep_path.is_file():
+        raise ModelLoadError(
+            f"{directory}: no {PREPROCESSOR_FILE}, so the input size and normalisation are unknown; add one with "
+            '{"size": {"height": n, "width": n}, "image_mean": [...], "image_std": [...]}'
+        )
+    prep = read_json_object(prep_path)
+    channels = config.get("num_channels", 3)
+    mean = prep.get("image_mean", [0.5] * channels if isinstance(channels, int) else [0.5])
     return {
         "id": directory.name,
         "family": "hf",
         "architecture": config.get("model_type", "unknown"),
-        "labels": labels,
-        "input": {"size": int(size), "channels": channels, "mean": mean, "std": std},
+        "labels": _hub_labels(config, directory / "config.json"),
+        "input": {
+            "size": _preprocessor_size(prep, prep_path),
+            "channels": channels,
+            "mean": mean,
+            "std": prep.get("image_std", [0.5] * len(mean) if isinstance(mean, list) else [0.5]),
+        },
         "provenance": "user-supplied Hugging Face image-classification directory",
     }
 
@@ -404,49 +497,79 @@ def load_model(
     """
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"unknown backend {backend!r}; known: auto, torch, onnx")
+    if tta not in TTA_MODES:
+        raise ValueError(f"unknown tta {tta!r}; known: {', '.join(TTA_MODES)}")
     name_or_path, named_head = split_head(name_or_path)
     head = head or named_head
     directory = resolve_model_dir(name_or_path, root)
     card_path = directory / "card.json"
-    card = _read_json(card_path) if card_path.is_file() else None
+    card = read_json_object(card_path) if card_path.is_file() else None
     if card is not None and card.get("family") == "ensemble":
         from fer_core.ensemble import load_ensemble
 
         return load_ensemble(directory, card, backend=backend, tta=tta)
     _check_weights_safe(directory)
     if card is None:
-        config = _read_json(directory / "config.json")
+        config = _read_config(directory)
         if "model_type" not in config:
             raise ModelLoadError(f"{directory}: no card.json and config.json has no model_type (not a model dir)")
         card = _card_for_hub_dir(directory, config)
-    for key in ("labels", "input"):
-        if not card.get(key):
-            raise ModelLoadError(f"{card_path}: missing or empty {key!r}")
-    spec = InputSpec.from_dict(card["input"])
     head, entry = _select_head(card, head, directory)
-    bias = entry.get("logit_bias")
+    if not isinstance(entry, dict):
+        raise ModelLoadError(f"{card_path}: head {head!r} must be an object with 'labels' and 'outputs'")
+    labels = labels_of(entry, card_path)
+    spec = input_spec_of(card.get("input"), card_path)
     model_id = str(card.get("id", directory.name))
     clf = Classifier(
         name=f"{model_id}{HEAD_SEPARATOR}{head}" if head else model_id,
-        labels=tuple(entry["labels"]),
+        labels=labels,
         input_spec=spec,
         card=card,
         directory=directory,
         tta=tta,
         head=head,
-        outputs=tuple(entry["outputs"]) if head else None,
-        logit_bias=np.asarray(bias, np.float32) if bias is not None else None,
+        outputs=_head_outputs(entry, card_path) if head else None,
+        logit_bias=_logit_bias(entry.get("logit_bias"), len(labels), card_path),
     )
     use_onnx = backend == "onnx" or (backend == "auto" and (directory / ONNX_FILE).is_file())
     if use_onnx:
         _attach_onnx(clf, directory)
     else:
         clf.module = _build_module(directory, card).eval()
+    check_predicts(clf.predict_prepared, clf.labels, spec, directory)
     return clf
 
 
+def _head_outputs(entry: dict, card_path: Path) -> tuple[int, int]:
+    """A head's ``outputs``: ``[start, stop]`` of its block of logits."""
+    outputs = entry.get("outputs")
+    if not (isinstance(outputs, list) and len(outputs) == 2 and all(isinstance(v, int) for v in outputs)):
+        raise ModelLoadError(f"{card_path}: a head's 'outputs' must be [start, stop], got {outputs!r:.80}")
+    return outputs[0], outputs[1]
+
+
+def _logit_bias(bias: Any, classes: int, card_path: Path) -> np.ndarray | None:
+    """The card's ``logit_bias`` as float32, one finite value per class (None when the card has none)."""
+    if bias is None:
+        return None
+    try:
+        values = np.asarray(bias, np.float32)
+    except (TypeError, ValueError):
+        values = np.zeros(0, np.float32)
+    if values.shape != (classes,) or not np.isfinite(values).all():
+        raise ModelLoadError(f"{card_path}: 'logit_bias' must be {classes} finite numbers, got {bias!r:.80}")
+    return values
+
+
 def _build_module(directory: Path, card: dict) -> nn.Module:
-    config = _read_json(directory / "config.json")
+    """The torch module of a directory, its weights checked for NaN and infinity once loaded."""
+    module = _build_unchecked(directory, card)
+    check_finite(module.state_dict(), directory / WEIGHTS_FILE)
+    return module
+
+
+def _build_unchecked(directory: Path, card: dict) -> nn.Module:
+    config = _read_config(directory)
     if "model_type" in config:
         return _build_hf(directory, card if "arch_args" in card else None)
     if "architecture" in config:
@@ -475,14 +598,24 @@ def attach_onnx_file(clf: Classifier, path: Path, threads: int = 1) -> None:
 
     One thread by default: one face batch is tiny, and one thread avoids contention with the face detector.
     """
+    session = onnx_session(path, threads)
+    clf.onnx_session = session
+    clf._input_name = session.get_inputs()[0].name
+
+
+def onnx_session(path: Path, threads: int = 1):
+    """An ONNX Runtime CPU session for ``path``, with ONNX Runtime's usage telemetry switched off first.
+
+    ONNX Runtime can report usage events to its vendor; nothing here may reach the network at run time, so every
+    session of the project is made through this function.
+    """
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as err:
         raise ModelLoadError(f"{path}: ONNX Runtime cannot load it ({err})") from err
-    clf.onnx_session = session
-    clf._input_name = session.get_inputs()[0].name

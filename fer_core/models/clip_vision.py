@@ -59,7 +59,7 @@ class CLIPVisionClassifier(nn.Module):
         from transformers import CLIPVisionModel
 
         tower = CLIPVisionModel.from_pretrained(
-            directory, local_files_only=True, use_safetensors=True, dtype=torch.float32
+            directory, local_files_only=True, use_safetensors=True, trust_remote_code=False, dtype=torch.float32
         )
         model = cls(tower.float())
         head_state = load_file(str(Path(directory) / HEAD_FILE))

@@ -104,7 +104,7 @@ class HFImageClassifier(nn.Module):
         from transformers import AutoModelForImageClassification
 
         hf_model = AutoModelForImageClassification.from_pretrained(
-            directory, local_files_only=True, use_safetensors=True, dtype=torch.float32
+            directory, local_files_only=True, use_safetensors=True, trust_remote_code=False, dtype=torch.float32
         )
         return cls(hf_model.float())
 

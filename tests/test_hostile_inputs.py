@@ -1,0 +1,291 @@
+"""Hostile and broken inputs at every entry point: model directories, images, videos, datasets, stored runs.
+
+Each table lists what a careless or malicious file can look like and what must happen instead of a traceback, a
+network call, code execution or a runaway allocation: a clear error naming the file and the reason (or, for the
+dashboard and the image page, that file skipped and the rest still shown).
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_tiny_model_dir
+from safetensors.torch import load_file, save_file
+
+from fer_core.cli import main as cli_main
+from fer_core.zoo import ModelLoadError, load_model
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+
+def edit_json(path: Path, change: Callable[[dict], None]) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+@contextmanager
+def peak_rss_growth() -> dict:
+    """Measures how far the resident set size rose above its starting value inside the block (Linux /proc)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # restart the kernel's peak-RSS count (VmHWM) from the current size
+    except OSError:
+        pytest.skip("needs a writable /proc/self/clear_refs to measure peak memory")
+
+    def kib(field: str) -> int:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith(field))
+
+    start = kib("VmRSS:")
+    measured: dict = {}
+    yield measured
+    measured["mb"] = (kib("VmHWM:") - start) / 1024
+
+
+def hub_vit_dir(directory: Path, *, preprocessor: dict | None = None, **config_changes) -> Path:
+    """A tiny transformers ViT image classifier in ``save_pretrained`` layout, as downloaded from the hub."""
+    from transformers import ViTConfig, ViTForImageClassification
+
+    config = ViTConfig(
+        image_size=32,
+        patch_size=8,
+        num_channels=3,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        id2label={0: "happy", 1: "sad", 2: "neutral"},
+        label2id={"happy": 0, "sad": 1, "neutral": 2},
+    )
+    ViTForImageClassification(config).save_pretrained(directory, safe_serialization=True)
+    if preprocessor is None:
+        preprocessor = {"size": {"height": 32, "width": 32}, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
+    if preprocessor:
+        (directory / "preprocessor_config.json").write_text(json.dumps(preprocessor))
+    if config_changes:
+        edit_json(directory / "config.json", lambda data: data.update(config_changes))
+    return directory
+
+
+# ------------------------------------------------------------------------------------------- model directories
+
+
+def _remote_code(directory: Path) -> None:
+    """``auto_map`` pointing at a configuration module that leaves a marker file when it is imported."""
+    marker = directory / "REMOTE_CODE_RAN"
+    (directory / "configuration_x.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+        "from transformers import ViTConfig\n\nclass XConfig(ViTConfig):\n    model_type = 'vit'\n"
+    )
+    edit_json(directory / "config.json", lambda c: c.update(auto_map={"AutoConfig": "configuration_x.XConfig"}))
+
+
+def _set(file: str, *keys: str, value) -> Callable[[Path], None]:
+    """A mutation setting ``file``'s ``keys[0]...keys[-1]`` to ``value``."""
+
+    def change(data: dict) -> None:
+        for key in keys[:-1]:
+            data = data[key]
+        data[keys[-1]] = value
+
+    return lambda directory: edit_json(directory / file, change)
+
+
+def _drop(file: str, *keys: str) -> Callable[[Path], None]:
+    def change(data: dict) -> None:
+        for key in keys[:-1]:
+            data = data[key]
+        del data[keys[-1]]
+
+    return lambda directory: edit_json(directory / file, change)
+
+
+def _nan_weights(directory: Path) -> None:
+    state = load_file(str(directory / "model.safetensors"))
+    state["head.weight"][0, 0] = float("nan")
+    save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
+
+
+def _write(file: str, data: bytes) -> Callable[[Path], None]:
+    return lambda directory: (directory / file).write_bytes(data)
+
+
+def _hf_card(directory: Path) -> None:
+    """A card beside a hub directory that names an architecture this catalogue does not have."""
+    card = {"id": "x", "architecture": "resnet_hub", "arch_args": {}, "labels": ["a", "b", "c"]}
+    card["input"] = {"size": 32, "channels": 3}
+    (directory / "card.json").write_text(json.dumps(card))
+
+
+MODEL_CASES = [
+    # Security: code execution and allocation decided by the config before anything is validated.
+    pytest.param("hub", _remote_code, "auto_map", id="hub-auto_map-remote-code"),
+    pytest.param("timm", _set("config.json", "model_args", "widths", value=[12000]), "larger than", id="widths-12000"),
+    pytest.param("timm", _set("config.json", "model_args", "widths", value=[10**7]), "larger than", id="widths-1e7"),
+    pytest.param("timm", _set("config.json", "num_classes", value=10**9), "num_classes", id="num_classes-1e9"),
+    pytest.param("hub", _set("config.json", "num_hidden_layers", value=10**5), "larger than", id="hf-layers-1e5"),
+    pytest.param("hub", _set("config.json", "hidden_size", value=64), "do not match", id="hf-wrong-width"),
+    # Loader errors that used to escape as KeyError / ValueError / TypeError.
+    pytest.param("timm", _drop("card.json", "input", "size"), "input", id="input-size-missing"),
+    pytest.param("timm", _set("card.json", "input", "size", value="big"), "input", id="input-size-text"),
+    pytest.param("timm", _set("card.json", "input", "channels", value=2), "channels", id="input-channels-2"),
+    pytest.param("timm", _set("card.json", "labels", value="angry"), "labels", id="labels-a-string"),
+    pytest.param("timm", _set("config.json", "architecture", value="nope"), "known: ", id="timm-unknown-arch"),
+    pytest.param("hub", _hf_card, "unknown architecture 'resnet_hub'", id="hf-card-unknown-arch"),
+    pytest.param("hub", _set("preprocessor_config.json", "size", value="big"), "size", id="preproc-size-text"),
+    pytest.param("hub", _set("preprocessor_config.json", "size", value={"w": 3}), "size", id="preproc-size-dict"),
+    pytest.param("hub", _set("preprocessor_config.json", "size", value=[32, 32]), "size", id="preproc-size-list"),
+    pytest.param("timm", _set("config.json", "model_args", value=[8, 16]), "model_args", id="model_args-list"),
+    pytest.param("timm", _set("config.json", "model_args", "foo", value=1), "foo", id="model_args-unknown-key"),
+    pytest.param("timm", _set("config.json", "model_args", "pretrained", value=True), "pretrained", id="pretrained"),
+    pytest.param("timm", _write("config.json", b'{"architecture": "cnn\xff"}'), "UTF-8", id="config-not-utf8"),
+    pytest.param("timm", _write("card.json", b'{"id": "\xe9"}'), "UTF-8", id="card-not-utf8"),
+    # Models that would load but could never predict.
+    pytest.param("timm", _set("card.json", "labels", value=["a", "b", "c"]), "3 labels", id="labels-vs-outputs"),
+    pytest.param("timm", _set("card.json", "input", "channels", value=3), "channels", id="channels-vs-weights"),
+    pytest.param("timm", _nan_weights, "NaN", id="nan-weights"),
+    pytest.param("hub", _write("preprocessor_config.json", b""), "preprocessor_config.json", id="preproc-empty"),
+    pytest.param("hub-bare", lambda d: None, "preprocessor_config.json", id="hf-without-preprocessor"),
+]
+
+
+def model_dir_of(kind: str, directory: Path) -> Path:
+    if kind == "timm":
+        return make_tiny_model_dir(directory)
+    return hub_vit_dir(directory, preprocessor={} if kind == "hub-bare" else None)
+
+
+@pytest.mark.parametrize(("kind", "mutate", "message"), MODEL_CASES)
+def test_hostile_model_directory_is_refused_with_path_and_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, mutate, message: str
+) -> None:
+    directory = model_dir_of(kind, tmp_path / "model")
+    mutate(directory)
+    monkeypatch.setattr(builtins, "input", lambda *args: "y")  # a user answering yes to any prompt
+    started = time.perf_counter()
+    with peak_rss_growth() as growth, pytest.raises(ModelLoadError, match=message) as caught:
+        load_model(directory, backend="torch")
+    assert str(directory) in str(caught.value)
+    assert time.perf_counter() - started < 20
+    assert growth["mb"] < 400, f"refusing the directory cost {growth['mb']:.0f} MB"
+    assert not (directory / "REMOTE_CODE_RAN").exists()
+
+
+@pytest.mark.parametrize(("kind", "mutate", "message"), MODEL_CASES)
+def test_cli_predict_reports_a_hostile_model_directory_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, kind: str, mutate, message: str
+) -> None:
+    directory = model_dir_of(kind, tmp_path / "model")
+    mutate(directory)
+    image = tmp_path / "face.png"
+    image.write_bytes(_png(np.full((64, 64, 3), 128, np.uint8)))
+    monkeypatch.setattr(builtins, "input", lambda *args: "y")
+    assert cli_main(["predict", "--model", str(directory), str(image)]) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error
+    assert error.splitlines()[-1].startswith("error: ") and message in error
+    assert not (directory / "REMOTE_CODE_RAN").exists()
+
+
+def test_onnx_model_whose_outputs_do_not_match_its_labels_is_refused(tiny_model_dir: Path) -> None:
+    from fer_core.export import export_onnx
+
+    export_onnx(tiny_model_dir)
+    _set("card.json", "labels", value=["a", "b", "c"])(tiny_model_dir)
+    with pytest.raises(ModelLoadError, match="3 labels"):
+        load_model(tiny_model_dir, backend="onnx")
+
+
+def _png(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------ network
+
+
+def test_every_onnx_session_is_made_with_telemetry_disabled(tiny_model_dir: Path, monkeypatch) -> None:
+    import onnxruntime as ort
+
+    from fer_core.export import export_onnx
+
+    calls: list[str] = []
+    original_session = ort.InferenceSession
+    monkeypatch.setattr(ort, "disable_telemetry_events", lambda: calls.append("telemetry off"))
+    monkeypatch.setattr(ort, "InferenceSession", lambda *a, **k: calls.append("session") or original_session(*a, **k))
+    export_onnx(tiny_model_dir)
+    load_model(tiny_model_dir, backend="onnx")
+    assert calls.count("session") >= 2
+    assert all(calls[i - 1] == "telemetry off" for i, call in enumerate(calls) if call == "session")
+
+
+NETWORK_PROBE = """
+import time
+import numpy as np
+from fer_core.zoo import load_model
+clf = load_model("default")
+clf.predict([np.zeros((64, 64, 3), np.uint8)])
+time.sleep(float({linger}))  # telemetry is sent a few seconds after a session is made
+print(clf.backend)
+"""
+
+
+@contextmanager
+def no_network(monkeypatch: pytest.MonkeyPatch):
+    """Any Python-level attempt to resolve a name or open a connection fails the test."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[:2]}")
+
+    for name in ("getaddrinfo", "gethostbyname", "create_connection"):
+        monkeypatch.setattr(socket, name, refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    yield
+
+
+def test_default_model_loads_and_predicts_without_python_network_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fer_core.zoo import CHECKPOINTS_DIR
+
+    if not (CHECKPOINTS_DIR / "default.json").is_file():
+        pytest.skip("no shipped default model")
+    with no_network(monkeypatch):
+        for backend in ("onnx", "torch"):
+            load_model("default", backend=backend).predict([np.zeros((64, 64, 3), np.uint8)])
+
+
+def test_default_model_opens_no_internet_socket_at_all(tmp_path: Path) -> None:
+    """strace sees native code too (ONNX Runtime's telemetry is C++): no AF_INET/AF_INET6 socket may be opened."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    from fer_core.zoo import CHECKPOINTS_DIR
+
+    if shutil.which("strace") is None or not (CHECKPOINTS_DIR / "default.json").is_file():
+        pytest.skip("needs strace and the shipped default model")
+    log = tmp_path / "trace.txt"
+    command = ["strace", "-f", "-qq", "-e", "trace=socket,connect", "-o", str(log), sys.executable, "-c"]
+    result = subprocess.run(
+        [*command, NETWORK_PROBE.format(linger=4)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=180
+    )
+    if result.returncode != 0 and "ptrace" in result.stderr:
+        pytest.skip(f"strace cannot trace here: {result.stderr.strip()[:200]}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    internet = [line for line in log.read_text().splitlines() if "AF_INET" in line]
+    assert not internet, internet[:5]
