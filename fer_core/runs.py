@@ -89,10 +89,17 @@ class RunScan:
 
 
 def _read_json_object(path: Path) -> dict:
+    """A JSON object from a UTF-8 file; FileNotFoundError when absent, RunFormatError for anything else wrong."""
     try:
-        value = json.loads(path.read_text())
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise RunFormatError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     except json.JSONDecodeError as error:
         raise RunFormatError(f"{path}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise RunFormatError(f"{path}: JSON nested too deeply") from None
+    except IsADirectoryError:
+        raise RunFormatError(f"{path}: a folder, not a file") from None
     if not isinstance(value, dict):
         raise RunFormatError(f"{path}: expected a JSON object, found {type(value).__name__}")
     return value
@@ -124,8 +131,11 @@ def _validate_info(info: dict, path: Path) -> None:
     missing = [key for key in REQUIRED_INFO_KEYS if key not in info]
     if missing:
         raise RunFormatError(f"{path}: sidecar missing keys {', '.join(missing)}")
-    if not isinstance(info["labels"], list) or not info["labels"]:
+    labels = info["labels"]
+    if not isinstance(labels, list) or not labels or not all(isinstance(name, str) for name in labels):
         raise RunFormatError(f"{path}: sidecar 'labels' must be a non-empty list of class names")
+    if len(set(labels)) != len(labels):
+        raise RunFormatError(f"{path}: sidecar 'labels' lists a class twice ({', '.join(labels)})")
 
 
 def _validate_rows(rows: pd.DataFrame, labels: list[str], path: Path) -> None:

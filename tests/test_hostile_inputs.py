@@ -289,3 +289,79 @@ def test_default_model_opens_no_internet_socket_at_all(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     internet = [line for line in log.read_text().splitlines() if "AF_INET" in line]
     assert not internet, internet[:5]
+
+
+# ------------------------------------------------------------------------------------------------ stored runs
+
+NOT_UTF8 = b'{"id": "caf\xe9"}'
+
+
+def _runs_root(root: Path) -> Path:
+    from run_fixtures import synthetic_rows, write_model_dir
+
+    from fer_core.labels import FERPLUS
+
+    write_model_dir(root, "alpha_cnn", {("fer2013", "test"): synthetic_rows(n=60, seed=1)})
+    write_model_dir(
+        root, "beta_vit", {("ferplus", "test"): synthetic_rows(FERPLUS.names, n=60, seed=2)}, labels=FERPLUS.names
+    )
+    return root
+
+
+def _replace_by_folder(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def _sidecar(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    return lambda model_dir: edit_json(model_dir / "runs" / "ferplus-test.json", change)
+
+
+RUN_CASES = [
+    pytest.param("card.json", lambda d: (d / "card.json").write_bytes(NOT_UTF8), "UTF-8", id="card-not-utf8"),
+    pytest.param("card.json", lambda d: (d / "card.json").write_text("[" * 100_000), "nested", id="card-deep"),
+    pytest.param("card.json", lambda d: _replace_by_folder(d / "card.json"), "folder", id="card-dir"),
+    pytest.param(
+        "ferplus-test.json",
+        lambda d: (d / "runs" / "ferplus-test.json").write_bytes(NOT_UTF8),
+        "UTF-8",
+        id="sidecar-not-utf8",
+    ),
+    pytest.param("ferplus-test.json", _sidecar(lambda i: i.update(labels=[1, 2])), "labels", id="labels-not-names"),
+    pytest.param(
+        "ferplus-test.json", _sidecar(lambda i: i.update(labels=["a"] * 8)), "twice", id="labels-duplicated"
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "damage", "message"), RUN_CASES)
+def test_unreadable_run_file_is_skipped_with_its_path_and_the_rest_loads(
+    tmp_path: Path, file: str, damage, message: str
+) -> None:
+    from fer_core.runs import scan_runs
+
+    root = _runs_root(tmp_path)
+    damage(root / "beta_vit")
+    scan = scan_runs(root)
+    assert "alpha_cnn/fer2013-test" in [run.key for run in scan.runs]
+    assert len(scan.problems) == 1
+    problem = scan.problems[0]
+    assert f"{root / 'beta_vit'}" in problem.message and file in problem.message and message in problem.message
+
+
+@pytest.mark.parametrize("damage", [case.values[1] for case in RUN_CASES[:1] + RUN_CASES[3:4]], ids=["card", "sidecar"])
+@pytest.mark.parametrize("page", ["compare", "robustness", "subgroups"])
+def test_dashboard_pages_warn_about_a_non_utf8_file_and_show_the_other_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str, damage
+) -> None:
+    from conftest import REPO_ROOT
+    from streamlit.testing.v1 import AppTest
+
+    root = _runs_root(tmp_path / "checkpoints")
+    damage(root / "beta_vit")
+    monkeypatch.setenv("FER_CHECKPOINTS_DIR", str(root))
+    monkeypatch.syspath_prepend(str(REPO_ROOT))
+    app = AppTest.from_file(str(REPO_ROOT / "pages" / f"{page}.py"), default_timeout=60).run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert any("Skipped" in w.value and "beta_vit" in w.value and "UTF-8" in w.value for w in app.warning)
+    assert app.dataframe  # alpha_cnn's tables
