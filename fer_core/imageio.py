@@ -5,6 +5,11 @@ Uploads come from phones and desktop tools, so "an image" covers rotated JPEGs (
 what was done, so the pipeline only ever sees 8-bit BGR. Anything that is not a decodable image raises
 :class:`ImageDecodeError` with a message meant for the person who uploaded it (empty file, not an image, truncated,
 unsupported format, too many pixels) instead of a Pillow traceback.
+
+Memory is bounded before pixels are decoded: JPEGs decode at the reduced scale libjpeg offers (``draft``), any
+other format is refused above :data:`MAX_DECODED_PIXELS` (a 250 KB PNG can declare 9400x9400 pixels, 265 MB of RGB)
+and is shrunk by an integer factor (``reduce``) right after decoding, before any copy or conversion.
+:data:`IMAGE_EXTENSIONS` is the one list of accepted file extensions, for the upload widget and for messages.
 """
 
 from __future__ import annotations
@@ -15,15 +20,52 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-__all__ = ["SUPPORTED_FORMATS", "DecodedImage", "ImageDecodeError", "decode_image"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "MAX_DECODED_PIXELS",
+    "MAX_HEADER_PIXELS",
+    "SUPPORTED_FORMATS",
+    "DecodedImage",
+    "ImageDecodeError",
+    "check_image_name",
+    "decode_image",
+]
 
-# Pillow format names accepted; MPO is how Pillow reports the multi-picture JPEGs many phone cameras write.
-SUPPORTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF")
-_SHOWN_FORMATS = "JPEG, PNG, WebP, BMP, TIFF, GIF"
+# Accepted formats: shown name -> (Pillow format names, file extensions). MPO is how Pillow reports the
+# multi-picture JPEGs many phone cameras write.
+_FORMATS = {
+    "JPEG": (("JPEG", "MPO"), ("jpg", "jpeg")),
+    "PNG": (("PNG",), ("png",)),
+    "WebP": (("WEBP",), ("webp",)),
+    "BMP": (("BMP",), ("bmp",)),
+    "TIFF": (("TIFF",), ("tif", "tiff")),
+    "GIF": (("GIF",), ("gif",)),
+}
+SUPPORTED_FORMATS = tuple(name for pillow_names, _ in _FORMATS.values() for name in pillow_names)
+IMAGE_EXTENSIONS = tuple(ext for _, extensions in _FORMATS.values() for ext in extensions)
+_SHOWN_FORMATS = ", ".join(_FORMATS)
+_DRAFTABLE = ("JPEG", "MPO")
+
+# The most pixels decoded at full size (about 160 MB as RGBA): a 12 MP photo is far below, a 9400x9400 bomb above.
+MAX_DECODED_PIXELS = 40_000_000
+# What any header may declare. Only JPEGs get past MAX_DECODED_PIXELS (they decode at 1/2..1/8 scale), so this is
+# set for the largest phone photos (108 MP) and, through Pillow's own check, refuses anything larger on opening.
+MAX_HEADER_PIXELS = 120_000_000
+Image.MAX_IMAGE_PIXELS = MAX_HEADER_PIXELS
 _WHITE = (255, 255, 255)
 _ORIENTATION_TAG = 0x0112
+# EXIF orientation -> the transpose that makes the image upright (as ImageOps.exif_transpose does).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 class ImageDecodeError(ValueError):
@@ -51,6 +93,14 @@ class DecodedImage:
 
 def _fail(name: str, message: str) -> ImageDecodeError:
     return ImageDecodeError(f"{name}: {message}" if name else message)
+
+
+def check_image_name(name: str) -> None:
+    """Refuse a file whose extension is not in :data:`IMAGE_EXTENSIONS` (SVG, HEIC ... are not decoded here)."""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in IMAGE_EXTENSIONS:
+        shown = f".{extension} files are" if extension else "files without an extension are"
+        raise _fail(name, f"{shown} not accepted; accepted: {', '.join(IMAGE_EXTENSIONS)} ({_SHOWN_FORMATS})")
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -86,19 +136,57 @@ def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
     return image
 
 
-def _load(image: Image.Image, name: str, max_side: int) -> Image.Image:
-    """Decode the pixels (JPEG at a reduced scale when it is far larger than ``max_side``) and apply EXIF rotation."""
-    if image.format in ("JPEG", "MPO"):
-        # draft() lets libjpeg decode at 1/2, 1/4 or 1/8 scale, never below the requested size: a 24 MP photo
-        # then costs a fraction of the memory and time, with no visible loss after the final downscale.
+def _draft(image: Image.Image, max_side: int) -> None:
+    """Let libjpeg decode a JPEG at 1/2, 1/4 or 1/8 scale, never below ``max_side`` (no-op for other formats).
+
+    A 24 MP photo then costs a fraction of the memory and time, with no visible loss after the final downscale.
+    """
+    if image.format in _DRAFTABLE:
         width, height = image.size
         scale = min(1.0, max_side / max(width, height))
         image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
+
+
+def _check_decoded_pixels(image: Image.Image, name: str, max_decoded: int) -> None:
+    """Refuse before decoding when the pixels to decode (after any JPEG draft) exceed ``max_decoded``."""
+    width, height = image.size
+    if width * height > max_decoded:
+        raise _fail(
+            name,
+            f"the image is {width}x{height} ({width * height / 1e6:.1f} MP); at most {max_decoded / 1e6:.0f} MP "
+            f"are decoded here. Save a smaller copy (longest side about {round(max_decoded**0.5):,} px) and upload "
+            "that.",
+        )
+
+
+def _load(image: Image.Image, name: str) -> Image.Image:
+    """Decode the pixels; a truncated or corrupt file becomes an ImageDecodeError."""
     try:
         image.load()
-        return ImageOps.exif_transpose(image) if _exif_orientation(image) != 1 else image
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise _fail(name, f"the file is truncated or corrupt ({err})") from err
+    return image
+
+
+def _reduce(image: Image.Image, max_side: int) -> Image.Image:
+    """Shrink by the largest integer factor that keeps the longest side >= ``max_side`` (a cheap box filter).
+
+    Done right after decoding, so every later conversion and copy works on the small image.
+    """
+    factor = max(image.size) // max_side
+    if factor < 2:
+        return image
+    if image.mode == "I;16" or image.mode.startswith("I;16"):
+        image = image.convert("I")
+    elif image.mode in ("P", "1"):
+        image = image.convert("RGBA" if _has_alpha(image) else "RGB")
+    return image.reduce(factor)
+
+
+def _upright(image: Image.Image, orientation: int) -> Image.Image:
+    """Apply an EXIF orientation (read before any reduction, which drops the EXIF block)."""
+    method = _UPRIGHT.get(orientation)
+    return image.transpose(method) if method is not None else image
 
 
 def _exif_orientation(image: Image.Image) -> int:
@@ -158,12 +246,21 @@ def _downscale(bgr: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
 
 
-def decode_image(data: bytes, *, max_side: int = 2048, name: str = "", max_pixels: int | None = None) -> DecodedImage:
+def decode_image(
+    data: bytes,
+    *,
+    max_side: int = 2048,
+    name: str = "",
+    max_pixels: int | None = None,
+    max_decoded_pixels: int = MAX_DECODED_PIXELS,
+) -> DecodedImage:
     """Decode an uploaded file to uint8 BGR, oriented upright and with its longest side at most ``max_side``.
 
     Accepts JPEG, PNG, WebP, BMP, TIFF and GIF (first frame). ``max_pixels`` (default: Pillow's
-    ``Image.MAX_IMAGE_PIXELS``) refuses decompression bombs before any pixel is decoded. ``name`` prefixes every
-    error message so a page listing several uploads can say which one failed.
+    ``Image.MAX_IMAGE_PIXELS``, set to :data:`MAX_HEADER_PIXELS`) refuses any header declaring more pixels;
+    ``max_decoded_pixels`` refuses images that would decode to more (JPEGs count at their reduced decoding scale).
+    Both are checked before any pixel is decoded. ``name`` prefixes every error message so a page listing several
+    uploads can say which one failed.
     """
     if max_side < 1:
         raise ValueError(f"max_side must be >= 1, got {max_side}")
@@ -174,11 +271,15 @@ def decode_image(data: bytes, *, max_side: int = 2048, name: str = "", max_pixel
     if frames > 1:
         notes.append(f"first of {frames} frames used")
     header_size = image.size  # before draft() may shrink it
-    loaded = _load(image, name, max_side)
-    original_size = _upright_size(header_size, image)  # PNG reads its EXIF only once the pixels are loaded
-    if _exif_orientation(image) != 1:
+    _draft(image, max_side)
+    _check_decoded_pixels(image, name, min(limit, max_decoded_pixels))
+    loaded = _load(image, name)
+    orientation = _exif_orientation(loaded)  # PNG reads its EXIF only once the pixels are loaded
+    original_size = _upright_size(header_size, image)
+    if orientation != 1:
         notes.append("rotated upright (EXIF orientation)")
-    rgb, mode_notes = _to_rgb(loaded)
+    rgb, mode_notes = _to_rgb(_upright(_reduce(loaded, max_side), orientation))
+    del loaded, image  # the full-size decode is no longer needed
     bgr = _downscale(cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2BGR), max_side)
     size = (bgr.shape[1], bgr.shape[0])
     if size != original_size:

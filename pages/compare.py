@@ -18,6 +18,7 @@ from pages.dashboard_data import (
     scoring_note,
     select_dataset_runs,
 )
+from pages.plain_text import literal
 from pages.routing import enter_through_navigation
 
 enter_through_navigation()
@@ -142,7 +143,7 @@ def per_class_section(chosen: list[StoredRun]) -> None:
 def learning_curves_section(chosen: list[StoredRun], colors: dict[str, str]) -> None:
     histories, warnings = load_histories(chosen)
     for warning in warnings:
-        st.warning(f"Skipped history: {warning}", icon=":material/warning:")
+        st.warning(f"Skipped history: {literal(warning)}", icon=":material/warning:")
     if histories:
         st.plotly_chart(figures.learning_curves_figure(histories, colors), key="learning_curves")
     else:
@@ -153,7 +154,7 @@ def latency_section(board: pd.DataFrame, colors: dict[str, str]) -> None:
     missing = board.loc[board["CPU latency ms"].isna() | board["params"].isna(), "model"].tolist()
     st.plotly_chart(figures.accuracy_latency_figure(board, colors), key="accuracy_latency")
     if missing:
-        st.caption(f"Not plotted (no latency or parameter count in the card): {', '.join(missing)}")
+        st.caption(f"Not plotted (no latency or parameter count in the card): {literal(', '.join(missing))}")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core.runs import RunFormatError, RunScan, StoredRun, load_history, scan_runs
+from pages.plain_text import literal
 
 __all__ = [
     "checkpoints_root",
@@ -87,7 +88,7 @@ def show_problems(scan: RunScan) -> None:
     """One warning per file that could not be used, its path relative to the checkpoints root; the page goes on."""
     prefix = f"{checkpoints_root()}{os.sep}"
     for problem in scan.problems:
-        st.warning(f"Skipped: {problem.message.replace(prefix, '')}", icon=":material/warning:")
+        st.warning(f"Skipped: {literal(problem.message.replace(prefix, ''))}", icon=":material/warning:")
 
 
 def grid_columns(count: int, per_row: int = 2) -> list:

@@ -13,6 +13,7 @@ import streamlit as st
 from fer_core.pipeline import PipelineSettings
 from fer_core.zoo import Classifier, ModelLoadError
 from pages.common import detector_choices, get_classifier, model_choices
+from pages.plain_text import literal
 
 __all__ = [
     "DemoSettings",
@@ -103,7 +104,7 @@ def load_classifier_or_stop(name: str) -> Classifier:
     try:
         return get_classifier(name)
     except ModelLoadError as err:
-        st.error(f"Model {name!r} could not be loaded: {err}")
+        st.error(f"Model {literal(name)} could not be loaded: {literal(err)}")
         st.stop()
         raise  # st.stop() raises; this keeps type checkers from assuming a fall-through
 
@@ -148,12 +149,12 @@ def model_card_facts(card: dict) -> dict[str, str]:
 def render_model_card(card: dict) -> None:
     """The card's headline numbers as metrics, and the provenance facts underneath."""
     facts = model_card_facts(card)
-    st.markdown(f"**Model** `{facts['model']}` · {facts['architecture']}")
+    st.markdown(f"**Model** {literal(facts['model'])} · {literal(facts['architecture'])}")
     titles = {"test accuracy": "Test accuracy", "test macro-F1": "Test macro-F1", "parameters": "Parameters"}
     titles["CPU latency"] = "CPU latency"
     for column, (key, title) in zip(st.columns(4), titles.items(), strict=True):
         column.metric(title, facts[key])
     st.caption(
-        f"Evaluated on: {facts['evaluated on']} · trained on {facts['trained on']}, checkpoint selected on the "
-        f"{facts['selected on']} split · classes: {facts['labels']}"
+        f"Evaluated on: {literal(facts['evaluated on'])} · trained on {literal(facts['trained on'])}, checkpoint "
+        f"selected on the {literal(facts['selected on'])} split · classes: {literal(facts['labels'])}"
     )

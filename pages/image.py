@@ -23,6 +23,7 @@ from pages.image_logic import (
     results_table,
     sample_photo_bytes,
 )
+from pages.plain_text import literal
 from pages.routing import enter_through_navigation
 
 enter_through_navigation()
@@ -33,12 +34,13 @@ _PERCENT = st.column_config.NumberColumn(format="percent")
 
 def chosen_images() -> list[tuple[str, bytes, str]]:
     """(name, bytes, stable key) of every upload, plus the sample photo when ticked."""
+    # No ``type=`` filter: Streamlit would reject the whole selection for one file of another type, losing the
+    # good ones; analyse_image judges each file on its own against the same IMAGE_TYPES list.
     uploads = st.file_uploader(
         "Photos",
-        type=list(IMAGE_TYPES),
         accept_multiple_files=True,
         key="image_uploads",
-        help="JPEG, PNG, WebP, BMP or TIFF; several at once. Photos are analysed here and not stored.",
+        help=f"{', '.join(IMAGE_TYPES)}; several at once. Photos are analysed here and not stored.",
     )
     use_sample = st.checkbox("Use the sample photo (scikit-image astronaut)", key="image_use_sample")
     items = [(f.name, f.getvalue(), f.file_id) for f in uploads or []]
@@ -84,10 +86,10 @@ def show_image(
     name, data, key = item
     whole_key = f"image_whole_{key}"
     with st.container(border=True):
-        st.subheader(name)
+        st.subheader(literal(name))
         analysis = analyse_safely(name, data, st.session_state.get(whole_key, False), classifier, detector, settings)
         if not analysis.ok:
-            st.error(analysis.error)
+            st.error(literal(analysis.error))
             return analysis
         if analysis.found_no_face:
             st.warning("No face was found in this image.")

@@ -16,7 +16,8 @@ import pandas as pd
 
 from fer_core.annotate import annotate_frame
 from fer_core.detect import FaceDetector
-from fer_core.imageio import DecodedImage, ImageDecodeError, decode_image
+from fer_core.imageio import IMAGE_EXTENSIONS, DecodedImage, ImageDecodeError, check_image_name, decode_image
+from fer_core.memory import release_freed_memory
 from fer_core.pipeline import ClassifierLike, FacePipeline, FrameResult, PipelineSettings, classify_whole_image
 from fer_core.sample_media import sample_face_image
 
@@ -31,7 +32,7 @@ __all__ = [
     "sample_photo_bytes",
 ]
 
-IMAGE_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff")
+IMAGE_TYPES = IMAGE_EXTENSIONS  # one list, from fer_core.imageio: what the decoder reads is what the page takes
 SAMPLE_PHOTO_NAME = "astronaut.png"
 _TABLE_COLUMNS = ("image", "face", "x1", "y1", "x2", "y2", "label", "shown_as", "confidence", "uncertain")
 
@@ -69,18 +70,23 @@ def analyse_image(
 ) -> ImageAnalysis:
     """Decode ``data`` and classify its faces (or the whole image as one face when ``whole_image``).
 
-    Undecodable bytes give an analysis with ``error`` set instead of raising; model or detector failures still
-    raise, since they are not the uploader's doing.
+    A file of a type not in ``IMAGE_TYPES`` or undecodable bytes give an analysis with ``error`` set instead of
+    raising; model or detector failures still raise, since they are not the uploader's doing. The decoder's
+    freed buffers go back to the system afterwards (a server otherwise keeps them per upload).
     """
     try:
+        check_image_name(name)
         decoded = decode_image(data, name=name, max_side=max_side)
     except ImageDecodeError as err:
         return ImageAnalysis(name, error=str(err))
-    if whole_image:
-        result = classify_whole_image(classifier, decoded.bgr, confidence_threshold=settings.confidence_threshold)
-    else:
-        result = FacePipeline(classifier, detector, settings).process(decoded.bgr)
-    return ImageAnalysis(name, decoded, result, annotate_frame(decoded.bgr, result), whole_image)
+    try:
+        if whole_image:
+            result = classify_whole_image(classifier, decoded.bgr, confidence_threshold=settings.confidence_threshold)
+        else:
+            result = FacePipeline(classifier, detector, settings).process(decoded.bgr)
+        return ImageAnalysis(name, decoded, result, annotate_frame(decoded.bgr, result), whole_image)
+    finally:
+        release_freed_memory()
 
 
 def faces_table(analysis: ImageAnalysis) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from pages.dashboard_data import (
     runs_or_guidance,
     select_dataset_runs,
 )
+from pages.plain_text import literal
 from pages.routing import enter_through_navigation
 
 enter_through_navigation()
@@ -38,7 +39,8 @@ def choose_run_and_rows(runs: list[StoredRun]) -> tuple[StoredRun, str, pd.DataF
     run = by_model[st.selectbox("Model", list(by_model), key="subgroups_model")]
     columns = metrics.metadata_columns(run.rows)
     if not columns:
-        st.info(f"The {run.dataset} {run.split} run of {run.model_id} carries no metadata columns to group by.")
+        run_name = literal(f"{run.dataset} {run.split}")
+        st.info(f"The {run_name} run of {literal(run.model_id)} carries no metadata columns to group by.")
         return None
     left, right = st.columns(2)
     default = columns.index(DEFAULT_COLUMN) if DEFAULT_COLUMN in columns else 0

@@ -6,8 +6,6 @@ changing a tab) never reprocesses the video or loses it; a new source replaces i
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from fer_core.pipeline import FacePipeline
@@ -15,6 +13,7 @@ from fer_core.video import VideoError, VideoInfo
 from pages.common import get_detector
 from pages.demo_figures import shares_figure, stacked_probabilities_figure, top_emotion_figure
 from pages.demo_views import DemoSettings, demo_sidebar, load_classifier_or_stop
+from pages.plain_text import literal
 from pages.routing import enter_through_navigation
 from pages.video_logic import (
     MAX_SECONDS,
@@ -25,7 +24,8 @@ from pages.video_logic import (
     VideoSource,
     analyse_video,
     frames_to_process,
-    stage_source,
+    source_info,
+    staged_file,
     timeline_bytes,
     write_sample_clip,
 )
@@ -38,11 +38,13 @@ _PERCENT = st.column_config.NumberColumn(format="percent")
 
 def chosen_source() -> VideoSource | None:
     """The uploaded video, else the sample clip when ticked, else None."""
+    # No ``type=`` filter: Streamlit answers another type with an exception in place of the page; staged_file
+    # refuses it with a message naming the accepted VIDEO_TYPES instead.
     upload = st.file_uploader(
         "Video file",
-        type=list(VIDEO_TYPES),
         key="video_upload",
-        help="MP4, AVI, MOV, WebM or MKV. The video is processed here and not stored.",
+        help=f"{', '.join(VIDEO_TYPES)}. The video is processed here and not stored: its temporary copy is deleted "
+        "as soon as it has been read.",
     )
     use_sample = st.checkbox("Use a sample clip (3 s, one moving face)", key="video_use_sample")
     if upload is not None:
@@ -51,11 +53,6 @@ def chosen_source() -> VideoSource | None:
     if use_sample:
         return VideoSource("sample", SAMPLE_CLIP_NAME, write_sample_clip)
     return None
-
-
-def user_message(err: Exception, name: str, path: Path) -> str:
-    """A ``VideoError`` message with the temporary file's path replaced by the name the user knows."""
-    return str(err).replace(str(path), name)
 
 
 def show_info(info: VideoInfo) -> None:
@@ -89,10 +86,13 @@ def processing_options(info: VideoInfo) -> tuple[int, int]:
     return int(frame_step), frames_to_process(info, max_seconds)
 
 
-def run_processing(source: VideoSource, path: Path, demo: DemoSettings, frame_step: int, max_frames: int) -> None:
-    """Process with a progress bar inside a status box; keep the result in st.session_state or show the error."""
+def run_processing(source: VideoSource, demo: DemoSettings, frame_step: int, max_frames: int) -> None:
+    """Process with a progress bar inside a status box; keep the result in st.session_state or show the error.
+
+    The source is staged only for the processing itself: its temporary file is gone when this returns.
+    """
     pipeline = FacePipeline(load_classifier_or_stop(demo.model), get_detector(demo.detector), demo.pipeline)
-    with st.status(f"Processing {source.name}...", expanded=True) as status:
+    with st.status(f"Processing {literal(source.name)}...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
 
         def progress(done: int, total: int) -> None:
@@ -100,18 +100,19 @@ def run_processing(source: VideoSource, path: Path, demo: DemoSettings, frame_st
                 bar.progress(min(1.0, done / total), text=f"Frame {done:,} of {total:,}")
 
         try:
-            analysis = analyse_video(
-                path,
-                pipeline,
-                source_key=source.key,
-                source_name=source.name,
-                frame_step=frame_step,
-                max_frames=max_frames,
-                progress=progress,
-            )
+            with staged_file(source) as path:
+                analysis = analyse_video(
+                    path,
+                    pipeline,
+                    source_key=source.key,
+                    source_name=source.name,
+                    frame_step=frame_step,
+                    max_frames=max_frames,
+                    progress=progress,
+                )
         except VideoError as err:
             status.update(label="Processing failed", state="error")
-            st.error(user_message(err, source.name, path))
+            st.error(literal(err))
             return
         st.session_state[RESULT_KEY] = analysis
         status.update(label=f"Processed {analysis.frames_read:,} frames in {analysis.seconds:.1f} s", state="complete")
@@ -171,7 +172,7 @@ def show_exports(analysis: VideoAnalysis) -> None:
 def show_results(analysis: VideoAnalysis) -> None:
     step = "every frame" if analysis.frame_step == 1 else f"every {analysis.frame_step} frames"
     st.caption(
-        f"{analysis.source_name}: {analysis.frames_read:,} frames read, analysed {step}, "
+        f"{literal(analysis.source_name)}: {analysis.frames_read:,} frames read, analysed {step}, "
         f"{len(analysis.track_ids)} face track(s), processed in {analysis.seconds:.1f} s."
     )
     show_video(analysis)
@@ -187,16 +188,15 @@ video_source = chosen_source()
 if video_source is None:
     st.info("Upload a video, or tick **Use a sample clip**.")
     st.stop()
-staged = stage_source(st.session_state, *video_source)
 try:
-    video_info = VideoInfo.from_path(staged)
+    video_info = source_info(st.session_state, video_source)
 except VideoError as error:
-    st.error(user_message(error, video_source.name, staged))
+    st.error(literal(error))
     st.stop()
 show_info(video_info)
 step, frames = processing_options(video_info)
 if st.button("Process video", type="primary", key="video_process"):
-    run_processing(video_source, staged, settings, step, frames)
+    run_processing(video_source, settings, step, frames)
 result = st.session_state.get(RESULT_KEY)
 if result is not None and result.source_key == video_source.key:
     show_results(result)

@@ -1,18 +1,19 @@
 """What the video page does, without Streamlit: stage the source file, run it through the pipeline, export.
 
-``process_video`` (fer_core.video) needs a file path, while an upload arrives as bytes: :func:`stage_source`
-writes it once per source into a temporary file and remembers it in a dict (the page passes
-``st.session_state``), so reruns neither rewrite nor reprocess it. The result is one :class:`VideoAnalysis`
-that holds everything the page shows and offers for download.
+``process_video`` (fer_core.video) needs a file path, while an upload arrives as bytes: :func:`staged_file`
+writes it into a temporary folder that is deleted as soon as the block using it ends, whatever happens, so no
+upload outlives the step that reads it (the page promises that videos are not stored). :func:`source_info`
+keeps the little a rerun needs (frame size, rate, count) in a dict (the page passes ``st.session_state``). The
+result is one :class:`VideoAnalysis` that holds everything the page shows and offers for download.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import shutil
 import tempfile
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
@@ -20,9 +21,10 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from fer_core.memory import release_freed_memory
 from fer_core.pipeline import FacePipeline
 from fer_core.sample_media import write_face_video
-from fer_core.video import VideoInfo, emotion_shares, export_timeline, process_video
+from fer_core.video import VideoError, VideoInfo, emotion_shares, export_timeline, process_video
 
 __all__ = [
     "MAX_SECONDS",
@@ -32,8 +34,10 @@ __all__ = [
     "VideoAnalysis",
     "VideoSource",
     "analyse_video",
+    "check_video_name",
     "frames_to_process",
-    "stage_source",
+    "source_info",
+    "staged_file",
     "timeline_bytes",
     "write_sample_clip",
 ]
@@ -42,7 +46,8 @@ VIDEO_TYPES = ("mp4", "avi", "mov", "webm", "mkv")
 SAMPLE_CLIP_NAME = "sample_clip.mp4"
 MAX_SECONDS = 300  # the longest stretch one click may analyse: beyond this a CPU server blocks for minutes
 TIMELINE_MIME = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet", ".json": "application/json"}
-_STAGED_KEY = "video_staged_source"
+_INFO_KEY = "video_source_info"
+STAGING_PREFIX = "fer-studio-"
 
 
 class VideoSource(NamedTuple):
@@ -86,20 +91,40 @@ def _safe_file_name(name: str) -> str:
     return re.sub(r"[^\w.-]", "_", Path(name).name) or "video"
 
 
-def stage_source(store: MutableMapping, key: str, name: str, write: Callable[[Path], object]) -> Path:
-    """A file holding source ``key`` (written by ``write(path)`` only when ``key`` is new); the previous one goes.
+def check_video_name(name: str) -> None:
+    """Refuse a file whose extension is not in ``VIDEO_TYPES`` (the upload widget takes any file)."""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in VIDEO_TYPES:
+        shown = f".{extension} files are" if extension else "files without an extension are"
+        raise VideoError(f"{name}: {shown} not accepted; accepted: {', '.join(VIDEO_TYPES)}")
 
-    The file keeps the upload's name, so messages from ``fer_core.video`` name what the user uploaded.
+
+@contextmanager
+def staged_file(source: VideoSource) -> Iterator[Path]:
+    """The source's bytes in a temporary file for the duration of the block; the folder goes when it ends.
+
+    The file keeps the upload's (sanitised) name, and a ``VideoError`` raised inside names what the user
+    uploaded instead of the temporary path.
     """
-    staged = store.get(_STAGED_KEY)
-    if staged is not None and staged[0] == key and Path(staged[1]).is_file():
-        return Path(staged[1])
-    if staged is not None:
-        shutil.rmtree(Path(staged[1]).parent, ignore_errors=True)
-    path = Path(tempfile.mkdtemp(prefix="fer-studio-")) / _safe_file_name(name)
-    write(path)
-    store[_STAGED_KEY] = (key, str(path))
-    return path
+    check_video_name(source.name)
+    with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX) as folder:
+        path = Path(folder) / _safe_file_name(source.name)
+        try:
+            source.write(path)
+            yield path
+        except VideoError as err:
+            raise VideoError(str(err).replace(str(path), source.name)) from None
+
+
+def source_info(store: MutableMapping, source: VideoSource) -> VideoInfo:
+    """Frame size, rate and count of ``source``, read once per source (staged only while it is read)."""
+    cached = store.get(_INFO_KEY)
+    if cached is not None and cached[0] == source.key:
+        return cached[1]
+    with staged_file(source) as path:
+        info = VideoInfo.from_path(path)
+    store[_INFO_KEY] = (source.key, info)
+    return info
 
 
 def write_sample_clip(path: Path, n_frames: int = 45, size: tuple[int, int] = (480, 360), fps: int = 15) -> Path:
@@ -132,12 +157,15 @@ def analyse_video(
             progress(done, total)
 
     started = perf_counter()
-    with tempfile.TemporaryDirectory(prefix="fer-studio-out-") as out_dir:
-        out_path = Path(out_dir) / "annotated.mp4"
-        timeline = process_video(
-            path, out_path, pipeline, frame_step=frame_step, max_frames=max_frames, progress=report
-        )
-        video = out_path.read_bytes()
+    try:
+        with tempfile.TemporaryDirectory(prefix="fer-studio-out-") as out_dir:
+            out_path = Path(out_dir) / "annotated.mp4"
+            timeline = process_video(
+                path, out_path, pipeline, frame_step=frame_step, max_frames=max_frames, progress=report
+            )
+            video = out_path.read_bytes()
+    finally:
+        release_freed_memory()  # decoded frames are gone; give their pages back instead of keeping them per run
     return VideoAnalysis(
         source_key,
         source_name,

@@ -25,7 +25,8 @@ from fer_core.video import VideoInfo
 from pages.demo_figures import probability_figure, shares_figure, stacked_probabilities_figure, top_emotion_figure
 from pages.demo_views import model_card_facts
 from pages.image_logic import sample_photo_bytes
-from pages.video_logic import frames_to_process, stage_source
+from pages.plain_text import literal
+from pages.video_logic import VideoSource, frames_to_process, source_info, staged_file, write_sample_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PAGES = {name: str(REPO_ROOT / "pages" / f"{name}.py") for name in ("home", "image", "video")}
@@ -74,7 +75,7 @@ def texts(at: AppTest) -> str:
 @pytest.mark.parametrize(
     ("page", "expected"),
     [
-        ("home", f"`{MODEL_ID}`"),
+        ("home", literal(MODEL_ID)),
         ("image", "Upload one or more photos"),
         ("video", "Upload a video"),
     ],
@@ -189,7 +190,7 @@ def test_home_inside_the_app_navigation_links_to_the_demo_pages(checkpoints: Pat
         pytest.skip(f"navigation names pages not in the tree yet: {', '.join(missing)}")
     at = AppTest.from_file(str(app), default_timeout=TIMEOUT_S).run()
     assert not at.exception
-    assert f"`{MODEL_ID}`" in texts(at)
+    assert literal(MODEL_ID) in texts(at)
     assert len(at.get("page_link")) >= 3
     at.switch_page("pages/image.py").run()
     assert not at.exception and "Upload one or more photos" in texts(at)
@@ -268,16 +269,18 @@ def test_frames_to_process_is_bounded_by_the_video(seconds: float, expected: int
     assert frames_to_process(VideoInfo(480, 360, 15.0, 45), seconds) == expected
 
 
-def test_stage_source_writes_once_per_source_and_removes_the_previous() -> None:
-    store: dict = {}
+def test_staged_file_lives_only_inside_its_block_and_info_is_read_once() -> None:
     writes: list[Path] = []
 
     def write(path: Path) -> None:
         writes.append(path)
-        path.write_bytes(b"video")
+        write_sample_clip(path, n_frames=3)
 
-    first = stage_source(store, "a", "my clip.mp4", write)
-    assert stage_source(store, "a", "my clip.mp4", write) == first and len(writes) == 1
-    assert first.name == "my_clip.mp4"
-    second = stage_source(store, "b", "other.mov", write)
-    assert second.is_file() and not first.exists() and len(writes) == 2
+    source = VideoSource("a", "my clip.mp4", write)
+    with staged_file(source) as path:
+        assert path.name == "my_clip.mp4" and path.is_file()
+    assert not path.parent.exists()
+    store: dict = {}
+    info = source_info(store, source)
+    assert source_info(store, source) == info and info.frame_count == 3 and len(writes) == 2
+    assert not writes[-1].parent.exists()

@@ -365,3 +365,224 @@ def test_dashboard_pages_warn_about_a_non_utf8_file_and_show_the_other_models(
     assert not app.exception, [e.message for e in app.exception]
     assert any("Skipped" in w.value and "beta_vit" in w.value and "UTF-8" in w.value for w in app.warning)
     assert app.dataframe  # alpha_cnn's tables
+
+
+# ------------------------------------------------------------------------------------------------ images
+
+
+def _flat_png(side: int) -> bytes:
+    """A ``side`` x ``side`` PNG that compresses to almost nothing (the decompression-bomb shape)."""
+    image = np.full((side, side, 3), 200, np.uint8)
+    image[::97] = 30
+    return _png(image)
+
+
+def _sample_face() -> bytes:
+    from pages.image_logic import sample_photo_bytes
+
+    return sample_photo_bytes()
+
+
+def _gif() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(_sample_face())).convert("P").save(buffer, "GIF")
+    return buffer.getvalue()
+
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><image href="http://host/p.png"/></svg>'
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"
+
+IMAGE_CASES = [
+    # (file name, bytes, what the analysis must say (None: analysed), peak MB allowed)
+    pytest.param("bomb.png", lambda: _flat_png(9400), "at most 40 MP", 150, id="png-9400x9400"),
+    pytest.param("big.png", lambda: _flat_png(6000), None, 300, id="png-6000-decoded-reduced"),
+    pytest.param("anim.gif", _gif, None, 100, id="gif-accepted"),
+    pytest.param("drawing.svg", lambda: SVG, "not accepted; accepted: jpg", 50, id="svg"),
+    pytest.param("phone.heic", lambda: HEIC, "not accepted; accepted: jpg", 50, id="heic"),
+    pytest.param("noextension", _sample_face, "without an extension", 50, id="no-extension"),
+    pytest.param("renamed.jpg", lambda: b"%PDF-1.7\n", "not an image", 50, id="pdf-as-jpg"),
+]
+
+
+@pytest.fixture(scope="module")
+def page_model():
+    """A classifier and detector as the image page uses them (the tiny CNN: only the plumbing is checked)."""
+    import tempfile
+
+    from fer_core.detect import create_detector
+    from fer_core.pipeline import PipelineSettings
+
+    with tempfile.TemporaryDirectory() as folder:
+        classifier = load_model(make_tiny_model_dir(Path(folder) / "tiny"))
+    return classifier, create_detector("haar", max_side=640), PipelineSettings(smoothing=0.0)
+
+
+@pytest.mark.parametrize(("name", "make", "message", "max_peak_mb"), IMAGE_CASES)
+def test_hostile_image_is_judged_alone_quickly_and_in_bounded_memory(
+    page_model, name: str, make, message: str | None, max_peak_mb: int
+) -> None:
+    from pages.image_logic import analyse_image
+
+    data = make()
+    started = time.perf_counter()
+    with peak_rss_growth() as growth:
+        analysis = analyse_image(name, data, *page_model)
+    assert time.perf_counter() - started < 5
+    assert growth["mb"] < max_peak_mb, f"{name} cost {growth['mb']:.0f} MB"
+    if message is None:
+        assert analysis.ok, analysis.error
+        assert max(analysis.decoded.size) <= 2048
+    else:
+        assert not analysis.ok and analysis.error.startswith(f"{name}: ") and message in analysis.error
+
+
+def test_accepted_extensions_and_the_decoders_formats_are_one_list() -> None:
+    from fer_core.imageio import IMAGE_EXTENSIONS, ImageDecodeError, decode_image
+    from pages.image_logic import IMAGE_TYPES
+
+    assert IMAGE_TYPES == IMAGE_EXTENSIONS and "gif" in IMAGE_EXTENSIONS
+    with pytest.raises(ImageDecodeError) as caught:
+        decode_image(b"Hello, this is text")
+    shown = str(caught.value).split("supported formats: ")[1]
+    for fmt in shown.split(", "):
+        assert fmt.lower().replace("jpeg", "jpg") in IMAGE_EXTENSIONS
+
+
+def test_pil_pixel_limit_is_set_by_fer_core() -> None:
+    from PIL import Image
+
+    from fer_core.imageio import MAX_DECODED_PIXELS, MAX_HEADER_PIXELS
+
+    assert Image.MAX_IMAGE_PIXELS == MAX_HEADER_PIXELS and MAX_DECODED_PIXELS < 9400 * 9400
+
+
+# ------------------------------------------------------------------------------------------------ pages
+
+HOSTILE_NAMES = [
+    "![x](http://host/p.png).png",
+    "**bold** _it_ <b>x</b>.png",
+    "$x^2$ and $$y$$.png",
+    ":material/home: :smile: :red[red].png",
+    "a`b``c [link](http://host).png",
+]
+
+
+def assert_shown_as_text(body: str, name: str) -> None:
+    """``name`` is inside a code span of the Markdown ``body``: no image, link, emphasis, maths or icon."""
+    import html
+    import re
+
+    markdown_it = pytest.importorskip("markdown_it")
+    rendered = markdown_it.MarkdownIt("commonmark").render(body)
+    assert not re.search(r"<(img|a|strong|em|b)\b", rendered), rendered
+    outside_code = re.sub(r"<code>.*?</code>", "", rendered, flags=re.S)
+    assert html.escape(name, quote=False) not in outside_code and "$" not in outside_code
+    assert ":material" not in outside_code and ":smile:" not in outside_code
+
+
+def markdown_bodies(at) -> list[str]:
+    """The Markdown source of every title, text and alert the page shows."""
+    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+    return [str(e.value) for kind in kinds for e in at.get(kind)]
+
+
+@pytest.fixture
+def page_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import streamlit as st
+    from conftest import REPO_ROOT
+
+    root = tmp_path / "checkpoints"
+    make_tiny_model_dir(root / "tiny_page_model")
+    (root / "default.json").write_text(json.dumps({"model": "tiny_page_model"}))
+    st.cache_resource.clear()
+    monkeypatch.setenv("FER_CHECKPOINTS_DIR", str(root))
+    monkeypatch.syspath_prepend(str(REPO_ROOT))
+    yield root
+    st.cache_resource.clear()
+
+
+def run_page(name: str):
+    from conftest import REPO_ROOT
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(REPO_ROOT / "pages" / f"{name}.py"), default_timeout=90).run()
+
+
+def test_image_page_judges_each_upload_alone_and_keeps_the_good_results(page_checkpoints: Path) -> None:
+    at = run_page("image")
+    uploads = [
+        ("face.png", _sample_face(), "image/png"),
+        ("anim.gif", _gif(), "image/gif"),
+        ("drawing.svg", SVG, "image/svg+xml"),
+        ("phone.heic", HEIC, "image/heic"),
+    ]
+    at.file_uploader(key="image_uploads").set_value(uploads).run()
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2 and "drawing.svg" in errors[0] and "phone.heic" in errors[1]
+    assert all("accepted: jpg" in error for error in errors)
+    assert {"face.png", "anim.gif"} >= set(at.dataframe[0].value["image"]) and len(at.dataframe) >= 1
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_image_page_shows_upload_names_and_errors_as_text(page_checkpoints: Path, name: str) -> None:
+    at = run_page("image")
+    uploads = [(name, _sample_face(), "image/png"), (f"broken {name}", b"not an image at all", "image/png")]
+    at.file_uploader(key="image_uploads").set_value(uploads).run()
+    assert not at.exception, [e.message for e in at.exception]
+    bodies = [body for body in markdown_bodies(at) if name in body]
+    assert len(bodies) >= 3  # two titles and the error
+    for body in bodies:
+        assert_shown_as_text(body, name)
+
+
+@pytest.fixture
+def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Temporary files of this test go to a folder of their own, so what is left behind can be counted."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+VIDEO_CASES = [
+    # (upload name, content, the error the page shows (None: processed))
+    pytest.param("sample", None, None, id="sample-clip-processed"),
+    pytest.param("clip.mp4", "sample", None, id="upload-processed"),
+    pytest.param("anim.gif", b"GIF89a....", "accepted: mp4", id="gif-refused"),
+    pytest.param("notes.txt", b"hello", "accepted: mp4", id="txt-refused"),
+    pytest.param("![x](http://host/p.png).mp4", b"not a video", "not a video", id="markdown-name-broken"),
+    pytest.param("$x$ **b**.mp4", "sample", None, id="markdown-name-processed"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), VIDEO_CASES)
+def test_video_page_leaves_no_staged_file_and_shows_names_as_text(
+    page_checkpoints: Path, temp_root: Path, tmp_path: Path, name: str, content, message: str | None
+) -> None:
+    from pages.video_logic import write_sample_clip
+
+    at = run_page("video")
+    if content is None:
+        at.checkbox(key="video_use_sample").check().run()
+    else:
+        if content == "sample":
+            content = write_sample_clip(tmp_path / "clip.mp4", n_frames=6).read_bytes()
+        at.file_uploader(key="video_upload").set_value((name, content, "video/mp4")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not list(temp_root.glob("fer-studio-*")), "a staged copy outlived the step that read it"
+    if message is not None:
+        assert len(at.error) == 1 and message in at.error[0].value and name in at.error[0].value
+        assert_shown_as_text(at.error[0].value, name)
+        return
+    at.button(key="video_process").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state["video_analysis"].frames_read > 0
+    assert not list(temp_root.glob("fer-studio-*")), "the staged upload was not deleted after processing"
+    for body in markdown_bodies(at):
+        if name in body:
+            assert_shown_as_text(body, name)
