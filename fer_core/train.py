@@ -32,6 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fer_core.augment import augment_batch, mix_batch, normalise
+from fer_core.distributed import Distributed, from_environment
 from fer_core.models import create_model
 from fer_core.preprocess import InputSpec
 from fer_core.recipes import Recipe
@@ -111,6 +112,7 @@ class TrainResult:
     device: str
     heads: tuple[Head, ...] = ()
     best_val: dict[str, float] = field(default_factory=dict)
+    is_main_process: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def write_history(self, path: Path) -> None:
@@ -184,12 +186,6 @@ def selection_score(metrics: dict[str, float], metric: str) -> float:
     return metrics[metric]
 
 
-def _pick_device(device: str | None) -> torch.device:
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     # No weight decay on biases and norm parameters (standard practice for AdamW and SGD alike).
     decay = [p for p in model.parameters() if p.ndim > 1 and p.requires_grad]
@@ -238,11 +234,16 @@ class _Run:
     rng: np.random.Generator
     generator: torch.Generator
     steps_per_epoch: int
+    dist: Distributed = field(default_factory=Distributed)
+    trained: nn.Module | None = None  # what the train step calls: the model, or its DDP wrapper
     step: int = 0
 
 
-def _build_run(recipe: Recipe, train: HeadTargets, val: HeadTargets, dev: torch.device) -> _Run:
-    torch.manual_seed(recipe.seed)
+def _build_run(
+    recipe: Recipe, train: HeadTargets, val: HeadTargets, dev: torch.device, dist: Distributed | None = None
+) -> _Run:
+    dist = dist or Distributed()
+    torch.manual_seed(recipe.seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
     heads = train.heads
     model = create_model(
         recipe.architecture,
@@ -280,8 +281,10 @@ def _build_run(recipe: Recipe, train: HeadTargets, val: HeadTargets, dev: torch.
         x_val=_resized_tensor(val.images, recipe.img_size, dev),
         val_labels=[torch.as_tensor(val.labels(h), dtype=torch.long, device=dev) for h in heads],
         rng=np.random.default_rng(recipe.seed),
-        generator=torch.Generator(device=dev).manual_seed(recipe.seed),
+        generator=torch.Generator(device=dev).manual_seed(recipe.seed + 1000 * dist.rank),
         steps_per_epoch=math.ceil(len(train.images) / recipe.batch_size),
+        dist=dist,
+        trained=dist.wrap(model, dev),
     )
 
 
@@ -294,7 +297,7 @@ def train_one_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, float]:
     sums = {"loss": 0.0, "correct": 0.0, "n": 0.0}
     bar = tqdm(range(run.steps_per_epoch), desc=f"epoch {epoch}/{recipe.epochs}", disable=not progress, leave=False)
     for i in bar:
-        idx = order[i * recipe.batch_size : (i + 1) * recipe.batch_size]
+        idx = run.dist.shard(order[i * recipe.batch_size : (i + 1) * recipe.batch_size])
         if recipe.schedule == "cosine":
             lr = _cosine_lr(recipe, run.step, total_steps, recipe.warmup_epochs * run.steps_per_epoch)
             for group in run.optimizer.param_groups:
@@ -303,10 +306,12 @@ def train_one_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, float]:
         sums["loss"] += loss * len(idx)
         sums["correct"] += correct
         sums["n"] += counted
+        sums["rows"] = sums.get("rows", 0) + len(idx)
         run.step += 1
         if i % 20 == 0:
             bar.set_postfix(loss=f"{loss:.3f}")
-    return {"train_loss": sums["loss"] / len(run.x_train), "train_acc": sums["correct"] / max(sums["n"], 1)}
+    rows = max(sums.get("rows", 0), 1)
+    return {"train_loss": sums["loss"] / rows, "train_acc": sums["correct"] / max(sums["n"], 1)}
 
 
 def _train_step(run: _Run, images_u8: torch.Tensor, targets: torch.Tensor) -> tuple[float, float, float]:
@@ -318,7 +323,7 @@ def _train_step(run: _Run, images_u8: torch.Tensor, targets: torch.Tensor) -> tu
             x, targets, mixup_alpha=recipe.mixup_alpha, cutmix_alpha=recipe.cutmix_alpha, generator=run.generator
         )
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
-        logits = model(x)
+        logits = (run.trained or model)(x)
     loss = sum(
         head_loss(logits[:, h.outputs], targets[:, h.outputs], w) for h, w in zip(run.heads, run.weights, strict=True)
     )
@@ -382,6 +387,8 @@ def _restore(run: _Run, state: TrainState) -> None:
         run.plateau.load_state_dict(state.plateau)
     torch.set_rng_state(state.rng["torch"])
     run.generator.set_state(state.rng["generator"])
+    if run.dist.rank > 0:  # the state holds rank 0's augmentation stream; give the others their own again
+        run.generator.manual_seed(run.recipe.seed + 1000 * run.dist.rank + state.epoch)
     run.rng.bit_generator.state = state.rng["numpy"]
     run.step = state.step
 
@@ -398,8 +405,10 @@ def fit_heads(
     resume: bool = False,
 ) -> TrainResult:
     """Train ``recipe.architecture`` from scratch with one block of outputs per head; keep the best val epoch."""
-    dev = _pick_device(device)
-    run = _build_run(recipe, train, val, dev)
+    dist = from_environment(torch.device(device) if device else None)
+    dev = dist.device(device)
+    run = _build_run(recipe, train, val, dev, dist)
+    progress = progress and dist.is_main  # every rank may read a state to resume; only rank 0 writes
     fingerprint = recipe_fingerprint(recipe, train)
     state = _resumable_state(state_dir, fingerprint) if resume else None
     history = list(state.history) if state else []
@@ -424,7 +433,7 @@ def fit_heads(
             best_epoch, best_score, best_weights = epoch, row["val_score"], _cpu_state(run.model)
         if progress:
             tqdm.write(_epoch_line(row))
-        if state_dir is not None:
+        if state_dir is not None and dist.is_main:
             _save_epoch(state_dir, run, epoch, history, best_epoch, best_score, best_weights, fingerprint, spent)
         if on_epoch is not None:
             on_epoch(row)
@@ -440,6 +449,7 @@ def fit_heads(
         device=str(dev),
         heads=run.heads,
         best_val={k: v for k, v in best_row.items() if k.startswith("val_")},
+        is_main_process=dist.is_main,
     )
 
 

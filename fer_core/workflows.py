@@ -71,6 +71,8 @@ def train_from_recipe(
     else:
         train, val, facts = _single_sets(recipe, Path(dataset_root), pack, limit)
     result = fit_heads(recipe, train, val, device=device, state_dir=state_dir, resume=resume, progress=progress)
+    if not result.is_main_process:  # under torchrun every rank trains; rank 0 alone writes the model directory
+        return out_dir
     card = training_card(recipe, facts, result, model_id or out_dir.name)
     save_model_dir(result.model, out_dir, card=card)
     result.write_history(out_dir / "history.csv")
