@@ -1,9 +1,21 @@
-"""Face detectors behind one small interface: ``detect(frame_bgr) -> (boxes, scores)``.
+"""Face detectors behind one small interface: ``detect(frame_bgr) -> (boxes, scores)``, tuned per source.
 
 ``boxes`` is an ``(N, 4)`` int32 array of ``x1, y1, x2, y2`` in the pixel coordinates of the input frame and
-``scores`` an ``(N,)`` float32 array in ``[0, 1]``. Both detectors work on a downscaled copy of the frame (longest
-side ``max_side``) because detection cost grows with the pixel count while webcam faces are large: at 640x480 this
-is what keeps the live pipeline above 30 FPS on two cores.
+``scores`` an ``(N,)`` float32 array in ``[0, 1]``. How hard a detector looks is a ``DetectionPreset``, one per
+source (``DETECTION_PRESETS``):
+
+- ``live``: a webcam frame downscaled to 320 px, coarse scale steps: speed first (30 FPS at 640x480 on one core).
+  Webcam faces are large; the smallest face it finds is ``smallest_face(frame_size)`` (48 px at 640x480).
+- ``photo``: the photo at its own (decoded) resolution, fine scale steps, and a false-face guard: every face of
+  24 px or more, as a photo is analysed once.
+- ``video``: the clip's own resolution up to 960 px and the guard: a clip of 640x480 is searched at full size, so
+  its 30-60 px faces are found in every frame, at a cost a file (not a live stream) can afford.
+
+The guard re-checks every candidate box on its own: the crop around it (from the full-resolution frame) is scaled
+so the face is 32 px, then 64 px, and scanned again with fine scale steps; a real face fires the cascade at many
+neighbouring positions and scales, a face-like texture (gravel, coins, a wooden table) at a few.
+``fer_core.detect_bench`` and ``scripts/bench_detect.py`` measure recall by face size and false faces with and
+without it.
 
 - ``HaarDetector``: OpenCV's frontal-face Haar cascade (Viola & Jones 2001), bundled with opencv-python-headless 4.x,
   so it is always available.
@@ -13,27 +25,110 @@ is what keeps the live pipeline above 30 FPS on two cores.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
 
+from fer_core.tracking import iou_matrix
+
 __all__ = [
+    "DETECTION_PRESETS",
     "DETECTOR_KINDS",
     "DNN_MODEL_ENV",
+    "DetectionPreset",
     "DnnDetector",
     "FaceDetector",
     "HaarDetector",
     "available_detectors",
     "create_detector",
+    "detection_preset",
     "downscale_for_detection",
+    "smallest_face",
 ]
 
 DNN_MODEL_ENV = "FER_DNN_DETECTOR"
 DETECTOR_KINDS = ("haar", "dnn")
+# The guard's canonical face sizes and the neighbours a real face reaches at each (fer_core.detect_bench: 98% of
+# the benchmark's true faces pass both, a quarter of the cascade's false faces do).
+GUARD_CHECKS = ((32, 3), (64, 10))
+_GUARD_MARGIN = 0.3
+_YUNET_MIN_FACE = 10
+_DNN_MIN_SIDE = 320
+_DNN_PHOTO_SIDE = 1280
+
+
+@dataclass(frozen=True)
+class DetectionPreset:
+    """How hard to look for faces in one kind of source.
+
+    ``max_side``: longest side of the image the cascade scans (``None``: the source's own resolution).
+    ``min_size``: the smallest face, in pixels of that scanned image. ``scale_factor``: step between the
+    cascade's scales (smaller finds more, costs more). ``min_neighbors``: overlapping hits needed for a face.
+    ``equalize``: histogram-equalise the frame first (helps dim webcams; in photos a global equalisation hurts
+    faces that sit in a small bright or dark part of the picture). ``guard``: re-check each face on its crop.
+    """
+
+    name: str
+    max_side: int | None
+    scale_factor: float
+    min_neighbors: int
+    min_size: int = 24
+    equalize: bool = False
+    guard: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_side is not None and self.max_side < self.min_size:
+            raise ValueError(f"max_side must be None or >= min_size ({self.min_size}), got {self.max_side}")
+        if self.scale_factor <= 1.0:
+            raise ValueError(f"scale_factor must be > 1, got {self.scale_factor}")
+        if self.min_neighbors < 0 or self.min_size < 1:
+            raise ValueError(f"min_neighbors must be >= 0 and min_size >= 1, got {self.min_neighbors}, {self.min_size}")
+
+    def options(self) -> dict:
+        """Constructor arguments of ``HaarDetector`` for this preset."""
+        return {
+            "max_side": self.max_side,
+            "scale_factor": self.scale_factor,
+            "min_neighbors": self.min_neighbors,
+            "min_size": self.min_size,
+            "equalize": self.equalize,
+            "guard": self.guard,
+        }
+
+
+DETECTION_PRESETS = {
+    preset.name: preset
+    for preset in (
+        # 320 px in steps of 1.2 without equalisation costs less than the former 256 px in steps of 1.15 with it
+        # (scripts/bench_live.py) and finds faces from 48 px at 640x480 instead of 60.
+        DetectionPreset("live", max_side=320, scale_factor=1.2, min_neighbors=4),
+        DetectionPreset("photo", max_side=None, scale_factor=1.1, min_neighbors=3, guard=True),
+        DetectionPreset("video", max_side=960, scale_factor=1.15, min_neighbors=3, guard=True),
+    )
+}
+
+
+def detection_preset(name: str | DetectionPreset) -> DetectionPreset:
+    """A preset by name (``live``, ``photo``, ``video``); a ``DetectionPreset`` passes through."""
+    if isinstance(name, DetectionPreset):
+        return name
+    try:
+        return DETECTION_PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown detection preset {name!r}; known: {', '.join(DETECTION_PRESETS)}") from None
+
+
+def smallest_face(frame_size: tuple[int, int], max_side: int | None, min_size: int) -> int:
+    """The smallest face (in frame pixels) a detector scanning at ``max_side`` with ``min_size`` can report."""
+    longest = max(frame_size)
+    factor = 1.0 if max_side is None or longest <= max_side else longest / max_side
+    return math.ceil(min_size * factor)
 
 
 class FaceDetector(Protocol):
@@ -41,13 +136,20 @@ class FaceDetector(Protocol):
 
     def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def smallest_face(self, frame_size: tuple[int, int]) -> int:
+        """The smallest face, in pixels of a ``(width, height)`` frame, this detector can find."""
+        ...
+
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((0, 4), dtype=np.int32), np.zeros((0,), dtype=np.float32)
 
 
-def downscale_for_detection(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """Shrink ``image`` so its longest side is at most ``max_side``; return it and the factor back to full size."""
+def downscale_for_detection(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
+    """Shrink ``image`` so its longest side is at most ``max_side`` (``None``: keep it); return it and the factor
+    back to full size."""
+    if max_side is None:
+        return image, 1.0
     height, width = image.shape[:2]
     scale = min(1.0, max_side / max(height, width))
     if scale >= 1.0:
@@ -84,14 +186,11 @@ def _last_stage_threshold(cascade_path: Path) -> float:
 
 
 class HaarDetector:
-    """OpenCV's frontal-face Haar cascade on an equalised, downscaled grey copy of the frame.
+    """OpenCV's frontal-face Haar cascade on a grey (optionally equalised, downscaled) copy of the frame.
 
-    Defaults were picked by timing 640x480 frames on two cores (see ``scripts/bench_live.py``): the ``alt2``
-    cascade gave no false positives on the sample media where ``default`` found a second "face" on the
-    astronaut's suit, and a 256 px longest side with ``scale_factor=1.15`` runs in about a third of the time of
-    320 px with ``1.1`` while still finding every sample face. The price: faces below about
-    ``min_size * frame_side / max_side`` pixels (60 px at 640x480) are missed; raise ``max_side`` for photos
-    with small faces, where speed matters less.
+    The defaults are the ``live`` preset; ``HaarDetector.from_preset("photo")`` and friends build the others. The
+    ``alt2`` cascade gave no false positives on the sample media where ``default`` found a second "face" on the
+    astronaut's suit. Faces below ``smallest_face(frame_size)`` pixels (48 px at 640x480 for ``live``) are missed.
 
     Scores: ``detectMultiScale3(..., outputRejectLevels=True)`` returns, per box, the weight sum of the cascade's
     last stage. Its threshold differs per cascade (53.8 for ``alt2``, -3.0 for ``default``), so the score is the
@@ -103,11 +202,12 @@ class HaarDetector:
         self,
         cascade: str = "haarcascade_frontalface_alt2.xml",
         *,
-        max_side: int = 256,
-        scale_factor: float = 1.15,
+        max_side: int | None = 320,
+        scale_factor: float = 1.2,
         min_neighbors: int = 4,
         min_size: int = 24,
-        equalize: bool = True,
+        equalize: bool = False,
+        guard: bool = False,
         min_score: float = 0.0,
     ) -> None:
         if not hasattr(cv2, "CascadeClassifier"):
@@ -126,11 +226,21 @@ class HaarDetector:
         self.min_neighbors = min_neighbors
         self.min_size = min_size
         self.equalize = equalize
+        self.guard = guard
         self.min_score = min_score
         self.last_stage_threshold = _last_stage_threshold(path)
         # One detector may serve several app sessions (WebRTC worker threads); OpenCV does not promise that
         # concurrent calls on one cascade or network are safe, so calls take turns.
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_preset(cls, preset: str | DetectionPreset = "live", **overrides) -> HaarDetector:
+        """A detector with a preset's settings (``live``, ``photo``, ``video``); ``overrides`` win."""
+        return cls(**{**detection_preset(preset).options(), **overrides})
+
+    def smallest_face(self, frame_size: tuple[int, int]) -> int:
+        """The smallest face, in pixels of a ``(width, height)`` frame, this detector can find."""
+        return smallest_face(frame_size, self.max_side, self.min_size)
 
     def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Detect frontal faces; boxes in full-frame pixels, scores in ``(0, 1)``."""
@@ -151,9 +261,44 @@ class HaarDetector:
             return _empty()
         margins = np.asarray(weights, dtype=np.float64).ravel() - self.last_stage_threshold
         scores = 1.0 / (1.0 + np.exp(-margins))
+        boxes = _to_full_frame(np.asarray(rects), factor, gray.shape[1], gray.shape[0])
         keep = scores >= self.min_score
-        boxes = _to_full_frame(np.asarray(rects)[keep], factor, gray.shape[1], gray.shape[0])
-        return boxes, scores[keep].astype(np.float32)
+        if self.guard:
+            keep &= np.array([self.confirms(gray, box) for box in boxes], dtype=bool)
+        return boxes[keep], scores[keep].astype(np.float32)
+
+    def confirms(self, gray: np.ndarray, box: np.ndarray) -> bool:
+        """The false-face guard: does the cascade fire densely on this box's crop at two canonical face sizes?
+
+        The crop comes from the full-resolution frame, with 30% context per side. It is scaled so the face is
+        32 px, then 64 px, and scanned again with fine steps (1.05) around that size; the box stands when a hit
+        overlapping it gathers the neighbours ``GUARD_CHECKS`` asks at both sizes. A real face holds up coarse and
+        fine; a face-like texture rarely does. About 5 ms per candidate on one core.
+        """
+        return all(self._neighbours_at(gray, box, face_px) >= needed for face_px, needed in GUARD_CHECKS)
+
+    def _neighbours_at(self, gray: np.ndarray, box: np.ndarray, face_px: int) -> int:
+        """Most neighbours of a cascade hit overlapping ``box`` once its crop is scaled to a ``face_px`` face."""
+        x1, y1, x2, y2 = (int(v) for v in box)
+        side = max(x2 - x1, y2 - y1)
+        margin = round(side * _GUARD_MARGIN)
+        cx1, cy1 = max(0, x1 - margin), max(0, y1 - margin)
+        scale = face_px / side
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        region = gray[cy1 : y2 + margin, cx1 : x2 + margin]
+        crop = cv2.resize(region, None, fx=scale, fy=scale, interpolation=interpolation)
+        expected = np.array([[x1 - cx1, y1 - cy1, x2 - cx1, y2 - cy1]], dtype=np.float64) * scale
+        low, high = round(face_px * 0.7), round(face_px * 1.4)
+        with self._lock:
+            rects, neighbours = self.cascade.detectMultiScale2(
+                crop, scaleFactor=1.05, minNeighbors=1, minSize=(low, low), maxSize=(high, high)
+            )
+        if len(rects) == 0:
+            return 0
+        hits = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
+        hits[:, 2:] += hits[:, :2]
+        overlapping = iou_matrix(expected, hits)[0] > 0.3
+        return int(np.ravel(neighbours)[overlapping].max()) if overlapping.any() else 0
 
 
 class DnnDetector:
@@ -184,6 +329,10 @@ class DnnDetector:
         )
         self._input_size: tuple[int, int] | None = None
         self._lock = threading.Lock()
+
+    def smallest_face(self, frame_size: tuple[int, int]) -> int:
+        """The smallest face in frame pixels: YuNet reports faces down to about 10 px of its input."""
+        return smallest_face(frame_size, self.max_side, _YUNET_MIN_FACE)
 
     def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Detect faces; boxes in full-frame pixels, YuNet scores in ``[0, 1]``."""
@@ -216,14 +365,23 @@ def available_detectors(model_path: str | Path | None = None) -> list[str]:
     return kinds
 
 
-def create_detector(kind: str = "haar", model_path: str | Path | None = None, **options) -> FaceDetector:
-    """Build a detector by kind (``haar`` or ``dnn``); ``options`` go to its constructor.
+def create_detector(
+    kind: str = "haar",
+    model_path: str | Path | None = None,
+    *,
+    preset: str | DetectionPreset = "live",
+    **options,
+) -> FaceDetector:
+    """Build a detector by kind (``haar`` or ``dnn``) for a source preset (``live``, ``photo``, ``video``).
 
-    ``model_path`` is the YuNet file for ``dnn`` and is ignored by ``haar`` (choose its cascade with
-    ``cascade=...``), so callers can pass their configured DNN path whatever the kind.
+    ``options`` go to its constructor and override the preset. ``model_path`` is the YuNet file for ``dnn`` and
+    is ignored by ``haar`` (choose its cascade with ``cascade=...``), so callers can pass their configured DNN
+    path whatever the kind. YuNet takes only the preset's size (at least 320 px; photos at 1280 px).
     """
+    chosen = detection_preset(preset)
     if kind == "haar":
-        return HaarDetector(**options)
+        return HaarDetector.from_preset(chosen, **options)
     if kind == "dnn":
+        options.setdefault("max_side", max(_DNN_MIN_SIDE, chosen.max_side or _DNN_PHOTO_SIDE))
         return DnnDetector(model_path, **options)
     raise ValueError(f"unknown detector kind {kind!r}; known: {', '.join(DETECTOR_KINDS)}")
