@@ -476,8 +476,11 @@ def model_choices(root: Path | None = None) -> list[str]:
     """What a model picker offers: every model, and ``model@head`` once per label set of a multi-head model."""
     choices = []
     for name in list_models(root):
-        heads = load_card(name, root).get("heads") or {}
-        choices += [f"{name}{HEAD_SEPARATOR}{h}" for h in heads] if heads else [name]
+        try:
+            heads = load_card(name, root).get("heads") or {}
+        except ModelLoadError:  # an unreadable card must not hide the other models; loading it says what is wrong
+            heads = {}
+        choices += [f"{name}{HEAD_SEPARATOR}{h}" for h in heads] if isinstance(heads, dict) and heads else [name]
     return choices
 
 

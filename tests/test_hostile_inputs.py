@@ -196,6 +196,17 @@ def test_cli_predict_reports_a_hostile_model_directory_without_a_traceback(
     assert not (directory / "REMOTE_CODE_RAN").exists()
 
 
+def test_model_picker_lists_every_model_even_beside_an_unreadable_card(tmp_path: Path) -> None:
+    from fer_core.zoo import model_choices
+
+    make_tiny_model_dir(tmp_path / "good")
+    make_tiny_model_dir(tmp_path / "broken")
+    (tmp_path / "broken" / "card.json").write_bytes(b'{"id": "\xe9"}')
+    assert model_choices(tmp_path) == ["broken", "good"]
+    with pytest.raises(ModelLoadError, match="UTF-8"):
+        load_model("broken", root=tmp_path)
+
+
 def test_onnx_model_whose_outputs_do_not_match_its_labels_is_refused(tiny_model_dir: Path) -> None:
     from fer_core.export import export_onnx
 
@@ -586,3 +597,93 @@ def test_video_page_leaves_no_staged_file_and_shows_names_as_text(
     for body in markdown_bodies(at):
         if name in body:
             assert_shown_as_text(body, name)
+
+
+# ------------------------------------------------------------------------------------------------ datasets
+
+VOTES_ROW = '"(0, 0, 48, 48)",6,2,0,0,0,0,0,0,2,0'
+PIXELS = " ".join(["128"] * 2304)
+
+
+def _face_png(path: Path, side: int = 48) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_png(np.full((side, side, 3), 120, np.uint8)) if side <= 48 else _flat_png(side))
+
+
+def _ferplus(tmp_path: Path, label_lines: list[str], images: dict[str, int] | None = None) -> tuple[str, Path, str]:
+    """A FER+ test split with ``label.csv`` lines and images (name -> side in pixels)."""
+    folder = tmp_path / "ferplus" / "FER2013Test"
+    folder.mkdir(parents=True)
+    for name, side in (images or {"fer0000000.png": 48}).items():
+        _face_png(folder / name, side)
+    (folder / "label.csv").write_text("".join(f"{line}\n" for line in label_lines))
+    return "ferplus", tmp_path / "ferplus", "label.csv"
+
+
+def _fer2013_csv(tmp_path: Path, rows: list[str]) -> tuple[str, Path, str]:
+    path = tmp_path / "fer2013.csv"
+    path.write_text("emotion,pixels,Usage\n" + "".join(f"{row}\n" for row in rows))
+    return "fer2013-csv", path, "fer2013.csv"
+
+
+def _fer2013_folders(tmp_path: Path, side: int) -> tuple[str, Path, str]:
+    root = tmp_path / "fer2013"
+    _face_png(root / "test/happy/PrivateTest_1.png")
+    _face_png(root / "test/sad/PrivateTest_2.png", side)
+    return "fer2013", root, "PrivateTest_2.png"
+
+
+def _image_folder(tmp_path: Path, side: int) -> tuple[str, Path, str]:
+    root = tmp_path / "faces"
+    _face_png(root / "happy/a.png")
+    _face_png(root / "angry/b.png", side)
+    return "imagefolder", root, "b.png"
+
+
+DATASET_CASES = [
+    # (builder of (dataset, root, file the message names), message naming the problem and where)
+    pytest.param(
+        lambda t: _ferplus(t, [f"fer0000000.png,{VOTES_ROW[:-1]}{'9' * 31}"]), "line 1: vote count", id="vote-1e30"
+    ),
+    pytest.param(
+        lambda t: _ferplus(t, [f"fer0000000.png,{VOTES_ROW}", f"x.png,{VOTES_ROW[:-1]}1e30"]),
+        "line 2: vote counts must be integers",
+        id="vote-float-text",
+    ),
+    pytest.param(lambda t: _ferplus(t, [f"../../x.png,{VOTES_ROW}"]), "line 1: image name '../../x.png'", id="dotdot"),
+    pytest.param(lambda t: _ferplus(t, [f"/etc/passwd,{VOTES_ROW}"]), "line 1: image name '/etc/passwd'", id="abs"),
+    pytest.param(lambda t: _ferplus(t, [f"sub/x.png,{VOTES_ROW}"]), "line 1: image name 'sub/x.png'", id="subfolder"),
+    pytest.param(lambda t: _ferplus(t, []), "no rows", id="label-csv-empty"),
+    pytest.param(
+        lambda t: _ferplus(t, ['fer0000000.png,"(0, 0, 48, 48)",0,0,0,0,0,0,0,0,0,9']),
+        "no image left",
+        id="every-image-dropped",
+    ),
+    pytest.param(
+        lambda t: (*_ferplus(t, [f"fer0000000.png,{VOTES_ROW}"], {"fer0000000.png": 9400})[:2], "fer0000000.png"),
+        "9400x9400",
+        id="ferplus-image-bomb",
+    ),
+    pytest.param(lambda t: _fer2013_csv(t, [f"3,{PIXELS}"]), "line 2: expected 3 fields", id="csv-missing-field"),
+    pytest.param(lambda t: _fer2013_csv(t, [f"3,{PIXELS},Training,x"]), "line 2: expected 3 fields", id="csv-extra"),
+    pytest.param(lambda t: _fer2013_csv(t, [f"3,{PIXELS},Trainig"]), "line 2: Usage 'Trainig'", id="csv-usage"),
+    pytest.param(lambda t: _fer2013_csv(t, [f"3,{'9' * 30} {PIXELS},Training"]), "line 2: ", id="csv-huge-pixel"),
+    pytest.param(lambda t: _fer2013_csv(t, [f"²,{PIXELS},Training"]), "line 2: emotion", id="csv-odd-digit"),
+    pytest.param(lambda t: _fer2013_csv(t, [f"3,{'1 ' * 200_000},Training"]), "line 2", id="csv-huge-field"),
+    pytest.param(lambda t: _fer2013_folders(t, 9400), "9400x9400", id="fer2013-image-bomb"),
+    pytest.param(lambda t: _image_folder(t, 9400), "9400x9400", id="imagefolder-image-bomb"),
+]
+
+
+@pytest.mark.parametrize(("build", "message"), DATASET_CASES)
+def test_hostile_dataset_is_a_dataset_error_naming_file_and_line(tmp_path: Path, build, message: str) -> None:
+    from fer_core.data import DatasetError, load_split
+
+    dataset, root, file = build(tmp_path)
+    label_set = {"label_set": "fer2013"} if dataset == "imagefolder" else {}
+    split = "train" if dataset == "fer2013-csv" else "test"
+    started = time.perf_counter()
+    with peak_rss_growth() as growth, pytest.raises(DatasetError, match=message) as caught:
+        load_split(dataset, root, split, **label_set)
+    assert file in str(caught.value)
+    assert time.perf_counter() - started < 10 and growth["mb"] < 200, f"{growth['mb']:.0f} MB"

@@ -78,6 +78,8 @@ def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
         values = np.array(text.split(), dtype=np.int64)
     except ValueError:
         raise DatasetError(f"{path}, line {line}: pixels are not integers") from None
+    except OverflowError:
+        raise DatasetError(f"{path}, line {line}: pixel values outside 0..255") from None
     if values.size != _SIDE * _SIDE:
         raise DatasetError(f"{path}, line {line}: expected {_SIDE * _SIDE} pixel values, got {values.size}")
     if values.min() < 0 or values.max() > 255:
@@ -86,29 +88,52 @@ def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
 
 
 def _parse_emotion(text: str, path: Path, line: int) -> int:
-    if not text.strip().isdigit() or int(text) >= len(FER2013):
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) >= len(FER2013):
         raise DatasetError(f"{path}, line {line}: emotion {text!r} is not a class id 0..{len(FER2013) - 1}")
-    return int(text)
+    return int(value)
+
+
+def _check_row(row: dict, path: Path, line: int) -> None:
+    """A row must have exactly the three fields: csv.DictReader fills missing ones with None, keeps extras apart."""
+    fields = len([value for key, value in row.items() if key is not None and value is not None])
+    fields += len(row.get(None) or [])
+    if fields != 3 or None in row:
+        raise DatasetError(f"{path}, line {line}: expected 3 fields (emotion,pixels,Usage), got {fields}")
+    if row["Usage"] not in FER2013_USAGE.values():
+        raise DatasetError(
+            f"{path}, line {line}: Usage {row['Usage']!r} is none of {', '.join(FER2013_USAGE.values())}"
+        )
+
+
+def _read_csv_rows(csv_path: Path, usage: str) -> tuple[list[np.ndarray], list[int], list[str]]:
+    """Images, labels and sample ids of the rows of one Usage; every row is checked, whatever its Usage."""
+    images, labels, ids = [], [], []
+    with open(csv_path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or [])
+        if missing:
+            raise DatasetError(f"{csv_path}: missing columns {sorted(missing)} (expected emotion,pixels,Usage)")
+        try:
+            for row_index, row in enumerate(reader):
+                line = reader.line_num
+                _check_row(row, csv_path, line)
+                if row["Usage"] != usage:
+                    continue
+                images.append(_parse_pixels(row["pixels"], csv_path, line))
+                labels.append(_parse_emotion(row["emotion"], csv_path, line))
+                ids.append(f"fer2013/row{row_index:07d}")
+        except csv.Error as err:
+            raise DatasetError(f"{csv_path}, line {reader.line_num + 1}: malformed CSV ({err})") from None
+    return images, labels, ids
 
 
 def read_fer2013_csv(csv_path: Path, split: str) -> FaceArrays:
     """One Usage of ``fer2013.csv``; sample ids are ``fer2013/row<index>`` (0-based data row, stable across copies)."""
     split = canonical_split(split)
     usage = FER2013_USAGE[split]
-    images, labels, ids = [], [], []
     try:
-        with open(csv_path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or [])
-            if missing:
-                raise DatasetError(f"{csv_path}: missing columns {sorted(missing)} (expected emotion,pixels,Usage)")
-            for row_index, row in enumerate(reader):
-                if row["Usage"] != usage:
-                    continue
-                line = reader.line_num
-                images.append(_parse_pixels(row["pixels"] or "", csv_path, line))
-                labels.append(_parse_emotion(row["emotion"] or "", csv_path, line))
-                ids.append(f"fer2013/row{row_index:07d}")
+        images, labels, ids = _read_csv_rows(csv_path, usage)
     except (FileNotFoundError, IsADirectoryError):
         raise DatasetError(f"{csv_path}: not a readable CSV file") from None
     except UnicodeDecodeError as err:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core.data.arrays import DatasetError, FaceArrays
-from fer_core.data.images import read_gray_images, strip_image_suffix
+from fer_core.data.images import is_image_name, read_gray_images, strip_image_suffix
 from fer_core.data.splits import canonical_split
 from fer_core.labels import FERPLUS
 
@@ -44,6 +44,7 @@ FERPLUS_FOLDERS = {"train": "FER2013Train", "val": "FER2013Valid", "test": "FER2
 FERPLUS_MODES = ("majority", "plurality50", "soft")
 VOTE_COLUMNS = tuple(f"votes_{name}" for name in (*FERPLUS.names, "unknown", "nf"))
 _EMOTIONS = len(FERPLUS)
+MAX_VOTES = np.iinfo(np.int16).max  # votes are kept as int16 metadata; FER+ has 10 annotators per image
 
 # Drop reasons, as recorded in FaceArrays.dropped.
 NOT_A_FACE = "top vote unknown or NF"
@@ -82,22 +83,41 @@ def _parse_votes(row: list[str], path: Path, line: int) -> list[int]:
         raise DatasetError(f"{path}, line {line}: vote counts must be integers, got {row[2:]}") from None
     if min(votes) < 0:
         raise DatasetError(f"{path}, line {line}: negative vote count")
+    if max(votes) > MAX_VOTES:
+        raise DatasetError(f"{path}, line {line}: vote count {max(votes)} is larger than {MAX_VOTES}")
     return votes
+
+
+def _image_name(text: str, path: Path, line: int) -> str:
+    """An image's file name, which must lie in the split folder itself (no folders, no ``..``, no absolute path)."""
+    name = text.strip()
+    if not name or Path(name).name != name or "\\" in name or name in (".", "..") or not is_image_name(name):
+        raise DatasetError(
+            f"{path}, line {line}: image name {name!r} must be an image file name in {path.parent} "
+            "(like fer0000000.png; no folders)"
+        )
+    return name
 
 
 def read_label_csv(path: Path) -> tuple[list[str], np.ndarray]:
     """Image names and vote counts ``(N, 10)`` int64 of one headerless FER+ ``label.csv``."""
     names, votes = [], []
+    reader = None
     try:
         with open(path, newline="") as fh:
-            for line, row in enumerate(csv.reader(fh), start=1):
+            reader = csv.reader(fh)
+            for row in reader:
                 if row:
-                    votes.append(_parse_votes(row, path, line))
-                    names.append(row[0].strip())
+                    votes.append(_parse_votes(row, path, reader.line_num))
+                    names.append(_image_name(row[0], path, reader.line_num))
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found (every FER+ split folder has a label.csv)") from None
     except UnicodeDecodeError as err:
         raise DatasetError(f"{path}: not a text CSV file ({err.reason})") from None
+    except csv.Error as err:
+        raise DatasetError(f"{path}, line {reader.line_num if reader else 1}: malformed CSV ({err})") from None
+    if not names:
+        raise DatasetError(f"{path}: no rows (expected image name, face box and {len(VOTE_COLUMNS)} vote counts)")
     return names, np.array(votes, np.int64).reshape(-1, len(VOTE_COLUMNS))
 
 
@@ -118,6 +138,9 @@ def read_ferplus(
     names, votes = read_label_csv(folder / "label.csv")
     keep, labels, dropped = ferplus_labels_from_votes(votes, label_mode)
     kept = np.flatnonzero(keep)
+    if not len(kept):
+        counts = ", ".join(f"{count} {reason}" for reason, count in dropped.items() if count)
+        raise DatasetError(f"{folder / 'label.csv'}: no image left under label mode {label_mode!r} ({counts})")
     paths = [folder / names[i] for i in kept]
     images = read_gray_images(paths, size=image_size, progress=progress, desc=f"ferplus {split}")
     return FaceArrays(
