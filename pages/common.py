@@ -8,13 +8,10 @@ import streamlit as st
 import torch
 
 from fer_core.detect import available_detectors, create_detector
-from fer_core.zoo import Classifier, ModelLoadError, default_model_name, list_models, load_model
+from fer_core.zoo import Classifier, ModelLoadError, default_model_name, load_card, load_model, split_head
+from fer_core.zoo import model_choices as zoo_model_choices
 
-__all__ = ["PHOTO_MAX_SIDE", "detector_choices", "dnn_model_path", "get_classifier", "get_detector", "model_choices"]
-
-# Detection size for uploaded photos: larger than the live default (256 px, tuned for webcam FPS) so
-# smaller faces in group photos are still found; a photo is analysed once, so the extra milliseconds are cheap.
-PHOTO_MAX_SIDE = 640
+__all__ = ["detector_choices", "dnn_model_path", "get_classifier", "get_detector", "model_choices"]
 
 
 def dnn_model_path() -> str | None:
@@ -34,19 +31,23 @@ def get_classifier(name: str = "default") -> Classifier:
 
 
 @st.cache_resource
-def get_detector(kind: str = "haar", max_side: int | None = None):
-    """A face detector; ``kind`` in ``available_detectors()``; ``max_side`` overrides its detection size."""
-    options = {} if max_side is None else {"max_side": max_side}
-    return create_detector(kind, model_path=dnn_model_path(), **options)
+def get_detector(kind: str = "haar", preset: str = "live"):
+    """A face detector; ``kind`` in ``available_detectors()``, ``preset`` the source (``fer_core.detect``
+    presets: ``live`` for speed, ``photo`` and ``video`` for recall)."""
+    return create_detector(kind, model_path=dnn_model_path(), preset=preset)
 
 
 def model_choices() -> tuple[list[str], int]:
-    """Shipped model names and the index of the default one (for a selectbox)."""
-    names = list_models()
+    """Model names for a selectbox (``name@head`` once per label set of a multi-head model), default's index."""
+    names = zoo_model_choices()
     try:
         default = default_model_name() if names else None
     except ModelLoadError:  # models but no (valid) default.json: the first one is as good a start as any
         default = None
+    if default is not None and default not in names:
+        base, head = split_head(default)
+        head = head or load_card(base).get("default_head")
+        default = f"{base}@{head}" if head else default
     return names, names.index(default) if default in names else 0
 
 
