@@ -340,27 +340,40 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 def predict_images(model: str, paths: Sequence[str], detector: str = "haar") -> list[dict]:
-    """Detect and classify the faces of image files; one record per face (JSON-ready)."""
-    import cv2
+    """Detect and classify the faces of image files as the Image page does; one JSON-ready record per face.
 
-    from fer_core.detect import create_detector
+    Files are decoded by ``fer_core.imageio.decode_image`` (EXIF orientation, grey/alpha/16-bit, huge photos
+    downscaled) and searched with the ``photo`` detection preset, so the CLI finds the faces the page finds. Boxes
+    are in the pixels of the upright original. An image without a face gets one record saying why it may be.
+    """
+    from fer_core.detect import create_detector, no_face_reason
+    from fer_core.imageio import ImageDecodeError, decode_image
     from fer_core.pipeline import FacePipeline, PipelineSettings
 
     clf = load_model(model)
-    pipeline = FacePipeline(clf, create_detector(detector), PipelineSettings(smoothing=0.0))
+    face_detector = create_detector(detector, preset="photo")
+    pipeline = FacePipeline(clf, face_detector, PipelineSettings(smoothing=0.0, max_faces=50))
     records = []
     for path in paths:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            records.append({"image": str(path), "error": "unreadable image"})
+        try:
+            decoded = decode_image(Path(path).read_bytes(), name=Path(path).name)
+        except (OSError, ImageDecodeError) as err:
+            records.append({"image": str(path), "error": str(err)})
             continue
         pipeline.reset()
-        result = pipeline.process(image)
+        result = pipeline.process(decoded.bgr)
         for record in result.to_records():
-            records.append({"image": str(path), **_jsonable(record)})
+            records.append({"image": str(path), **_jsonable(_to_original_pixels(record, decoded.scale))})
         if not result.faces:
-            records.append({"image": str(path), "faces": 0})
+            records.append({"image": str(path), "faces": 0, "why": no_face_reason(face_detector, decoded.size)})
     return records
+
+
+def _to_original_pixels(record: dict, scale: float) -> dict:
+    """A face record with its box mapped from the decoded (possibly downscaled) image back to the original."""
+    if scale == 1.0:
+        return record
+    return {**record, **{key: round(record[key] / scale) for key in ("x1", "y1", "x2", "y2")}}
 
 
 def _jsonable(record: dict) -> dict:

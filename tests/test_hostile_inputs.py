@@ -687,3 +687,25 @@ def test_hostile_dataset_is_a_dataset_error_naming_file_and_line(tmp_path: Path,
         load_split(dataset, root, split, **label_set)
     assert file in str(caught.value)
     assert time.perf_counter() - started < 10 and growth["mb"] < 200, f"{growth['mb']:.0f} MB"
+
+
+def test_cli_predict_gives_an_error_record_per_bad_image_and_boxes_in_file_pixels(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import cv2
+
+    files = {"bomb.png": _flat_png(9400), "notes.jpg": b"just text\n"}
+    face = cv2.imdecode(np.frombuffer(_sample_face(), np.uint8), cv2.IMREAD_COLOR)
+    files["big.png"] = _png(cv2.resize(face, (4096, 4096))[:, :, ::-1])
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    with peak_rss_growth() as growth:
+        assert cli_main(["predict", "--model", str(tiny_model_dir), *paths]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    errors = {Path(r["image"]).name: r["error"] for r in records if "error" in r}
+    assert "at most 40 MP" in errors["bomb.png"] and "not an image" in errors["notes.jpg"]
+    boxes = [r for r in records if Path(r["image"]).name == "big.png" and "x2" in r]
+    assert boxes and max(r["x2"] for r in boxes) > 2048  # the 4096 px file's own coordinates
+    assert growth["mb"] < 600
