@@ -33,7 +33,14 @@ __all__ = [
     "update_card_metrics",
 ]
 
-DATASET_LABEL_SETS = {"fer2013": "fer2013", "fer2013-csv": "fer2013", "ferplus": "ferplus"}
+DATASET_LABEL_SETS = {
+    "fer2013": "fer2013",
+    "fer2013-csv": "fer2013",
+    "ferplus": "ferplus",
+    "affectnet": "ferplus",
+    "affectnet7": "fer2013",
+    "rafdb": "fer2013",
+}
 SELECTION_SPLIT = {"fer2013": "PublicTest", "ferplus": "FER2013Valid", JOINT_DATASET: "PublicTest = FER2013Valid"}
 TRAIN_SPLIT = {"fer2013": "Training", "ferplus": "FER2013Train", JOINT_DATASET: "Training = FER2013Train"}
 LICENCES = {
