@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fer_core.detect import FaceDetector
+from fer_core.memory import release_freed_memory
 from fer_core.pipeline import ClassifierLike, PipelineSettings
 from pages.common import PHOTO_MAX_SIDE, get_detector
 from pages.demo_figures import probability_figure
@@ -135,3 +136,5 @@ if not images:
     st.stop()
 results = [show_image(item, model, face_detector, demo.pipeline) for item in images]
 download_buttons(results, model.name)
+del results, images  # shown and serialised for download: the pixels can go before the session idles
+release_freed_memory()
