@@ -3,8 +3,9 @@
     python scripts/bench_memory.py                       # every case
     python scripts/bench_memory.py --case png_9400 --json out.json
 
-Cases: ``png_9400`` (a 9400x9400 PNG of about 250 KB, the decompression-bomb shape), ``jpeg_12mp`` (a 4000x3000
-camera photo), ``video_4k`` (2 s of 3840x2160 video at 15 fps). Each case runs in its own Python process: it
+Cases: ``png_9400`` (a 9400x9400 PNG of about 250 KB, the decompression-bomb shape), ``png_6000`` (36 MP, near
+the largest PNG still decoded), ``jpeg_12mp`` (a 4000x3000 camera photo), ``video_4k`` (2 s of 3840x2160 video at
+15 fps). Each case runs in its own Python process: it
 imports everything and analyses a small image first (the baseline), then runs the case the way the page does
 (``pages.image_logic.analyse_image`` / ``pages.video_logic.analyse_video`` with the shipped default model and the
 Haar detector), drops the result and reports:
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 __all__ = ["CASES", "main", "parse_args", "run_case"]
 
-CASES = ("png_9400", "jpeg_12mp", "video_4k")
+CASES = ("png_9400", "png_6000", "jpeg_12mp", "video_4k")
 _PAGE_SIZE = resource.getpagesize()
 
 
@@ -120,6 +121,8 @@ def run_case(case: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as folder:
         if case == "png_9400":
             run = _image_case(png_bomb_bytes(), "bomb.png")
+        elif case == "png_6000":
+            run = _image_case(png_bomb_bytes(6000), "large.png")
         elif case == "jpeg_12mp":
             run = _image_case(photo_jpeg_bytes(), "photo.jpg")
         elif case == "video_4k":
