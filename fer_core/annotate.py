@@ -8,6 +8,7 @@ position is clamped to the frame, so faces touching the border never raise.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -15,12 +16,38 @@ import numpy as np
 from fer_core.labels import emotion_color_bgr
 from fer_core.pipeline import FaceResult, FrameResult
 
-__all__ = ["annotate_frame", "draw_hud", "face_caption"]
+__all__ = ["Style", "annotate_frame", "draw_hud", "face_caption"]
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _GREY = emotion_color_bgr("uncertain")
-_BAR_WIDTH = 60
-_BAR_HEIGHT = 7
+# Sizes at the reference frame (640 px on the longest side); larger frames scale every one of them, so labels keep
+# the same share of the picture when a 1536 px photo is shown at the width of a 640 px webcam frame.
+_REFERENCE_SIDE = 640
+
+
+@dataclass(frozen=True)
+class Style:
+    """Font scale, stroke widths and bar sizes for one frame size."""
+
+    font_scale: float
+    text_thickness: int
+    box_thickness: int
+    bar_width: int
+    bar_height: int
+    gap: int
+
+    @classmethod
+    def for_frame(cls, shape: Sequence[int]) -> Style:
+        """The style for a frame of ``shape`` (height, width, ...): 640 px frames get the webcam sizes."""
+        unit = max(1.0, max(shape[:2]) / _REFERENCE_SIDE)
+        return cls(
+            font_scale=0.4 * unit,
+            text_thickness=max(1, round(unit)),
+            box_thickness=max(1, round(2 * unit)) if min(shape[:2]) >= 240 else 1,
+            bar_width=round(60 * unit),
+            bar_height=round(7 * unit),
+            gap=max(2, round(3 * unit)),
+        )
 
 
 def face_caption(face: FaceResult) -> str:
@@ -49,69 +76,78 @@ def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(value, high))
 
 
-def _dashed_rectangle(frame: np.ndarray, box: Sequence[int], color: tuple[int, int, int], dash: int = 6) -> None:
+def _dashed_rectangle(
+    frame: np.ndarray, box: Sequence[int], color: tuple[int, int, int], thickness: int, dash: int
+) -> None:
     x1, y1, x2, y2 = box
     for x in range(x1, x2, 2 * dash):
-        cv2.line(frame, (x, y1), (min(x + dash, x2), y1), color, 1)
-        cv2.line(frame, (x, y2 - 1), (min(x + dash, x2), y2 - 1), color, 1)
+        cv2.line(frame, (x, y1), (min(x + dash, x2), y1), color, thickness)
+        cv2.line(frame, (x, y2 - 1), (min(x + dash, x2), y2 - 1), color, thickness)
     for y in range(y1, y2, 2 * dash):
-        cv2.line(frame, (x1, y), (x1, min(y + dash, y2)), color, 1)
-        cv2.line(frame, (x2 - 1, y), (x2 - 1, min(y + dash, y2)), color, 1)
+        cv2.line(frame, (x1, y), (x1, min(y + dash, y2)), color, thickness)
+        cv2.line(frame, (x2 - 1, y), (x2 - 1, min(y + dash, y2)), color, thickness)
 
 
-def _draw_chip(frame: np.ndarray, text: str, box: Sequence[int], color: tuple[int, int, int], scale: float) -> None:
+def _draw_chip(frame: np.ndarray, text: str, box: Sequence[int], color: tuple[int, int, int], style: Style) -> None:
     """A filled label chip above the box, or just inside its top edge when the box touches the frame top."""
     height, width = frame.shape[:2]
-    (text_w, text_h), baseline = cv2.getTextSize(text, _FONT, scale, 1)
-    chip_h = text_h + baseline + 4
-    x = _clamp(box[0], 0, max(0, width - text_w - 4))
+    scale, thickness, pad = style.font_scale, style.text_thickness, style.gap
+    (text_w, text_h), baseline = cv2.getTextSize(text, _FONT, scale, thickness)
+    chip_h = text_h + baseline + 2 * pad
+    chip_w = text_w + 2 * pad
+    x = _clamp(box[0], 0, max(0, width - chip_w))
     y_top = box[1] - chip_h if box[1] - chip_h >= 0 else box[1]
     y_top = _clamp(y_top, 0, max(0, height - chip_h))
-    cv2.rectangle(frame, (x, y_top), (x + text_w + 4, y_top + chip_h), color, cv2.FILLED)
-    cv2.putText(frame, text, (x + 2, y_top + text_h + 2), _FONT, scale, _text_color(color), 1, cv2.LINE_AA)
+    cv2.rectangle(frame, (x, y_top), (x + chip_w, y_top + chip_h), color, cv2.FILLED)
+    origin = (x + pad, y_top + text_h + pad)
+    cv2.putText(frame, text, origin, _FONT, scale, _text_color(color), thickness, cv2.LINE_AA)
 
 
-def _outlined_text(frame: np.ndarray, text: str, origin: tuple[int, int], scale: float) -> None:
+def _outlined_text(frame: np.ndarray, text: str, origin: tuple[int, int], scale: float, thickness: int) -> None:
     """White text with a black outline: readable on any background without drawing a backing box."""
-    cv2.putText(frame, text, origin, _FONT, scale, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(frame, text, origin, _FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.putText(frame, text, origin, _FONT, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+    cv2.putText(frame, text, origin, _FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
 
 
-def _draw_bars(frame: np.ndarray, face: FaceResult, labels: Sequence[str], scale: float) -> None:
+def _draw_bars(frame: np.ndarray, face: FaceResult, labels: Sequence[str], style: Style) -> None:
     """Top-3 classes as small horizontal bars below the box (inside it when the box reaches the bottom)."""
     height, width = frame.shape[:2]
+    bar_w, bar_h, gap = style.bar_width, style.bar_height, style.gap
     top = np.argsort(-face.probabilities)[:3]
-    rows_h = 3 * (_BAR_HEIGHT + 3)
-    y = face.box[3] + 3 if face.box[3] + 3 + rows_h <= height else face.box[3] - rows_h - 2
+    rows_h = 3 * (bar_h + gap)
+    y = face.box[3] + gap if face.box[3] + gap + rows_h <= height else face.box[3] - rows_h - gap
     y = _clamp(y, 0, max(0, height - rows_h))
-    x = _clamp(face.box[0], 0, max(0, width - _BAR_WIDTH - 70))
+    x = _clamp(face.box[0], 0, max(0, width - 2 * bar_w - 10 * gap))
+    text_scale = style.font_scale * 0.8
     for class_id in top:
         name, p = labels[class_id], float(face.probabilities[class_id])
-        cv2.rectangle(frame, (x, y), (x + _BAR_WIDTH, y + _BAR_HEIGHT), (40, 40, 40), cv2.FILLED)
-        cv2.rectangle(frame, (x, y), (x + round(_BAR_WIDTH * p), y + _BAR_HEIGHT), emotion_color_bgr(name), cv2.FILLED)
-        _outlined_text(frame, f"{name} {p:.0%}", (x + _BAR_WIDTH + 3, y + _BAR_HEIGHT), scale * 0.8)
-        y += _BAR_HEIGHT + 3
+        cv2.rectangle(frame, (x, y), (x + bar_w, y + bar_h), (40, 40, 40), cv2.FILLED)
+        cv2.rectangle(frame, (x, y), (x + round(bar_w * p), y + bar_h), emotion_color_bgr(name), cv2.FILLED)
+        _outlined_text(frame, f"{name} {p:.0%}", (x + bar_w + gap, y + bar_h), text_scale, style.text_thickness)
+        y += bar_h + gap
 
 
-def _draw_face(frame: np.ndarray, face: FaceResult, labels: Sequence[str], show_bars: bool) -> None:
+def _draw_face(frame: np.ndarray, face: FaceResult, labels: Sequence[str], show_bars: bool, style: Style) -> None:
     color = _face_color(face)
-    scale = 0.4 if max(frame.shape[:2]) <= 640 else 0.6
     x1, y1, x2, y2 = face.box
     if face.too_small:
-        _dashed_rectangle(frame, face.box, color)
+        _dashed_rectangle(frame, face.box, color, style.text_thickness, dash=2 * style.gap)
     else:
-        thickness = 2 if min(frame.shape[:2]) >= 240 else 1
-        cv2.rectangle(frame, (x1, y1), (x2 - 1, y2 - 1), color, thickness)
-    _draw_chip(frame, face_caption(face), face.box, color, scale)
+        cv2.rectangle(frame, (x1, y1), (x2 - 1, y2 - 1), color, style.box_thickness)
+    _draw_chip(frame, face_caption(face), face.box, color, style)
     if show_bars and not face.too_small:
-        _draw_bars(frame, face, labels, scale)
+        _draw_bars(frame, face, labels, style)
 
 
 def annotate_frame(frame_bgr: np.ndarray, result: FrameResult, *, show_bars: bool = True) -> np.ndarray:
-    """Return a copy of ``frame_bgr`` with every face of ``result`` drawn on it (grey frames become BGR)."""
+    """Return a copy of ``frame_bgr`` with every face of ``result`` drawn on it (grey frames become BGR).
+
+    Text, strokes and bars grow with the frame (``Style.for_frame``), so they stay readable on large photos.
+    """
     frame = cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR) if frame_bgr.ndim == 2 else frame_bgr.copy()
+    style = Style.for_frame(frame.shape)
     for face in result.faces:
-        _draw_face(frame, face, result.labels, show_bars)
+        _draw_face(frame, face, result.labels, show_bars, style)
     return frame
 
 
@@ -119,11 +155,14 @@ def draw_hud(frame: np.ndarray, text_lines: Sequence[str]) -> np.ndarray:
     """Draw lines such as "30.2 FPS" / "latency 21 ms" top-left on a dark backing, in place; returns ``frame``."""
     if not text_lines:
         return frame
-    scale, pad, line_h = 0.45, 4, 16
-    width = max(cv2.getTextSize(line, _FONT, scale, 1)[0][0] for line in text_lines) + 2 * pad
+    style = Style.for_frame(frame.shape)
+    scale, thickness, pad = style.font_scale * 1.125, style.text_thickness, style.gap + 1
+    line_h = round(16 * style.font_scale / 0.4)
+    width = max(cv2.getTextSize(line, _FONT, scale, thickness)[0][0] for line in text_lines) + 2 * pad
     height = line_h * len(text_lines) + pad
     region = frame[:height, :width]
     region[:] = (region * 0.4).astype(frame.dtype)  # darken instead of a solid box so the scene stays visible
     for i, line in enumerate(text_lines):
-        cv2.putText(frame, line, (pad, line_h * (i + 1) - 2), _FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        origin = (pad, line_h * (i + 1) - 2)
+        cv2.putText(frame, line, origin, _FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
     return frame

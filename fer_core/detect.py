@@ -49,6 +49,7 @@ __all__ = [
     "create_detector",
     "detection_preset",
     "downscale_for_detection",
+    "no_face_reason",
     "smallest_face",
 ]
 
@@ -349,6 +350,17 @@ class DnnDetector:
             return _empty()
         boxes = _to_full_frame(faces[:, :4], factor, frame.shape[1], frame.shape[0])
         return boxes, faces[:, -1].astype(np.float32)
+
+
+def no_face_reason(detector: FaceDetector, frame_size: tuple[int, int]) -> str:
+    """Why a detector may have found no face in a ``(width, height)`` frame, in words for the person who asked."""
+    width, height = frame_size
+    smallest = detector.smallest_face(frame_size) if hasattr(detector, "smallest_face") else None
+    size = f"{smallest} px or larger" if smallest is not None else "of the size it searches"
+    return (
+        f"The detector searched this {width}x{height} image for upright, frontal faces {size}; smaller, turned, "
+        "tilted or partly covered faces are missed, and so is a face that fills the whole image (a tight crop)."
+    )
 
 
 def _dnn_model_path(model_path: str | Path | None) -> Path | None:

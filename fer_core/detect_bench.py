@@ -48,6 +48,7 @@ __all__ = [
     "evaluate_detector",
     "face_free_images",
     "fer2013_faces",
+    "group_photo",
     "match_faces",
     "skimage_faces",
 ]
@@ -299,6 +300,35 @@ def compose_scene(
         names.append(face.name)
     image = np.clip(canvas, 0, 255).astype(np.uint8)
     return Scene(name, image, np.array(boxes, dtype=np.int32).reshape(-1, 4), tuple(placed_sizes), tuple(names))
+
+
+def group_photo(
+    n_faces: int = 6, face_px: int = 110, size: tuple[int, int] = (1536, 1024), background: str = "rocket"
+) -> Scene:
+    """A group photo: ``n_faces`` real faces (the astronaut, her mirror image, LFW people) in two rows.
+
+    The back row sits higher and a little to the side, as people stand in a group; the faces are the scikit-image
+    ones, so this needs no dataset. ``Scene.boxes`` lists them in reading order (back row left to right first).
+    """
+    faces = skimage_faces()
+    people = [faces[0], faces[1], *faces[2 : 2 + max(0, n_faces - 2)]][:n_faces]
+    width, height = size
+    canvas = _cover(dict(face_free_images())[background], size).astype(np.float32)
+    per_row = math.ceil(n_faces / 2)
+    boxes = []
+    for index, face in enumerate(people):
+        row, column = divmod(index, per_row)
+        patch, alpha, (bx1, by1, bx2, by2) = _face_patch(face, face_px)
+        step = width // (per_row + 1)
+        x = step * (column + 1) - patch.shape[1] // 2 + (step // 3 if row else 0)
+        y = height // 4 - patch.shape[0] // 2 + row * height // 2
+        x, y = min(max(0, x), width - patch.shape[1]), min(max(0, y), height - patch.shape[0])
+        window = canvas[y : y + patch.shape[0], x : x + patch.shape[1]]
+        window[:] = alpha * patch + (1 - alpha) * window
+        boxes.append((x + bx1, y + by1, x + bx2, y + by2))
+    image = np.clip(canvas, 0, 255).astype(np.uint8)
+    names = tuple(face.name for face in people)
+    return Scene("group_photo", image, np.array(boxes, dtype=np.int32), (face_px,) * len(people), names)
 
 
 def build_scenes(

@@ -91,6 +91,13 @@ def hud_lines(stats: LiveStats) -> list[str]:
     ]
 
 
+# The FPS figure is refreshed at most once a second, and the HUD on the video and the panel both show that one
+# figure (a per-frame value drawn on the video never matched the panel that polls once a second).
+FPS_REFRESH_S = 1.0
+# No frame for this long: the stream is stopped or stalled, and the FPS is 0 rather than the last value.
+STALE_AFTER_S = 2.0
+
+
 def _fps(arrivals: deque[float]) -> float:
     """Frames per second over the arrival times in the window (0 until two frames have arrived)."""
     if len(arrivals) < 2 or arrivals[-1] <= arrivals[0]:
@@ -131,6 +138,8 @@ class LiveProcessor:
         self._last_frame: np.ndarray | None = None
         self._last_arrival: float | None = None
         self._arrivals: deque[float] = deque(maxlen=STATS_WINDOW)
+        self._shown_fps = 0.0
+        self._fps_published_at: float | None = None
         self._timings: deque[dict[str, float]] = deque(maxlen=STATS_WINDOW)
         self._timeline: deque[TimelinePoint] = deque(maxlen=TIMELINE_MAX_POINTS)
 
@@ -208,6 +217,7 @@ class LiveProcessor:
             self._last_result = result
             self._last_arrival = arrival
             self._arrivals.append(arrival)
+            self._publish_fps(arrival)
             self._timings.append(dict(result.timings_ms))
             if face is not None and result.labels == self._pipeline.labels:
                 self._timeline.append(_timeline_point(result, face))
@@ -220,15 +230,25 @@ class LiveProcessor:
         with self._lock:
             return self._stats_locked(now=self._clock())
 
+    def _publish_fps(self, now: float) -> None:
+        """Refresh the shown FPS when a second has passed since the last refresh (or none was shown yet)."""
+        published = self._fps_published_at
+        if published is None and len(self._arrivals) < 2:
+            return
+        if published is None or now - published >= FPS_REFRESH_S:
+            self._shown_fps = _fps(self._arrivals)
+            self._fps_published_at = now
+
     def _stats_locked(self, now: float) -> LiveStats:
         result = self._last_result
+        stale = self._last_arrival is None or now - self._last_arrival > STALE_AFTER_S
         timings = self._timings
         latency = {key: sum(t.get(key, 0.0) for t in timings) / len(timings) for key in TIMING_KEYS} if timings else {}
         return LiveStats(
             frames_processed=self._frames,
             faces_in_last_frame=len(result.faces) if result else 0,
             max_faces_seen=self._max_faces,
-            fps=_fps(self._arrivals),
+            fps=0.0 if stale else self._shown_fps,
             latency_ms=latency,
             last_labels=tuple(face.display_label for face in result.faces) if result else (),
             seconds_since_last_frame=None if self._last_arrival is None else max(0.0, now - self._last_arrival),
@@ -274,16 +294,39 @@ def rtc_configuration(ice_servers_json: str | None) -> dict:
 
     An empty list (not "unset") matters: given no list, the browser and streamlit-webrtc fall back to public STUN
     servers, and nothing should reach the network unless a deployment asks for it. Local and LAN use needs none.
+    Error messages say what is wrong and where, never the value itself: it may hold a TURN credential, and the
+    page shows the message to every visitor.
     """
     if not ice_servers_json or not ice_servers_json.strip():
         return {"iceServers": []}
     try:
         servers = json.loads(ice_servers_json)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{ICE_SERVERS_ENV} is not valid JSON ({err})") from err
-    if not isinstance(servers, list) or not all(isinstance(s, dict) and s.get("urls") for s in servers):
-        raise ValueError(
-            f'{ICE_SERVERS_ENV} must be a JSON list of objects with "urls" (and optional "username", "credential"), '
-            f"got {ice_servers_json!r}"
-        )
+        raise ValueError(f"{ICE_SERVERS_ENV} is not valid JSON ({err.msg} at character {err.pos})") from None
+    problems = _ice_server_problems(servers)
+    if problems:
+        raise ValueError(f"{ICE_SERVERS_ENV} {'; '.join(problems)} (expected {_ICE_SHAPE})")
     return {"iceServers": servers}
+
+
+_ICE_SHAPE = 'a JSON list of objects with "urls" (a string or a list of strings) and optional "username", "credential"'
+
+
+def _ice_server_problems(servers: object) -> list[str]:
+    """What is wrong with a parsed ICE server list, one phrase per problem (empty when it is well formed)."""
+    if not isinstance(servers, list):
+        return [f"is a JSON {type(servers).__name__}, not a list"]
+    problems = []
+    for number, server in enumerate(servers, 1):
+        if not isinstance(server, dict):
+            problems.append(f"entry {number} is a {type(server).__name__}, not an object")
+            continue
+        urls = server.get("urls")
+        if isinstance(urls, str):
+            urls = [urls]
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u.strip() for u in urls):
+            problems.append(f'entry {number} has no "urls" string or list of strings')
+        for key in ("username", "credential"):
+            if key in server and not isinstance(server[key], str):
+                problems.append(f'entry {number} has a "{key}" that is not a string')
+    return problems

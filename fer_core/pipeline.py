@@ -31,6 +31,7 @@ __all__ = [
     "classify_whole_image",
     "crop_face",
     "expand_box",
+    "reading_order",
 ]
 
 Box = tuple[int, int, int, int]
@@ -270,8 +271,28 @@ def _too_small_face(box: Box, score: float, track_id: int | None) -> FaceResult:
     return FaceResult(box, score, track_id, None, None, None, None, 0.0, uncertain=False, too_small=True)
 
 
+def reading_order(boxes: np.ndarray) -> np.ndarray:
+    """Indices that put face boxes in reading order: rows top to bottom, each row left to right.
+
+    A face joins the current row when its vertical centre is within half the row's first face height of that
+    face's centre, so a group photo's back row is numbered before its front row, whatever the small height
+    differences inside a row.
+    """
+    boxes = np.asarray(boxes).reshape(-1, 4)
+    centres = (boxes[:, 1] + boxes[:, 3]) / 2.0
+    heights = boxes[:, 3] - boxes[:, 1]
+    order: list[int] = []
+    remaining = list(np.argsort(centres, kind="stable"))
+    while remaining:
+        first = remaining[0]
+        row = [i for i in remaining if abs(centres[i] - centres[first]) <= heights[first] / 2.0]
+        order += sorted(row, key=lambda i: (boxes[i, 0], centres[i]))
+        remaining = [i for i in remaining if i not in row]
+    return np.array(order, dtype=np.int64)
+
+
 def _valid_detections(boxes: np.ndarray, scores: np.ndarray, max_faces: int) -> tuple[np.ndarray, np.ndarray]:
-    """Drop empty boxes, keep the ``max_faces`` best by score, then order left to right for stable output."""
+    """Drop empty boxes, keep the ``max_faces`` best by score, then put them in reading order for stable output."""
     boxes = np.asarray(boxes, dtype=np.int32).reshape(-1, 4)
     scores = np.clip(np.asarray(scores, dtype=np.float32).reshape(-1), 0.0, 1.0)
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
@@ -279,7 +300,7 @@ def _valid_detections(boxes: np.ndarray, scores: np.ndarray, max_faces: int) -> 
     if len(boxes) > max_faces:
         best = np.argsort(-scores, kind="stable")[:max_faces]
         boxes, scores = boxes[best], scores[best]
-    order = np.argsort(boxes[:, 0], kind="stable")
+    order = reading_order(boxes)
     return boxes[order], scores[order]
 
 

@@ -81,6 +81,11 @@ class VideoInfo:
     frame_count: int
 
     @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` of the frames."""
+        return (self.width, self.height)
+
+    @property
     def duration_s(self) -> float:
         return self.frame_count / self.fps if self.fps else 0.0
 
@@ -187,7 +192,8 @@ def timeline_columns(labels: tuple[str, ...]) -> list[str]:
 
 
 def _timeline_rows(result: FrameResult, frame_index: int, time_s: float) -> list[dict]:
-    rows = result.to_records()
+    """One row per face; a frame without faces still gets one row, its face fields empty (NaN)."""
+    rows = result.to_records() or [{}]
     for row in rows:
         row["frame"], row["time_s"] = frame_index, time_s
     return rows
@@ -207,7 +213,8 @@ def process_video(
 
     Only every ``frame_step``-th frame is analysed; the frames between reuse the last result for drawing, so the
     output keeps the source frame rate and length. ``max_frames`` limits the source frames read. The timeline
-    has one row per face per analysed frame, ``frame`` being the source frame index.
+    has one row per face per analysed frame, and one row with empty face fields for an analysed frame without a
+    face (so every analysed frame is in it); ``frame`` is the source frame index.
     """
     if frame_step < 1:
         raise ValueError(f"frame_step must be >= 1, got {frame_step}")
@@ -259,9 +266,10 @@ def read_timeline(path: str | Path) -> pd.DataFrame:
 def emotion_shares(df: pd.DataFrame) -> pd.DataFrame:
     """Share of analysed frames per shown label for each track (rows: track_id; columns: labels, "uncertain").
 
-    Too-small faces are left out (nothing was shown for them); uncertain frames count as "uncertain", as displayed.
+    Too-small faces and frames without a face are left out (nothing was shown for them); uncertain frames count
+    as "uncertain", as displayed.
     """
-    classified = df[~df["too_small"].astype(bool)]
+    classified = df[df["track_id"].notna() & ~df["too_small"].fillna(True).astype(bool)]
     labels = [c.removeprefix("p_") for c in df.columns if c.startswith("p_")] + ["uncertain"]
     shown = classified["label"].where(~classified["uncertain"].astype(bool), "uncertain")
     shares = shown.groupby(classified["track_id"]).value_counts(normalize=True).unstack(fill_value=0.0)

@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from fer_core.pipeline import PipelineSettings
-from pages.common import PHOTO_MAX_SIDE, get_detector
+from pages.common import get_detector
 from pages.demo_figures import probability_figure
 from pages.demo_views import load_classifier_or_stop, render_model_card, selected_default_model
 from pages.image_logic import SAMPLE_PHOTO_NAME, analyse_image, sample_photo_bytes
@@ -19,6 +19,8 @@ PAGE_LINKS = (
     ("pages/image.py", "Image: analyse your photos, download the results", ":material/image:"),
     ("pages/video.py", "Video: annotate a clip, emotion timeline per face", ":material/movie:"),
     ("pages/compare.py", "Leaderboard: compare the trained models", ":material/leaderboard:"),
+    ("pages/robustness.py", "Resize robustness: accuracy on shrunken faces", ":material/photo_size_select_small:"),
+    ("pages/subgroups.py", "Subgroups: kids vs adults, with bootstrap intervals", ":material/groups:"),
 )
 
 
@@ -34,7 +36,7 @@ def page_links() -> None:
 def sample_analysis(model: str) -> None:
     """The bundled astronaut photo through the same path as an upload: annotated image and probability bars."""
     classifier = load_classifier_or_stop(model)
-    detector = get_detector("haar", PHOTO_MAX_SIDE)
+    detector = get_detector("haar", "photo")
     analysis = analyse_image(SAMPLE_PHOTO_NAME, sample_photo_bytes(), classifier, detector, PipelineSettings())
     image_column, bars_column = st.columns([3, 2])
     image_column.image(analysis.annotated, channels="BGR", caption="Sample photo (scikit-image astronaut, NASA)")

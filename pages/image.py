@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer_core.detect import FaceDetector
+from fer_core.detect import FaceDetector, no_face_reason
 from fer_core.memory import release_freed_memory
 from fer_core.pipeline import ClassifierLike, PipelineSettings
-from pages.common import PHOTO_MAX_SIDE, get_detector
+from pages.common import get_detector
 from pages.demo_figures import probability_figure
 from pages.demo_views import demo_sidebar, load_classifier_or_stop
 from pages.image_logic import (
@@ -93,7 +93,8 @@ def show_image(
             st.error(literal(analysis.error))
             return analysis
         if analysis.found_no_face:
-            st.warning("No face was found in this image.")
+            reason = no_face_reason(detector, analysis.decoded.size)
+            st.warning(f"No face was found in this image. {reason} Tick the box below to classify the whole image.")
         if analysis.found_no_face or analysis.whole_image:
             st.checkbox(
                 "Classify the whole image as one face",
@@ -129,7 +130,7 @@ def download_buttons(analyses: list[ImageAnalysis], model: str) -> None:
 st.title("Image")
 demo = demo_sidebar("image", max_faces=50)
 model = load_classifier_or_stop(demo.model)
-face_detector = get_detector(demo.detector, PHOTO_MAX_SIDE)
+face_detector = get_detector(demo.detector, "photo")
 images = chosen_images()
 if not images:
     st.info("Upload one or more photos, or tick **Use the sample photo**.")

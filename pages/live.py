@@ -34,6 +34,7 @@ from pages.routing import enter_through_navigation
 enter_through_navigation()
 
 PROCESSOR_KEY = "live_processor"
+PLAYING_KEY = "live_was_playing"
 TIMELINE_SECONDS = 60.0
 MEDIA_CONSTRAINTS = {"video": {"width": 640, "height": 480}, "audio": False}
 CONNECTION_HELP = f"""
@@ -48,7 +49,7 @@ the app, as JSON, e.g. `[{{"urls": ["stun:stun.example.org:3478"]}}]` or
 def session_processor(settings: DemoSettings, show_bars: bool) -> LiveProcessor:
     """This browser session's processor, switched to the sidebar's model/detector and settings (live, no restart)."""
     classifier = load_classifier_or_stop(settings.model)
-    detector = get_detector(settings.detector)
+    detector = get_detector(settings.detector, "live")
     processor = st.session_state.get(PROCESSOR_KEY)
     if processor is None:
         processor = LiveProcessor(classifier, detector, settings.pipeline)
@@ -75,12 +76,27 @@ def frame_callback(processor: LiveProcessor) -> Callable[[av.VideoFrame], av.Vid
 
 
 def ice_configuration() -> dict:
-    """ICE servers from the environment; a malformed value is reported and ignored (local use still works)."""
+    """ICE servers from the environment; a malformed value is reported (never echoed) and ignored."""
     try:
         return rtc_configuration(os.environ.get(ICE_SERVERS_ENV))
     except ValueError as err:
-        st.warning(f"Ignoring {ICE_SERVERS_ENV}: {err}")
+        st.warning(f"Ignoring {ICE_SERVERS_ENV}, so no STUN/TURN server is used: {err}.")
         return rtc_configuration(None)
+
+
+def stream_state(processor: LiveProcessor, playing: bool) -> str:
+    """``idle`` (never started), ``starting`` (START pressed, no frame yet), ``live`` or ``stopped``.
+
+    A new START resets the processor, so the "starting" state and fresh numbers show for every new stream.
+    """
+    was_playing = st.session_state.get(PLAYING_KEY, False)
+    st.session_state[PLAYING_KEY] = playing
+    if playing and not was_playing:
+        processor.reset()
+    frames = processor.stats().frames_processed
+    if playing:
+        return "live" if frames else "starting"
+    return "stopped" if frames else "idle"
 
 
 def timeline_frame(points: list[TimelinePoint], labels: tuple[str, ...]) -> pd.DataFrame:
@@ -115,16 +131,36 @@ def show_metrics(stats: LiveStats) -> None:
     st.caption(f"Latency per frame (ms, mean of the last {STATS_WINDOW} frames): {stages} · **total {total:.1f}**")
 
 
+STATE_MESSAGES = {
+    "idle": "Press START under the video to stream your camera; numbers appear here once frames arrive.",
+    "starting": (
+        "Starting: the browser asks for the camera and connects to the server. The first frame can take 10-30 s "
+        "on a busy server; the numbers appear as soon as it arrives."
+    ),
+    "stopped": "Stopped. Press START to stream again (the numbers start afresh).",
+}
+
+
 @st.fragment(run_every=1.0)
-def live_panel(processor: LiveProcessor) -> None:
-    """Polled once a second: the session's numbers and its emotion timeline."""
+def live_panel(processor: LiveProcessor, state: str) -> None:
+    """Polled once a second: the stream's state and the session's numbers."""
     stats = processor.stats()
+    if state == "live" and stats.seconds_since_last_frame is not None and stats.seconds_since_last_frame > 3:
+        st.caption(f"No frame for {stats.seconds_since_last_frame:.0f} s (stream paused or stalled).")
+    if state == "starting" and stats.frames_processed:
+        state = "live"  # the first frame arrived since the page last ran
+    status = {"starting": st.info, "stopped": st.warning, "idle": st.info}.get(state)
+    if status is not None:
+        status(STATE_MESSAGES[state], icon=":material/hourglass_top:" if state == "starting" else None)
+    st.markdown(f"**Stream:** {state}", help="idle, starting, live or stopped")
     show_metrics(stats)
-    if stats.frames_processed == 0:
-        st.info("Press START under the video to stream your camera; numbers appear here once frames arrive.")
+
+
+@st.fragment(run_every=1.0)
+def live_timeline(processor: LiveProcessor) -> None:
+    """Polled once a second: the main face's emotion timeline, the width of the page."""
+    if processor.stats().frames_processed == 0:
         return
-    if stats.seconds_since_last_frame is not None and stats.seconds_since_last_frame > 3:
-        st.caption(f"No frame for {stats.seconds_since_last_frame:.0f} s (stream stopped or paused).")
     points = processor.timeline(TIMELINE_SECONDS)
     if not points:
         st.caption("No face classified yet: face the camera, in good light.")
@@ -132,7 +168,7 @@ def live_panel(processor: LiveProcessor) -> None:
     labels = processor.labels
     figure = stacked_probabilities_figure(timeline_frame(points, labels), labels)
     figure.update_layout(title=f"Main face, last {TIMELINE_SECONDS:.0f} s")
-    st.plotly_chart(figure, key="live_timeline")
+    st.plotly_chart(figure, key="live_timeline", width="stretch")
 
 
 def snapshot_bytes(processor: LiveProcessor) -> Callable[[], bytes]:
@@ -157,7 +193,7 @@ def main() -> None:
     processor = session_processor(settings, show_bars)
     video_column, panel_column = st.columns([3, 2])
     with video_column:
-        webrtc_streamer(
+        context = webrtc_streamer(
             key="live",
             mode=WebRtcMode.SENDRECV,
             rtc_configuration=ice_configuration(),
@@ -176,7 +212,8 @@ def main() -> None:
         with st.expander("Camera does not connect?"):
             st.markdown(CONNECTION_HELP)
     with panel_column:
-        live_panel(processor)
+        live_panel(processor, stream_state(processor, bool(context.state.playing)))
+    live_timeline(processor)
 
 
 main()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer_core.detect import no_face_reason
 from fer_core.pipeline import FacePipeline
 from fer_core.video import VideoError, VideoInfo
 from pages.common import get_detector
@@ -91,7 +92,7 @@ def run_processing(source: VideoSource, demo: DemoSettings, frame_step: int, max
 
     The source is staged only for the processing itself: its temporary file is gone when this returns.
     """
-    pipeline = FacePipeline(load_classifier_or_stop(demo.model), get_detector(demo.detector), demo.pipeline)
+    pipeline = FacePipeline(load_classifier_or_stop(demo.model), get_detector(demo.detector, "video"), demo.pipeline)
     with st.status(f"Processing {literal(source.name)}...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
 
@@ -134,7 +135,8 @@ def show_timeline(analysis: VideoAnalysis) -> None:
     """Per-face charts: top-emotion confidence over time and all probabilities stacked."""
     tracks = analysis.track_ids
     if not tracks:
-        st.warning("No face was found in the analysed frames.")
+        detector = get_detector(st.session_state.get("video_detector", "haar"), "video")
+        st.warning(f"No face was found in the analysed frames. {no_face_reason(detector, analysis.info.size)}")
         return
     track = st.selectbox("Face", tracks, format_func=lambda t: f"face #{t}", key="video_track")
     rows = analysis.track_timeline(track)
@@ -155,7 +157,10 @@ def show_shares(analysis: VideoAnalysis) -> None:
 
 def show_exports(analysis: VideoAnalysis) -> None:
     st.subheader("Timeline")
-    st.caption("One row per face per analysed frame; `frame` is the source frame index.")
+    st.caption(
+        "One row per face per analysed frame, and one row with empty face fields for an analysed frame without a "
+        "face; `frame` is the source frame index."
+    )
     st.dataframe(analysis.timeline, hide_index=True, key="video_timeline_table")
     stem = analysis.source_name.rsplit(".", 1)[0]
     for column, (suffix, mime) in zip(st.columns(len(TIMELINE_MIME)), TIMELINE_MIME.items(), strict=True):
