@@ -65,6 +65,9 @@ def show_faces(analysis: ImageAnalysis, key: str) -> None:
     result = analysis.result
     if analysis.decoded.notes:
         st.caption("; ".join(analysis.decoded.notes))
+    if result.faces and not analysis.whole_image:
+        count = len(result.faces)
+        st.caption(f"{count} face{'s' if count > 1 else ''} found, numbered in reading order (rows top to bottom).")
     image_column, bars_column = st.columns([3, 2])
     image_column.image(analysis.annotated, channels="BGR")
     with bars_column:
