@@ -12,7 +12,9 @@ This module knows nothing about Streamlit or WebRTC: it takes and returns uint8 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import threading
 import time
 from collections import deque
@@ -34,6 +36,7 @@ __all__ = [
     "TimelinePoint",
     "hud_lines",
     "main_face",
+    "quiet_closed_transport_errors",
     "rtc_configuration",
 ]
 
@@ -330,3 +333,38 @@ def _ice_server_problems(servers: object) -> list[str]:
             if key in server and not isinstance(server[key], str):
                 problems.append(f'entry {number} has a "{key}" that is not a string')
     return problems
+
+
+_LOGGER = logging.getLogger(__name__)
+_CLOSED_TRANSPORT = ("RTCIceTransport is closed", "RTCDtlsTransport is closed", "RTCSctpTransport is closed")
+
+
+def _is_closed_transport_error(context: dict) -> bool:
+    """An aiortc ``InvalidStateError`` for a transport closed under a connection attempt still in flight."""
+    error = context.get("exception")
+    return type(error).__name__ == "InvalidStateError" and str(error) in _CLOSED_TRANSPORT
+
+
+def quiet_closed_transport_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Let a stream stop during connection set-up without an error in the server log.
+
+    aiortc connects a peer in a task nobody awaits; when the viewer presses STOP while ICE is still checking
+    (common on a busy server, where the first frame takes 10-30 s), the connection closes under that task, its
+    next step raises ``InvalidStateError: RTCIceTransport is closed`` and asyncio logs "Task exception was never
+    retrieved". The connection is closed as asked, so only that exact error is logged at debug level; every other
+    error goes to the handler that was there before. Safe to call again (installs once per loop).
+    """
+    previous = loop.get_exception_handler()
+    if getattr(previous, "quiets_closed_transports", False):
+        return
+
+    def handler(event_loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        if _is_closed_transport_error(context):
+            _LOGGER.debug("WebRTC connection closed while connecting: %s", context.get("exception"))
+        elif previous is not None:
+            previous(event_loop, context)
+        else:
+            event_loop.default_exception_handler(context)
+
+    handler.quiets_closed_transports = True
+    loop.set_exception_handler(handler)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
+from streamlit_webrtc.eventloop import get_global_event_loop
 
 from fer_core.live import (
     ICE_SERVERS_ENV,
@@ -24,6 +25,7 @@ from fer_core.live import (
     LiveProcessor,
     LiveStats,
     TimelinePoint,
+    quiet_closed_transport_errors,
     rtc_configuration,
 )
 from pages.common import get_detector
@@ -191,6 +193,7 @@ def main() -> None:
     settings = demo_sidebar("live", temporal=True)
     show_bars = st.sidebar.checkbox("Show probability bars", value=True, key="live_show_bars", help="Top-3 per face")
     processor = session_processor(settings, show_bars)
+    quiet_closed_transport_errors(get_global_event_loop())  # STOP while connecting: no error in the server log
     video_column, panel_column = st.columns([3, 2])
     with video_column:
         context = webrtc_streamer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -305,3 +306,90 @@ def test_rtc_configuration_has_no_ice_servers_unless_configured(value, servers):
 def test_rtc_configuration_rejects_malformed_values(value):
     with pytest.raises(ValueError, match="FER_ICE_SERVERS"):
         rtc_configuration(value)
+
+
+class SettableClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_fps_is_refreshed_once_a_second_and_drops_to_zero_when_frames_stop():
+    clock = SettableClock()
+    processor = _processor(clock=clock)
+    for _ in range(16):  # half a second at 30 FPS: the first figure is published with the second frame
+        processor.process(_frame())
+        clock.now += 1 / 30
+    shown = processor.stats().fps
+    assert shown == pytest.approx(30.0, rel=0.05)
+    for _ in range(5):  # a burst at 100 FPS within the same second: the shown figure holds still
+        clock.now += 0.01
+        processor.process(_frame())
+    assert processor.stats().fps == shown
+    clock.now += 1.0
+    processor.process(_frame())
+    assert processor.stats().fps != shown, "a second later the figure is refreshed"
+    clock.now += live.STALE_AFTER_S + 0.1
+    assert processor.stats().fps == 0.0, "no frame for a while: the stream is stopped, not still at 30 FPS"
+
+
+def test_hud_and_panel_show_the_same_fps():
+    clock = SettableClock()
+    processor = _processor(clock=clock)
+    for _ in range(40):
+        processor.process(_frame())
+        clock.now += 1 / 25
+    hud_fps = float(hud_lines(processor._record(processor._last_result, clock.now))[0].split()[0])
+    assert hud_fps == pytest.approx(processor.stats().fps, abs=0.05)
+
+
+SECRET = "s3cret-turn-password"
+
+
+@pytest.mark.parametrize(
+    ("servers", "problem"),
+    [
+        ([{"urls": 3478, "credential": SECRET}], 'entry 1 has no "urls" string or list of strings'),
+        ([{"urls": ["stun:x", 5], "credential": SECRET}], 'entry 1 has no "urls" string or list of strings'),
+        ([STUN, {"urls": [], "credential": SECRET}], 'entry 2 has no "urls"'),
+        ([{"urls": "turn:x", "username": "u", "credential": 42}], 'entry 1 has a "credential" that is not a string'),
+        ({"urls": "turn:x", "credential": SECRET}, "is a JSON dict, not a list"),
+        ([SECRET], "entry 1 is a str, not an object"),
+    ],
+)
+def test_malformed_ice_servers_say_what_is_wrong_without_the_value(servers, problem):
+    with pytest.raises(ValueError, match="FER_ICE_SERVERS") as raised:
+        rtc_configuration(json.dumps(servers))
+    message = str(raised.value)
+    assert problem in message
+    assert SECRET not in message and "turn:x" not in message
+
+
+def test_invalid_json_ice_servers_do_not_echo_the_value():
+    with pytest.raises(ValueError, match="not valid JSON") as raised:
+        rtc_configuration('[{"urls": "turn:x", "credential": "' + SECRET + '"')
+    assert SECRET not in str(raised.value)
+
+
+class InvalidStateError(Exception):
+    """Stands in for aiortc.exceptions.InvalidStateError (matched by name and message)."""
+
+
+def test_closed_transport_errors_are_quiet_and_other_errors_still_reported():
+    loop = asyncio.new_event_loop()
+    seen = []
+    loop.set_exception_handler(lambda _loop, context: seen.append(context["exception"]))
+    try:
+        live.quiet_closed_transport_errors(loop)
+        live.quiet_closed_transport_errors(loop)  # installs once
+        closed = InvalidStateError("RTCIceTransport is closed")
+        other = RuntimeError("a real bug")
+        loop.call_exception_handler({"message": "Task exception was never retrieved", "exception": closed})
+        loop.call_exception_handler({"message": "Task exception was never retrieved", "exception": other})
+    finally:
+        loop.close()
+    assert seen == [other]

@@ -75,12 +75,18 @@ def checkpoints_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(checkpoints_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the app server's stdout and stderr go (tests read it for errors the page does not show)."""
+    return tmp_path_factory.mktemp("server") / "streamlit.log"
+
+
+@pytest.fixture(scope="session")
+def app_url(checkpoints_dir: Path, server_log: Path) -> Iterator[str]:
     """Base URL of ``streamlit run streamlit_app.py`` on a free port, stopped after the session."""
     if not CHROMIUM.is_file():
         pytest.skip(f"no Chromium at {CHROMIUM}: run `bash .ci/install-browser.sh` (or set FER_CHROMIUM)")
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    log_path = server_log
     command = [
         sys.executable,
         "-m",
@@ -165,6 +171,19 @@ def page(browser_context):
         yield tab
     finally:
         tab.close()
+
+
+@pytest.fixture(scope="session")
+def group_photo_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A JPEG group photo of real faces in two rows (``fer_core.detect_bench.group_photo``) and its face count."""
+    import cv2
+
+    from fer_core.detect_bench import group_photo
+
+    scene = group_photo()
+    path = tmp_path_factory.mktemp("upload") / "group_photo.jpg"
+    cv2.imwrite(str(path), scene.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return path, len(scene.boxes)
 
 
 @pytest.fixture(scope="session")

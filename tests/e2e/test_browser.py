@@ -1,4 +1,5 @@
-"""End to end in headless Chromium: every page loads without an error, and the live page analyses camera frames.
+"""End to end in headless Chromium: every page loads without an error, the live page analyses camera frames
+(starting, live and stopped states), and the image page finds every face of an uploaded group photo.
 
 The live test presses START in the streamlit-webrtc component (an iframe), lets Chromium's fake camera stream a
 real face, and reads the "Frames processed" metric rendered by the page outside the iframe: it can only rise if
@@ -108,15 +109,47 @@ def test_page_loads_without_errors(page, app_url, screenshots_dir, path):
     save_screenshot(page, screenshots_dir, PAGES[path])
 
 
-def test_live_page_analyses_fake_camera_frames(page, app_url, screenshots_dir):
+def wait_for_text(page, text: str, timeout_s: float) -> None:
+    """Wait until ``text`` is visible in the page's main area (the fragments redraw it every second)."""
+    page.locator("[data-testid='stMain']").get_by_text(text).first.wait_for(state="visible", timeout=timeout_s * 1000)
+
+
+def test_live_page_goes_through_starting_live_and_stopped(page, app_url, screenshots_dir, server_log):
+    """START shows a "starting" state until the first frame, then live numbers; STOP shows "stopped" and 0 FPS."""
     open_page(page, app_url, "live")
+    wait_for_text(page, "Press START", 20.0)
     webrtc = page.frame_locator(WEBRTC_IFRAME)
     webrtc.get_by_role("button", name=re.compile(r"^start$", re.IGNORECASE)).click()
+    wait_for_text(page, "Starting: the browser asks for the camera", 20.0)
     first = poll_metric(page, "Frames processed", lambda v: v > 0, FIRST_FRAMES_TIMEOUT_S)
     later = poll_metric(page, "Frames processed", lambda v: v > first, 20.0)
     assert later > first
+    wait_for_text(page, "Stream: live", 10.0)
+    assert poll_metric(page, "FPS", lambda v: v > 0, 10.0) > 0
     faces = poll_metric(page, "Most faces in a frame", lambda v: v > 0, 20.0)
     assert faces >= 1, "the fake camera shows a real face; the detector should find it"
     assert page_errors(page) == []
     save_screenshot(page, screenshots_dir, "live")
     webrtc.get_by_role("button", name=re.compile(r"^stop$", re.IGNORECASE)).click()
+    wait_for_text(page, "Stopped. Press START", 20.0)
+    assert poll_metric(page, "FPS", lambda v: v == 0, 10.0) == 0, "a stopped stream has no frame rate"
+    # Start again (fresh numbers) and stop again: neither teardown may leave an error in the server log.
+    webrtc.get_by_role("button", name=re.compile(r"^start$", re.IGNORECASE)).click()
+    poll_metric(page, "Frames processed", lambda v: v > 0, FIRST_FRAMES_TIMEOUT_S)
+    webrtc.get_by_role("button", name=re.compile(r"^stop$", re.IGNORECASE)).click()
+    wait_for_text(page, "Stopped. Press START", 20.0)
+    page.wait_for_timeout(3000)  # give the server time to tear the connection down
+    log = server_log.read_text(errors="replace")
+    assert "Task exception was never retrieved" not in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+
+
+def test_image_page_finds_every_face_of_an_uploaded_group_photo(page, app_url, screenshots_dir, group_photo_file):
+    path, count = group_photo_file
+    open_page(page, app_url, "image")
+    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(path))
+    wait_for_text(page, f"{count} faces found, numbered in reading order", PAGE_LOAD_TIMEOUT_S)
+    wait_until_idle(page)
+    assert page_errors(page) == []
+    assert "No face was found" not in page.locator("[data-testid='stMain']").inner_text()
+    save_screenshot(page, screenshots_dir, "image_group")
