@@ -61,7 +61,7 @@ def test_missing_names_table_says_what_it_is_for(tmp_path: Path) -> None:
 
 
 def test_real_joint_split_counts(data_root: Path, request) -> None:
-    cache = request.config.cache
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
     cache_dir = cache.mkdir("fer-data") if cache is not None else None
     joint = load_joint_split(data_root / "fer2013", data_root / "ferplus", "val", cache_dir=cache_dir)
     assert len(joint) == 3589  # every PublicTest face keeps its FER2013 label
