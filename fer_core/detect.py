@@ -110,7 +110,7 @@ DETECTION_PRESETS = {
         # (scripts/bench_live.py) and finds faces from 48 px at 640x480 instead of 60.
         DetectionPreset("live", max_side=320, scale_factor=1.2, min_neighbors=4),
         DetectionPreset("photo", max_side=None, scale_factor=1.1, min_neighbors=3, guard=True),
-        DetectionPreset("video", max_side=960, scale_factor=1.15, min_neighbors=3, guard=True),
+        DetectionPreset("video", max_side=960, scale_factor=1.1, min_neighbors=3, guard=True),
     )
 }
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from fer_core.annotate import annotate_frame, draw_hud, face_caption
+from fer_core.annotate import Style, annotate_frame, draw_hud, face_caption
 from fer_core.labels import emotion_color_bgr
 from fer_core.pipeline import FaceResult, FrameResult
 
@@ -116,3 +116,25 @@ def test_draw_hud_draws_top_left_in_place(lines: list[str]) -> None:
 def test_draw_hud_without_lines_leaves_the_frame() -> None:
     frame = np.full((HEIGHT, WIDTH, 3), 128, np.uint8)
     assert (draw_hud(frame, []) == 128).all()
+
+
+@pytest.mark.parametrize(("shape", "font_scale"), [((480, 640), 0.4), ((240, 320), 0.4), ((1152, 1536), 0.96)])
+def test_style_grows_with_the_frame_and_never_shrinks_below_webcam_size(shape, font_scale) -> None:
+    assert Style.for_frame(shape).font_scale == pytest.approx(font_scale)
+
+
+def _painted_rows_above(drawn: np.ndarray, box) -> int:
+    """Rows above the box that the label chip painted."""
+    x1, y1 = box[0], box[1]
+    return int(drawn[:y1, x1 : x1 + 20].any(axis=(1, 2)).sum())
+
+
+def test_labels_keep_their_share_of_a_large_photo() -> None:
+    """On a 1536 px photo the chip is as tall, relative to the image, as on a 640 px frame."""
+    small_box, large_box = (200, 200, 300, 300), (480, 480, 720, 720)
+    small = annotate_frame(np.zeros((480, 640, 3), np.uint8), _result(_face(small_box)))
+    large = annotate_frame(
+        np.zeros((1152, 1536, 3), np.uint8), _result(_face(large_box), size=(1536, 1152)), show_bars=False
+    )
+    ratio = _painted_rows_above(large, large_box) / _painted_rows_above(small, small_box)
+    assert 2.0 <= ratio <= 3.0  # the image is 2.4 times larger

@@ -138,3 +138,29 @@ def test_train_zoo_trains_several_recipes_and_bundles_them(tmp_path: Path) -> No
         names = set(tar.getnames())
     assert {"tiny_cnn/card.json", "tiny_cct/model.safetensors"} <= names
     assert (out / "logs.tar").is_file()
+
+
+def test_predict_finds_small_head_shots_in_a_large_photo_and_explains_an_empty_one(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The photo preset and the Image page's decoding: four faces of 24-80 px in a 1600x1200 JPEG."""
+    import cv2
+    import numpy as np
+
+    from fer_core.detect_bench import compose_scene, face_free_images, match_faces, skimage_faces
+
+    backgrounds = dict(face_free_images())
+    faces = skimage_faces()[:4]
+    rng = np.random.default_rng(1)
+    scene = compose_scene("heads", backgrounds["rocket"], faces, [80, 60, 40, 24], (1600, 1200), rng)
+    photo, empty = tmp_path / "heads.jpg", tmp_path / "coffee.png"
+    cv2.imwrite(str(photo), scene.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    cv2.imwrite(str(empty), backgrounds["coffee"])
+    assert main(["predict", "--model", str(tiny_model_dir), str(photo), str(empty)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    boxes = np.array([[r[k] for k in ("x1", "y1", "x2", "y2")] for r in records if r["image"] == str(photo)])
+    found, false = match_faces(scene.boxes, boxes.reshape(-1, 4))
+    assert false == 0
+    assert found[np.array(scene.sizes) >= 40].all(), "every face of 40 px or more"
+    (no_face,) = [r for r in records if r["image"] == str(empty)]
+    assert no_face["faces"] == 0 and "24 px or larger" in no_face["why"]

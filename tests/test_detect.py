@@ -1,4 +1,4 @@
-"""Face detectors on real faces (scikit-image's astronaut, LFW crops) and their error messages."""
+"""Face detectors on real faces (scikit-image's astronaut, LFW crops): presets, guard, sizes, error messages."""
 
 from __future__ import annotations
 
@@ -8,13 +8,19 @@ import pytest
 
 from fer_core import detect
 from fer_core.detect import (
+    DETECTION_PRESETS,
     DNN_MODEL_ENV,
+    DetectionPreset,
     DnnDetector,
     HaarDetector,
     available_detectors,
     create_detector,
+    detection_preset,
     downscale_for_detection,
+    no_face_reason,
 )
+from fer_core.detect_bench import compose_scene, face_free_images, group_photo, match_faces, skimage_faces
+from fer_core.imageio import decode_image
 from fer_core.sample_media import ASTRONAUT_FACE_BOX, moving_face_frames, multi_face_frame, sample_face_image
 from fer_core.tracking import iou_matrix
 
@@ -127,3 +133,97 @@ def test_dnn_detector_finds_the_astronaut_when_its_model_is_present(monkeypatch:
     boxes, scores = create_detector("dnn").detect(sample_face_image())
     _check_output(boxes, scores, 512, 512)
     assert len(boxes) == 1
+
+
+# ------------------------------------------------------------------------------------------------ presets
+
+
+def test_presets_are_live_photo_video_and_unknown_names_list_them() -> None:
+    assert set(DETECTION_PRESETS) == {"live", "photo", "video"}
+    assert detection_preset("photo") is DETECTION_PRESETS["photo"]
+    with pytest.raises(ValueError, match="known: live, photo, video"):
+        detection_preset("portrait")
+    with pytest.raises(ValueError, match="unknown detection preset"):
+        create_detector("haar", preset="portrait")
+
+
+@pytest.mark.parametrize(
+    ("preset", "frame_size", "smallest"),
+    [("live", (640, 480), 48), ("photo", (2048, 1536), 24), ("video", (640, 480), 24), ("video", (1920, 1080), 48)],
+)
+def test_smallest_face_searched_per_preset(preset: str, frame_size, smallest: int) -> None:
+    assert create_detector(preset=preset).smallest_face(frame_size) == smallest
+
+
+@pytest.mark.parametrize("kwargs", [{"scale_factor": 1.0}, {"max_side": 10}, {"min_neighbors": -1}])
+def test_preset_rejects_bad_settings(kwargs: dict) -> None:
+    options = {"name": "x", "max_side": 320, "scale_factor": 1.1, "min_neighbors": 3, **kwargs}
+    with pytest.raises(ValueError):
+        DetectionPreset(**options)
+
+
+def test_no_face_reason_names_the_smallest_face_searched() -> None:
+    reason = no_face_reason(create_detector(preset="live"), (640, 480))
+    assert "640x480" in reason and "48 px or larger" in reason
+
+
+@pytest.fixture(scope="module")
+def photo() -> HaarDetector:
+    return HaarDetector.from_preset("photo")
+
+
+def test_photo_preset_finds_no_face_in_the_face_free_photos(photo: HaarDetector) -> None:
+    found = {name: len(photo.detect(image)[0]) for name, image in face_free_images()}
+    assert found == dict.fromkeys(found, 0)  # coffee's table used to be a 48% "neutral" face
+
+
+def test_the_guard_removes_the_false_face_the_cascade_alone_finds(photo: HaarDetector) -> None:
+    motorcycle = dict(face_free_images())["stereo_motorcycle"]
+    unguarded = HaarDetector.from_preset("photo", guard=False)
+    boxes, _ = unguarded.detect(motorcycle)
+    assert len(boxes) >= 1, "the benchmark's known false face (if the cascade changes, pick another)"
+    gray = cv2.cvtColor(motorcycle, cv2.COLOR_BGR2GRAY)
+    assert not any(photo.confirms(gray, box) for box in boxes)
+    astronaut = cv2.cvtColor(sample_face_image(), cv2.COLOR_BGR2GRAY)
+    assert photo.confirms(astronaut, np.array(ASTRONAUT_FACE_BOX))
+
+
+def test_photo_preset_finds_every_face_of_a_group_photo(photo: HaarDetector) -> None:
+    scene = group_photo()
+    found, false = match_faces(scene.boxes, photo.detect(scene.image)[0])
+    assert found.all() and false == 0
+
+
+def _single_face_scene(face_px: int, size: tuple[int, int], seed: int = 0):
+    astronaut = skimage_faces()[0]
+    background = dict(face_free_images())["rocket"]
+    return compose_scene("one", background, [astronaut], [face_px], size, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("face_px", [43, 103, 155])
+def test_photo_preset_finds_a_small_face_in_a_large_photo(photo: HaarDetector, face_px: int) -> None:
+    scene = _single_face_scene(face_px, (1600, 1200))
+    found, false = match_faces(scene.boxes, photo.detect(scene.image)[0])
+    assert found.all() and false == 0
+
+
+@pytest.mark.slow
+def test_a_12_megapixel_photo_with_a_155_px_face_is_found_after_decoding(photo: HaarDetector) -> None:
+    """The upload path: JPEG bytes -> decode_image (longest side 2048) -> photo preset."""
+    scene = _single_face_scene(155, (4000, 3000))
+    _ok, jpeg = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    decoded = decode_image(jpeg.tobytes(), name="big.jpg")
+    truth = np.rint(scene.boxes * decoded.scale).astype(np.int32)
+    found, false = match_faces(truth, photo.detect(decoded.bgr)[0])
+    assert found.all() and false == 0
+
+
+def test_a_55_px_face_in_a_640x480_clip_is_found_in_every_frame() -> None:
+    """The video preset searches a 640x480 clip at its own size (live, at 320 px, is built for speed)."""
+    detector = create_detector(preset="video")
+    hits = 0
+    for seed in range(12):  # the face at a different place in every frame
+        scene = _single_face_scene(55, (640, 480), seed)
+        found, _false = match_faces(scene.boxes, detector.detect(scene.image)[0])
+        hits += int(found.all())
+    assert hits == 12

@@ -21,6 +21,7 @@ from fer_core.pipeline import (
     classify_whole_image,
     crop_face,
     expand_box,
+    reading_order,
 )
 from fer_core.sample_media import moving_face_frames, multi_face_frame, sample_face_image
 from fer_core.tracking import IoUTracker, ProbabilitySmoother, greedy_match, iou_matrix
@@ -379,3 +380,33 @@ def test_live_benchmark_script_reports_every_stage(tmp_path) -> None:
     report = json.loads(out.read_text())
     assert set(report["stages"]) == {"detect", "classify", "track", "annotate", "total"}
     assert report["mean_faces"] >= 3 and report["fps"] > 0
+
+
+@pytest.mark.parametrize(
+    ("boxes", "order"),
+    [
+        ([], []),
+        ([[300, 10, 360, 70], [10, 20, 70, 80]], [1, 0]),  # one row, numbered left to right
+        # A back row (slightly uneven heights) before the front row, whatever their x positions.
+        ([[50, 300, 150, 400], [400, 40, 480, 120], [100, 50, 180, 130], [300, 310, 400, 410]], [2, 1, 0, 3]),
+        ([[0, 0, 50, 50], [0, 100, 50, 150], [0, 200, 50, 250]], [0, 1, 2]),  # a column, top to bottom
+    ],
+)
+def test_reading_order_is_rows_top_to_bottom_then_left_to_right(boxes, order) -> None:
+    assert reading_order(np.array(boxes).reshape(-1, 4)).tolist() == order
+
+
+def test_pipeline_numbers_faces_in_reading_order() -> None:
+    class FixedDetector:
+        def detect(self, frame):
+            boxes = np.array([[400, 300, 480, 380], [40, 300, 120, 380], [200, 40, 280, 120]], np.int32)
+            return boxes, np.full(3, 0.9, np.float32)
+
+    class Uniform:
+        labels = LABELS
+
+        def predict(self, crops):
+            return np.full((len(crops), len(LABELS)), 1 / len(LABELS), np.float32)
+
+    result = FacePipeline(Uniform(), FixedDetector()).process(FRAME)
+    assert [face.box[:2] for face in result.faces] == [(200, 40), (40, 300), (400, 300)]

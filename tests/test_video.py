@@ -88,6 +88,24 @@ def test_process_video_round_trip(face_video: Path, tmp_path: Path, frame_step: 
     assert progress[-1] == (N_FRAMES, N_FRAMES) and len(progress) == N_FRAMES
 
 
+def test_a_frame_without_a_face_still_has_its_timeline_row(tmp_path: Path) -> None:
+    """Blank frames between face frames: one row per analysed frame, the blank ones with empty face fields."""
+    faces = list(moving_face_frames(4, SIZE))
+    blank = np.full_like(faces[0], 120)
+    clip = tmp_path / "gaps.mp4"
+    with VideoSink(clip, fps=10, size=SIZE) as sink:
+        for frame in (faces[0], blank, faces[1], blank):
+            sink.write(frame)
+    timeline = process_video(clip, None, _pipeline())
+    assert timeline["frame"].tolist() == [0, 1, 2, 3]
+    empty = timeline[timeline["frame"].isin([1, 3])]
+    assert empty["track_id"].isna().all() and empty["label"].isna().all() and empty["x1"].isna().all()
+    assert timeline.loc[timeline["frame"].isin([0, 2]), "track_id"].notna().all()
+    assert set(emotion_shares(timeline).index) == {1}  # frames without a face add no track
+    exported = read_timeline(export_timeline(timeline, tmp_path / "timeline.parquet"))
+    assert len(exported) == 4
+
+
 def test_annotations_reach_the_output(face_video: Path, tmp_path: Path) -> None:
     out = tmp_path / "annotated.mp4"
     process_video(face_video, out, _pipeline(), max_frames=3)
