@@ -4,8 +4,8 @@
 ``scores`` an ``(N,)`` float32 array in ``[0, 1]``. How hard a detector looks is a ``DetectionPreset``, one per
 source (``DETECTION_PRESETS``):
 
-- ``live``: a webcam frame downscaled to 320 px, coarse scale steps: speed first (30 FPS at 640x480 on one core).
-  Webcam faces are large; the smallest face it finds is ``smallest_face(frame_size)`` (48 px at 640x480).
+- ``live``: a webcam frame downscaled to 288 px, coarse scale steps: speed first (30 FPS at 640x480 on one core).
+  Webcam faces are large; the smallest face it finds is ``smallest_face(frame_size)`` (54 px at 640x480).
 - ``photo``: the photo at its own (decoded) resolution, fine scale steps, and a false-face guard: every face of
   24 px or more, as a photo is analysed once.
 - ``video``: the clip's own resolution up to 960 px and the guard: a clip of 640x480 is searched at full size, so
@@ -106,9 +106,9 @@ class DetectionPreset:
 DETECTION_PRESETS = {
     preset.name: preset
     for preset in (
-        # 320 px in steps of 1.2 without equalisation costs less than the former 256 px in steps of 1.15 with it
-        # (scripts/bench_live.py) and finds faces from 48 px at 640x480 instead of 60.
-        DetectionPreset("live", max_side=320, scale_factor=1.2, min_neighbors=4),
+        # 288 px in steps of 1.2 without equalisation costs about what the former 256 px in steps of 1.15 with it
+        # did (scripts/bench_live.py) and finds faces from 54 px at 640x480 instead of 60.
+        DetectionPreset("live", max_side=288, scale_factor=1.2, min_neighbors=4),
         DetectionPreset("photo", max_side=None, scale_factor=1.1, min_neighbors=3, guard=True),
         DetectionPreset("video", max_side=960, scale_factor=1.1, min_neighbors=3, guard=True),
     )
@@ -191,7 +191,7 @@ class HaarDetector:
 
     The defaults are the ``live`` preset; ``HaarDetector.from_preset("photo")`` and friends build the others. The
     ``alt2`` cascade gave no false positives on the sample media where ``default`` found a second "face" on the
-    astronaut's suit. Faces below ``smallest_face(frame_size)`` pixels (48 px at 640x480 for ``live``) are missed.
+    astronaut's suit. Faces below ``smallest_face(frame_size)`` pixels (54 px at 640x480 for ``live``) are missed.
 
     Scores: ``detectMultiScale3(..., outputRejectLevels=True)`` returns, per box, the weight sum of the cascade's
     last stage. Its threshold differs per cascade (53.8 for ``alt2``, -3.0 for ``default``), so the score is the
@@ -203,7 +203,7 @@ class HaarDetector:
         self,
         cascade: str = "haarcascade_frontalface_alt2.xml",
         *,
-        max_side: int | None = 320,
+        max_side: int | None = 288,
         scale_factor: float = 1.2,
         min_neighbors: int = 4,
         min_size: int = 24,

@@ -38,6 +38,7 @@ from fer_core.tracking import greedy_match, iou_matrix
 
 __all__ = [
     "BACKGROUND_NAMES",
+    "BEFORE_PRESETS",
     "DEFAULT_SIZES",
     "DetectionReport",
     "FaceSource",
@@ -72,6 +73,14 @@ BACKGROUND_NAMES = (
     "page",
 )
 MATCH_IOU = 0.4
+# ``HaarDetector`` settings each source had before the presets, for before/after figures: one detector at 256 px
+# in steps of 1.15 with histogram equalisation for the webcam and for video, 640 px for photos; no guard.
+_BEFORE = {"scale_factor": 1.15, "min_neighbors": 4, "equalize": True, "guard": False}
+BEFORE_PRESETS = {
+    "live": {"max_side": 256, **_BEFORE},
+    "video": {"max_side": 256, **_BEFORE},
+    "photo": {"max_side": 640, **_BEFORE},
+}
 # Context around a face box when pasting it, as a fraction of the box side on every side; the outer half of it fades.
 _CONTEXT = 0.5
 _ASTRONAUT_FACE = (177, 67, 270, 160)

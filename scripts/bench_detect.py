@@ -25,17 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_core.bench import format_table
 from fer_core.detect import DETECTION_PRESETS, HaarDetector
-from fer_core.detect_bench import benchmark_faces, build_scenes, evaluate_detector, face_free_images
+from fer_core.detect_bench import (
+    BEFORE_PRESETS,
+    benchmark_faces,
+    build_scenes,
+    evaluate_detector,
+    face_free_images,
+)
 
-__all__ = ["BEFORE", "SCENES", "main", "parse_args", "run_benchmark"]
+__all__ = ["SCENES", "main", "parse_args", "run_benchmark"]
 
-# The detector settings each source had before the presets (all one HaarDetector, no guard).
-_OLD = {"scale_factor": 1.15, "min_neighbors": 4, "equalize": True, "guard": False}
-BEFORE = {
-    "live": {"max_side": 256, **_OLD},
-    "video": {"max_side": 256, **_OLD},
-    "photo": {"max_side": 640, **_OLD},
-}
 # Scene size and face sizes per source.
 SCENES = {
     "photo": ((1600, 1200), (24, 32, 48, 64, 96, 128, 160, 200)),
@@ -60,7 +59,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def _detectors(preset: str, with_before: bool) -> dict[str, HaarDetector]:
     detectors = {"after": HaarDetector.from_preset(preset)}
     if with_before:
-        detectors = {"before": HaarDetector(**BEFORE[preset]), **detectors}
+        detectors = {"before": HaarDetector(**BEFORE_PRESETS[preset]), **detectors}
     return detectors
 
 

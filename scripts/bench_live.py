@@ -3,6 +3,7 @@
     python scripts/bench_live.py --threads 2                 # shipped default model, moving-face video
     python scripts/bench_live.py --source multi --json out.json
     python scripts/bench_live.py --fake-classifier           # detector/tracking/annotate cost only
+    python scripts/bench_live.py --before                    # detection as it was before the presets
 
 Each stage is the median (and 90th percentile) over ``--frames`` frames after a warm-up; FPS is 1000 / median
 total, where total = pipeline ``process`` + ``annotate_frame``, i.e. what a webcam callback spends per frame.
@@ -26,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_core.annotate import annotate_frame
 from fer_core.bench import format_table
-from fer_core.detect import DNN_MODEL_ENV, create_detector
+from fer_core.detect import DETECTION_PRESETS, DNN_MODEL_ENV, HaarDetector, create_detector
+from fer_core.detect_bench import BEFORE_PRESETS
 from fer_core.labels import FER2013
 from fer_core.pipeline import FacePipeline
 from fer_core.sample_media import moving_face_frames, multi_face_frame
@@ -51,6 +53,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"))
     parser.add_argument("--fake-classifier", action="store_true", help="skip the model: uniform probabilities")
     parser.add_argument("--detector", default="haar", choices=("haar", "dnn"), help=f"dnn needs ${DNN_MODEL_ENV}")
+    parser.add_argument("--preset", default="live", choices=list(DETECTION_PRESETS), help="detection preset")
+    parser.add_argument(
+        "--before", action="store_true", help="Haar detection with the settings from before the presets (256 px, 1.15)"
+    )
     parser.add_argument(
         "--source",
         default="video",
@@ -74,6 +80,12 @@ def _frames(source: str, count: int, size: tuple[int, int]) -> list[np.ndarray]:
     if source == "multi":
         return [multi_face_frame(size)] * count
     return list(moving_face_frames(count, size))
+
+
+def _detector(args: argparse.Namespace):
+    if args.before:
+        return HaarDetector(**BEFORE_PRESETS[args.preset])
+    return create_detector(args.detector, preset=args.preset)
 
 
 def _load_classifier(args: argparse.Namespace):
@@ -112,7 +124,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     cv2.setNumThreads(args.threads)
     width, height = (int(v) for v in args.size.lower().split("x"))
     classifier, classifier_name = _load_classifier(args)
-    pipeline = FacePipeline(classifier, create_detector(args.detector))
+    pipeline = FacePipeline(classifier, _detector(args))
     frames = _frames(args.source, args.frames + 10, (width, height))
     for frame in frames[:10]:
         _time_frame(pipeline, frame)
@@ -121,7 +133,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     faces = statistics.mean(s["faces"] for s in samples)
     return {
         "classifier": classifier_name,
-        "detector": args.detector,
+        "detector": f"{args.detector} ({'before' if args.before else args.preset})",
         "source": args.source,
         "size": [width, height],
         "threads": args.threads,

@@ -149,7 +149,7 @@ def test_presets_are_live_photo_video_and_unknown_names_list_them() -> None:
 
 @pytest.mark.parametrize(
     ("preset", "frame_size", "smallest"),
-    [("live", (640, 480), 48), ("photo", (2048, 1536), 24), ("video", (640, 480), 24), ("video", (1920, 1080), 48)],
+    [("live", (640, 480), 54), ("photo", (2048, 1536), 24), ("video", (640, 480), 24), ("video", (1920, 1080), 48)],
 )
 def test_smallest_face_searched_per_preset(preset: str, frame_size, smallest: int) -> None:
     assert create_detector(preset=preset).smallest_face(frame_size) == smallest
@@ -164,7 +164,7 @@ def test_preset_rejects_bad_settings(kwargs: dict) -> None:
 
 def test_no_face_reason_names_the_smallest_face_searched() -> None:
     reason = no_face_reason(create_detector(preset="live"), (640, 480))
-    assert "640x480" in reason and "48 px or larger" in reason
+    assert "640x480" in reason and "54 px or larger" in reason
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +219,7 @@ def test_a_12_megapixel_photo_with_a_155_px_face_is_found_after_decoding(photo: 
 
 
 def test_a_55_px_face_in_a_640x480_clip_is_found_in_every_frame() -> None:
-    """The video preset searches a 640x480 clip at its own size (live, at 320 px, is built for speed)."""
+    """The video preset searches a 640x480 clip at its own size (live, at 288 px, is built for speed)."""
     detector = create_detector(preset="video")
     hits = 0
     for seed in range(12):  # the face at a different place in every frame
