@@ -151,9 +151,11 @@ def render_model_card(card: dict) -> None:
     facts = model_card_facts(card)
     st.markdown(f"**Model** {literal(facts['model'])} · {literal(facts['architecture'])}")
     titles = {"test accuracy": "Test accuracy", "test macro-F1": "Test macro-F1", "parameters": "Parameters"}
-    titles["CPU latency"] = "CPU latency"
+    titles["CPU latency"] = "CPU latency per face"
+    # The unit "per face" goes in the title: a 4-column metric value of "0.59 ms / face" is cut off at 1280 px.
+    shown = {**facts, "CPU latency": facts["CPU latency"].removesuffix(" / face")}
     for column, (key, title) in zip(st.columns(4), titles.items(), strict=True):
-        column.metric(title, facts[key])
+        column.metric(title, shown[key])
     st.caption(
         f"Evaluated on: {literal(facts['evaluated on'])} · trained on {literal(facts['trained on'])}, checkpoint "
         f"selected on the {literal(facts['selected on'])} split · classes: {literal(facts['labels'])}"
