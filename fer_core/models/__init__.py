@@ -24,6 +24,14 @@ from fer_core.models.factory import (
     architecture_info,
     create_model,
     list_architectures,
+    list_budget_variants,
 )
 
-__all__ = ["ARCHITECTURES", "Architecture", "architecture_info", "create_model", "list_architectures"]
+__all__ = [
+    "ARCHITECTURES",
+    "Architecture",
+    "architecture_info",
+    "create_model",
+    "list_architectures",
+    "list_budget_variants",
+]

@@ -7,6 +7,10 @@ encoder layers and C tokenizer convs of size KxK. The paper's CCT-7/3x1 (256-dim
 CIFAR images with 16x16 tokens; at 48 px one conv would leave 24x24 = 576 tokens, so the default here uses two
 tokenizer convs (12x12 = 144 tokens) and a 4-layer, 128-dim encoder (CCT-4 widths) so it runs live on one CPU core.
 ``depth=7, embed_dim=256, num_heads=4, mlp_ratio=2`` gives the paper's CCT-7/3x2.
+
+``cct_budget`` is a CCT-4/3x3 at 96 dims (2 heads, MLP ratio 1): a third tokenizer conv (32-channel hidden convs)
+leaves 6x6 = 36 tokens at 48 px, where 144 tokens would spend most of the budget on attention maps; about
+38 MFLOPs per face.
 """
 
 from __future__ import annotations
@@ -69,13 +73,14 @@ class CCT(nn.Module):
         mlp_ratio: float = 1.0,
         num_convs: int = 2,
         kernel_size: int = 3,
+        tokenizer_chans: int = 64,
         drop_rate: float = 0.0,
         attn_drop_rate: float = 0.1,
         drop_path_rate: float = 0.1,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.tokenizer = ConvTokenizer(in_chans, embed_dim, num_convs, kernel_size)
+        self.tokenizer = ConvTokenizer(in_chans, embed_dim, num_convs, kernel_size, tokenizer_chans)
         self.pos_embed = PositionalEmbedding(self.tokenizer.num_tokens(img_size), embed_dim)
         self.pos_drop = nn.Dropout(drop_rate)
         self.encoder = TransformerEncoder(
@@ -107,6 +112,13 @@ def fer_cct(pretrained: bool = False, **kwargs) -> CCT:
     return _create_cct(**kwargs)
 
 
+@register_model
+def fer_cct_budget(pretrained: bool = False, **kwargs) -> CCT:
+    """CCT-4/3x3 at 96 dims: 36 tokens at 48 px (about 0.27M params, 38 MFLOPs)."""
+    model_args = {"embed_dim": 96, "depth": 4, "num_heads": 2, "num_convs": 3, "tokenizer_chans": 32}
+    return _create_cct(**{**model_args, **kwargs})
+
+
 add_architecture(
     Architecture(
         name="cct",
@@ -115,5 +127,16 @@ add_architecture(
         description="Compact Convolutional Transformer: conv tokenizer, encoder, sequence pooling",
         paper="Hassani et al. 2021, arXiv 2104.05704",
         tiny_args={"embed_dim": 16, "depth": 1, "num_heads": 2, "num_convs": 1},
+    )
+)
+add_architecture(
+    Architecture(
+        name="cct_budget",
+        timm_name="fer_cct_budget",
+        family="timm",
+        description="CCT-4/3x3 at 96 dims: 3-conv tokenizer (36 tokens), sequence pooling",
+        paper="Hassani et al. 2021, arXiv 2104.05704",
+        tiny_args={"embed_dim": 16, "depth": 1, "num_heads": 2, "num_convs": 1},
+        budget_of="cct",
     )
 )

@@ -6,6 +6,9 @@ a pre-norm ViT with a layer norm before the encoder and a pooled (class-token) o
 pooled output gives the logits. ``CLIPVisionModel`` is not an ``AutoModelForImageClassification`` class, so the
 wrapper saves the head next to the tower: ``save_pretrained`` files plus ``classifier_head.safetensors``; the class
 count and label names ride in the tower's config (``num_labels`` / ``id2label``), so the directory rebuilds itself.
+
+``clip_vision_budget`` is the same pre-norm tower with its pooled output at the ``vit_budget`` shape: 8x8 patches
+(36 tokens + class token), 96-dim, 4 layers of 3 heads, MLP 384, about 35 MFLOPs per 48 px face.
 """
 
 from __future__ import annotations
@@ -85,6 +88,26 @@ def fer_hf_clip_vision(pretrained: bool = False, **kwargs) -> CLIPVisionClassifi
     return _create_clip_vision(**kwargs)
 
 
+@register_model
+def fer_hf_clip_vision_budget(pretrained: bool = False, **kwargs) -> CLIPVisionClassifier:
+    """CLIP vision tower, 8x8 patches, 96-dim x 4 layers, 3 heads (about 0.46M params, 35 MFLOPs at 48 px)."""
+    model_args = {
+        "patch_size": 8,
+        "hidden_size": 96,
+        "intermediate_size": 384,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 3,
+    }
+    return _create_clip_vision(**{**model_args, **kwargs})
+
+
+_TINY_CLIP = {
+    "patch_size": 8,
+    "hidden_size": 16,
+    "intermediate_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+}
 add_architecture(
     Architecture(
         name="clip_vision",
@@ -92,12 +115,17 @@ add_architecture(
         family="hf",
         description="CLIP vision tower (transformers) + linear head on the pooled output",
         paper="Radford et al. 2021, arXiv 2103.00020",
-        tiny_args={
-            "patch_size": 8,
-            "hidden_size": 16,
-            "intermediate_size": 32,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-        },
+        tiny_args=_TINY_CLIP,
+    )
+)
+add_architecture(
+    Architecture(
+        name="clip_vision_budget",
+        timm_name="fer_hf_clip_vision_budget",
+        family="hf",
+        description="CLIP vision tower at 35 MFLOPs: 8x8 patches, 96-dim x 4 layers",
+        paper="Radford et al. 2021, arXiv 2103.00020",
+        tiny_args=_TINY_CLIP,
+        budget_of="clip_vision",
     )
 )

@@ -3,6 +3,9 @@
 In the spirit of the compact FER2013 baselines (e.g. Khaireddin & Chen 2021, "Facial Emotion Recognition: State of
 the Art Performance on FER2013", arXiv 2105.03588): stacked 3x3 conv blocks, batch norm, max pooling, dropout, a
 global-average-pooled head so any input size works.
+
+``cnn_budget`` (widths 16-32-64-128, about 59 MFLOPs per 48 px face) is the reference point of the compute-budget
+zoo: every other ``*_budget`` variant is sized to train at about its speed on one CPU thread.
 """
 
 from __future__ import annotations
@@ -71,6 +74,13 @@ def fer_cnn(pretrained: bool = False, **kwargs) -> FerCNN:
     return _create_cnn(**kwargs)
 
 
+@register_model
+def fer_cnn_budget(pretrained: bool = False, **kwargs) -> FerCNN:
+    """Half-width baseline, 16-32-64-128, light dropout (about 0.3M params, 59 MFLOPs at 48 px)."""
+    model_args = {"widths": (16, 32, 64, 128), "drop_rate": 0.1, "head_dropout": 0.3}
+    return _create_cnn(**{**model_args, **kwargs})
+
+
 add_architecture(
     Architecture(
         name="cnn",
@@ -79,5 +89,16 @@ add_architecture(
         description="VGG-style CNN baseline with batch norm and dropout",
         paper="Khaireddin & Chen 2021, arXiv 2105.03588",
         tiny_args={"widths": (8, 16)},
+    )
+)
+add_architecture(
+    Architecture(
+        name="cnn_budget",
+        timm_name="fer_cnn_budget",
+        family="timm",
+        description="cnn at half width (16-32-64-128): the compute-budget reference",
+        paper="Khaireddin & Chen 2021, arXiv 2105.03588",
+        tiny_args={"widths": (8, 16)},
+        budget_of="cnn",
     )
 )

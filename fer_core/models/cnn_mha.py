@@ -4,6 +4,9 @@ A convolutional stem extracts local texture (wrinkles, mouth corners); self-atte
 arXiv 1706.03762) then relates distant face regions, e.g. eyebrows with the mouth. Hybrids of this kind are common on
 FER2013; this one keeps the stem of the baseline CNN (``cnn``), stops at 1/8 resolution (6x6 tokens at 48 px), adds a
 learned positional embedding, and average-pools the attended tokens into a linear head.
+
+``cnn_mha_budget`` halves the conv widths (16-32-64, so 64-dim tokens) and keeps two attention layers, with 4 heads
+of 16 dims: about 49 MFLOPs per 48 px face.
 """
 
 from __future__ import annotations
@@ -72,6 +75,13 @@ def fer_cnn_mha(pretrained: bool = False, **kwargs) -> FerCNNMHA:
     return _create_cnn_mha(**kwargs)
 
 
+@register_model
+def fer_cnn_mha_budget(pretrained: bool = False, **kwargs) -> FerCNNMHA:
+    """Conv stages 16-32-64, two attention layers with 4 heads over 6x6 tokens (about 49 MFLOPs at 48 px)."""
+    model_args = {"widths": (16, 32, 64), "depth": 2, "num_heads": 4}
+    return _create_cnn_mha(**{**model_args, **kwargs})
+
+
 add_architecture(
     Architecture(
         name="cnn_mha",
@@ -80,5 +90,16 @@ add_architecture(
         description="CNN features + multi-head self-attention over spatial tokens",
         paper="Vaswani et al. 2017, arXiv 1706.03762 (attention); CNN stem as in cnn",
         tiny_args={"widths": (8, 16), "depth": 1, "num_heads": 2},
+    )
+)
+add_architecture(
+    Architecture(
+        name="cnn_mha_budget",
+        timm_name="fer_cnn_mha_budget",
+        family="timm",
+        description="cnn_mha at half width (16-32-64 convs, 64-dim tokens, 2 layers)",
+        paper="Vaswani et al. 2017, arXiv 1706.03762 (attention); CNN stem as in cnn",
+        tiny_args={"widths": (8, 16), "depth": 1, "num_heads": 2},
+        budget_of="cnn_mha",
     )
 )

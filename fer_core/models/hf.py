@@ -10,6 +10,15 @@ model. The wrapper also registers with timm so ``create_model`` stays the one do
   widths 48-96-192-384, depths 2-2-6-2, and a 2x2 patchify stem (stages at 24-12-6-3 px for 48 px instead of
   12-6-3-1 with the 4x4 stem).
 
+Compute-budget variants (about 100 MFLOPs per 48 px face or less, sized to train at the ``cnn_budget``'s speed):
+
+- ``vit_budget``: patch embedding + class token + pre-norm encoder, 8x8 patches (36 tokens + class token),
+  96-dim, 4 layers of 3 heads, MLP 384 (35 MFLOPs).
+- ``convnext_budget`` / ``convnextv2_budget``: ConvNeXt's own 4x4 patchify stem and three stages of blocks
+  (depthwise 7x7, LayerNorm, inverted MLP; V2 adds GRN) at 12-6-3 px, ConvNeXt V2-Atto widths 40-80-160, two
+  blocks per stage (26 MFLOPs). Both share one shape so the pair isolates GRN, which costs about a third of the
+  training speed here.
+
 transformers is imported lazily: it takes seconds to import and most users of the catalogue never build these.
 """
 
@@ -138,6 +147,38 @@ def fer_hf_convnextv2(pretrained: bool = False, **kwargs) -> HFImageClassifier:
     return _create_hf("convnextv2", **kwargs)
 
 
+@register_model
+def fer_hf_vit_budget(pretrained: bool = False, **kwargs) -> HFImageClassifier:
+    """transformers ViT, 8x8 patches, 96-dim x 4 layers, 3 heads (about 0.46M params, 35 MFLOPs at 48 px)."""
+    model_args = {
+        "patch_size": 8,
+        "hidden_size": 96,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 3,
+        "intermediate_size": 384,
+    }
+    return _create_hf("vit", **{**model_args, **kwargs})
+
+
+@register_model
+def fer_hf_convnext_budget(pretrained: bool = False, **kwargs) -> HFImageClassifier:
+    """transformers ConvNeXt, 4x4 stem, three stages 40-80-160 x 2 blocks (about 0.5M params, 26 MFLOPs)."""
+    model_args = {"patch_size": 4, "num_stages": 3, "hidden_sizes": (40, 80, 160), "depths": (2, 2, 2)}
+    return _create_hf("convnext", **{**model_args, **kwargs})
+
+
+@register_model
+def fer_hf_convnextv2_budget(pretrained: bool = False, **kwargs) -> HFImageClassifier:
+    """transformers ConvNeXt V2 (GRN), 4x4 stem, three stages 40-80-160 x 2 blocks (about 0.5M params, 26 MFLOPs)."""
+    model_args = {"patch_size": 4, "num_stages": 3, "hidden_sizes": (40, 80, 160), "depths": (2, 2, 2)}
+    return _create_hf("convnextv2", **{**model_args, **kwargs})
+
+
+_BUDGET_DESCRIPTIONS = {
+    "vit": "ViT (transformers) at 35 MFLOPs: 8x8 patches, 96-dim x 4 layers",
+    "convnext": "ConvNeXt (transformers) at 26 MFLOPs: 4x4 stem, 3 stages 40-80-160",
+    "convnextv2": "ConvNeXt V2 (transformers) at 26 MFLOPs: 4x4 stem, 3 stages 40-80-160",
+}
 _TINY_CONVNEXT = {"num_stages": 2, "hidden_sizes": (8, 16), "depths": (1, 1)}
 for _name, _description, _paper, _tiny in (
     (
@@ -160,3 +201,14 @@ for _name, _description, _paper, _tiny in (
     ),
 ):
     add_architecture(Architecture(_name, f"fer_hf_{_name}", "hf", _description, _paper, _tiny))
+    add_architecture(
+        Architecture(
+            f"{_name}_budget",
+            f"fer_hf_{_name}_budget",
+            "hf",
+            _BUDGET_DESCRIPTIONS[_name],
+            _paper,
+            _tiny,
+            budget_of=_name,
+        )
+    )

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["DEFAULT_STAGES", "ConvBNAct", "InvertedResidual", "MixedDepthwiseConv", "MobileFaceNetBackbone"]
+__all__ = [
+    "BUDGET_STAGES",
+    "DEFAULT_STAGES",
+    "ConvBNAct",
+    "InvertedResidual",
+    "MixedDepthwiseConv",
+    "MobileFaceNetBackbone",
+]
 
 # (out_chans, depth, expansion, stride) per stage: MobileFaceNet's bottleneck table with its last stride dropped.
 DEFAULT_STAGES: tuple[tuple[int, int, int, int], ...] = (
@@ -22,6 +29,12 @@ DEFAULT_STAGES: tuple[tuple[int, int, int, int], ...] = (
     (128, 1, 4, 2),
     (128, 6, 2, 1),
     (128, 2, 2, 1),
+)
+# The same table at half width and about a third of the depth, for the compute-budget variants of MCCT and DDAMFN.
+BUDGET_STAGES: tuple[tuple[int, int, int, int], ...] = (
+    (32, 2, 2, 2),
+    (64, 1, 4, 2),
+    (64, 2, 2, 1),
 )
 
 

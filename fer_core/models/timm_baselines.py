@@ -11,6 +11,16 @@ built from scratch; only the parts that assume 224 px inputs are swapped, the wa
   the default: plain VGG-16 rarely trains from scratch with the shared recipes; ``batch_norm=False`` gives it.
 - DenseNet-121 (Huang et al. 2017, arXiv 1608.06993): the 7x7 stride-2 stem conv becomes 3x3 stride 1; the stem max
   pool stays, so blocks run at 24-12-6-3 px for a 48 px face (a 96 px input's layout on ImageNet proportions).
+
+Compute-budget variants (about 100 MFLOPs per 48 px face or less, sized to train at the ``cnn_budget``'s speed):
+
+- ``resnet18_budget``: ResNet-18's basic blocks (2-2-2-2) at quarter width (16-32-64-128) with the stem max pool
+  kept, so stages run at 24-12-6-3 px (40 MFLOPs; without the pool, 156).
+- ``vgg16_budget``: VGG-16's 13 convs in its 2-2-3-3-3 stage pattern at 3/16 width (12-24-48-96-96), 256-channel
+  head (51 MFLOPs).
+- ``densenet121_budget``: dense blocks of concatenated features at a third of DenseNet-121's depth (2-4-8-5 layers
+  for 6-12-24-16) with growth rate 12 (33 MFLOPs): many thin layers and concatenations make DenseNet the slowest
+  design per FLOP here.
 """
 
 from __future__ import annotations
@@ -18,13 +28,20 @@ from __future__ import annotations
 import timm
 from timm.layers import ClassifierHead
 from timm.models import register_model
+from timm.models.resnet import BasicBlock
 from timm.models.vgg import VGG, ConvMlp
 from timm.models.vgg import cfgs as VGG_CFGS
 from torch import nn
 
-from fer_core.models.factory import TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.factory import ARCHITECTURES, TIMM_ONLY_KWARGS, Architecture, add_architecture
 
-__all__ = ["adapt_densenet_stem", "adapt_resnet_stem", "replace_vgg_head", "vgg16_small_input_cfg"]
+__all__ = [
+    "adapt_densenet_stem",
+    "adapt_resnet_stem",
+    "adapt_resnet_stem_pooled",
+    "replace_vgg_head",
+    "vgg16_small_input_cfg",
+]
 
 
 def _timm_kwargs(kwargs: dict) -> dict:
@@ -36,6 +53,23 @@ def adapt_resnet_stem(model: nn.Module, in_chans: int) -> nn.Module:
     """3x3 stride-1 stem conv and no max pool: the first stage sees the full-resolution face."""
     model.conv1 = nn.Conv2d(in_chans, model.conv1.out_channels, 3, 1, 1, bias=False)
     model.maxpool = nn.Identity()
+    return model
+
+
+def adapt_resnet_stem_pooled(model: nn.Module, in_chans: int) -> nn.Module:
+    """3x3 stride-1 stem conv as wide as the first stage, stem max pool kept: the first stage sees a half-size face.
+
+    timm's plain stem is 64 channels whatever the stage widths; a narrower first stage would then open with a
+    64-to-width projection block, so the stem takes the first stage's width and its first block is rebuilt without
+    the projection (initialised as timm initialises a ResNet: He normal, last batch norm of a block at zero).
+    """
+    width = model.layer1[0].conv1.out_channels
+    model.conv1 = nn.Conv2d(in_chans, width, 3, 1, 1, bias=False)
+    model.bn1 = nn.BatchNorm2d(width)
+    model.layer1[0] = BasicBlock(width, width)
+    for conv in (model.conv1, model.layer1[0].conv1, model.layer1[0].conv2):
+        nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+    model.layer1[0].zero_init_last()
     return model
 
 
@@ -97,6 +131,28 @@ def fer_densenet121(pretrained: bool = False, in_chans: int = 1, **kwargs) -> nn
     return adapt_densenet_stem(model, in_chans)
 
 
+@register_model
+def fer_resnet18_budget(pretrained: bool = False, in_chans: int = 1, **kwargs) -> nn.Module:
+    """ResNet-18 at quarter width (16-32-64-128), 3x3 stride-1 stem + max pool (about 0.7M params, 40 MFLOPs)."""
+    model_args = {"channels": (16, 32, 64, 128)}
+    model = timm.create_model("resnet18", pretrained=False, in_chans=in_chans, **_timm_kwargs({**model_args, **kwargs}))
+    return adapt_resnet_stem_pooled(model, in_chans)
+
+
+@register_model
+def fer_vgg16_budget(pretrained: bool = False, **kwargs) -> nn.Module:
+    """VGG-16-BN at 3/16 width (12-24-48-96-96), 256-channel head (about 0.6M params, 51 MFLOPs)."""
+    model_args = {"width_multiplier": 3 / 16, "head_width": 256}
+    return fer_vgg16(**{**model_args, **kwargs})
+
+
+@register_model
+def fer_densenet121_budget(pretrained: bool = False, **kwargs) -> nn.Module:
+    """DenseNet-121 at a third of its depth (blocks 2-4-8-5), growth rate 12 (about 0.2M params, 33 MFLOPs)."""
+    model_args = {"growth_rate": 12, "block_config": (2, 4, 8, 5)}
+    return fer_densenet121(**{**model_args, **kwargs})
+
+
 for _name, _description, _paper, _tiny in (
     (
         "resnet18",
@@ -118,3 +174,23 @@ for _name, _description, _paper, _tiny in (
     ),
 ):
     add_architecture(Architecture(_name, f"fer_{_name}", "timm", _description, _paper, _tiny))
+
+for _name, _description, _tiny in (
+    (
+        "resnet18",
+        "ResNet-18 at quarter width (16-32-64-128), stem max pool kept",
+        {"layers": (1, 1, 1, 1), "channels": (8, 16, 16, 16)},
+    ),
+    ("vgg16", "VGG-16-BN at 3/16 width, 13 convs, 256-channel head", {"head_width": 16, "width_multiplier": 1 / 16}),
+    (
+        "densenet121",
+        "DenseNet at a third of DenseNet-121's depth (2-4-8-5), growth 12",
+        {"growth_rate": 8, "block_config": (2, 2, 2, 2)},
+    ),
+):
+    _full = ARCHITECTURES[_name]
+    add_architecture(
+        Architecture(
+            f"{_name}_budget", f"fer_{_name}_budget", "timm", _description, _full.paper, _tiny, budget_of=_name
+        )
+    )
