@@ -74,6 +74,7 @@ def leaderboard_section(board: pd.DataFrame) -> None:
         width="stretch",
         column_order=[column for column in LEADERBOARD_COLUMNS if column in board.columns],
         column_config={column: st.column_config.Column(label) for column, label in LEADERBOARD_COLUMNS.items()},
+        placeholder="",  # a card without a latency: blank, not "None"
     )
 
 
@@ -112,7 +113,7 @@ def cross_dataset_section(all_runs: list[StoredRun]) -> None:
         "on your own data with `python -m fer_core evaluate --dataset affectnet|rafdb|imagefolder --dataset-path "
         "<folder>`."
     )
-    st.dataframe(styled_cross_dataset(table), width="stretch")
+    st.dataframe(styled_cross_dataset(table), width="stretch", placeholder="")
     notes = [note for note in map(scoring_note, all_runs) if note]
     if notes:
         st.caption("Not scored on every class or image: " + " ".join(notes))
@@ -137,7 +138,7 @@ def per_class_section(chosen: list[StoredRun]) -> None:
     f1 = pd.DataFrame({model: prf["f1"] for model, prf in tables.items()})
     f1.insert(0, "support", next(iter(tables.values()))["support"])
     st.caption("F1 per class and model (blank: class absent from the split and never predicted)")
-    st.dataframe(f1.style.format(precision=3, na_rep=""), width="stretch")
+    st.dataframe(f1.style.format(precision=3, na_rep=""), width="stretch", placeholder="")
 
 
 def learning_curves_section(chosen: list[StoredRun], colors: dict[str, str]) -> None:

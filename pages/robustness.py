@@ -47,10 +47,12 @@ def model_section(runs: list[StoredRun]) -> None:
     table = metrics.resize_robustness_table(by_model[model].rows)
     st.markdown("**Accuracy %** (rows: down>up interpolation; columns: target size)")
     shown = display_table(table)
-    st.dataframe(shown.style.format(percent, subset=list(shown.columns[1:])), hide_index=True, width="stretch")
+    styled = shown.style.format(percent, subset=list(shown.columns[1:]))
+    st.dataframe(styled, hide_index=True, width="stretch", placeholder="")
     st.markdown("**Change vs clean** (accuracy difference in percentage points; negative = lost)")
     drop = display_table(metrics.robustness_drop(table))
-    st.dataframe(drop.style.format(points, subset=list(drop.columns[1:])), hide_index=True, width="stretch")
+    styled = drop.style.format(points, subset=list(drop.columns[1:]))
+    st.dataframe(styled, hide_index=True, width="stretch", placeholder="")
     st.plotly_chart(figures.robustness_heatmap(table, title=f"{model}: accuracy by size and interpolation"))
 
 

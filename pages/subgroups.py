@@ -74,6 +74,7 @@ def table_section(rows: pd.DataFrame, column: str, labels: tuple[str, ...]) -> N
         hide_index=True,
         width="stretch",
         column_config=table_column_config(table),
+        placeholder="",  # a class absent from a small group has no recall: blank, not "None"
     )
     ci = metrics.subgroup_accuracy_ci(rows, column, n_boot=N_BOOT, seed=SEED)
     st.plotly_chart(figures.subgroup_bars_figure(ci, title=f"Accuracy per {column}"), key="subgroup_bars")
