@@ -16,14 +16,20 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from fer_core.labels import FER2013, FERPLUS
-from fer_core.models import architecture_info, create_model, list_architectures
+from fer_core.models import architecture_info, create_model, list_architectures, list_budget_variants
+from fer_core.models.budget import BUDGET_IMG_SIZE, JOINT_OUTPUTS, budget_table
 from fer_core.models.ddamfn import attention_diversity_loss
+from fer_core.models.flops import count_flops, count_mflops
 from fer_core.models.mobilefacenet import MobileFaceNetBackbone
+from fer_core.recipes import JOINT_DATASET, load_recipe
 
 ARCHITECTURES = list_architectures()
 HF_ARCHITECTURES = [name for name in ARCHITECTURES if architecture_info(name).family == "hf"]
 LIVE_ARCHITECTURES = ["cnn", "cnn_mha", "cct", "mcct", "ddamfn"]  # small enough for the live demo: must export
 MCCT_PARAM_BUDGET = 5_670_000
+BUDGET_VARIANTS = list_budget_variants()
+FULL_SIZE_ARCHITECTURES = [name for name in ARCHITECTURES if name not in BUDGET_VARIANTS]
+BUDGET_MFLOPS_CEILING = 120.0  # the budget is about 100 MFLOPs per face; no variant may drift far above it
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -298,3 +304,69 @@ def test_default_size_runs_at_48px_and_stays_reasonable(name: str) -> None:
     assert sum(p.numel() for p in model.parameters()) < 25_000_000
     with torch.no_grad():
         assert model(random_batch(1, 1, 48)).shape == (1, 7)
+
+
+def test_every_full_size_architecture_has_one_budget_variant() -> None:
+    assert sorted(architecture_info(name).budget_of for name in BUDGET_VARIANTS) == FULL_SIZE_ARCHITECTURES
+    assert all(name == f"{architecture_info(name).budget_of}_budget" for name in BUDGET_VARIANTS)
+
+
+@pytest.mark.parametrize("name", BUDGET_VARIANTS)
+def test_budget_variant_fits_the_flop_budget_and_trains(name: str) -> None:
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=JOINT_OUTPUTS, img_size=BUDGET_IMG_SIZE)
+    assert count_mflops(model, BUDGET_IMG_SIZE) <= BUDGET_MFLOPS_CEILING
+    model = model.to(memory_format=torch.channels_last).train()
+    logits = model(random_batch(2, 1, BUDGET_IMG_SIZE).contiguous(memory_format=torch.channels_last))
+    assert logits.shape == (2, JOINT_OUTPUTS)
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, JOINT_OUTPUTS - 1]))
+    if hasattr(model, "auxiliary_loss"):
+        loss = loss + model.auxiliary_loss()
+    loss.backward()
+    missing = [key for key, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, f"parameters without gradient: {missing[:5]}"
+
+
+@pytest.mark.parametrize("name", BUDGET_VARIANTS)
+def test_budget_variant_ships_a_joint_recipe_on_the_shared_schedule(name: str) -> None:
+    recipe, reference = load_recipe(f"{name}_joint"), load_recipe("cnn_budget_joint")
+    assert recipe.architecture == name and recipe.dataset == JOINT_DATASET
+    assert (recipe.img_size, recipe.channels) == (BUDGET_IMG_SIZE, 1)
+    shared = ("epochs", "batch_size", "optimizer", "schedule", "warmup_epochs", "label_smoothing", "augment")
+    assert {key: getattr(recipe, key) for key in shared} == {key: getattr(reference, key) for key in shared}
+    assert (recipe.epochs, recipe.batch_size, recipe.warmup_epochs) == (30, 128, 2)
+    assert (recipe.optimizer, recipe.schedule, recipe.selection_metric) == ("adamw", "cosine", "acc_f1")
+    assert recipe.mix_prob == 0 and recipe.balancing == "none"
+
+
+class _Attention(torch.nn.Module):
+    """Self-attention over an 8x8 input read as 2 heads x 4 tokens x 8 dims."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = x.reshape(1, 2, 4, 8)
+        return torch.nn.functional.scaled_dot_product_attention(tokens, tokens, tokens)
+
+
+@pytest.mark.parametrize(
+    ("module", "in_chans", "img_size", "expected"),
+    [
+        (torch.nn.Conv2d(1, 8, 3, padding=1), 1, 48, 2 * 48 * 48 * 8 * 9),
+        (torch.nn.Conv2d(8, 8, 3, padding=1, groups=8), 8, 12, 2 * 12 * 12 * 8 * 9),  # depthwise: per-group cost
+        (torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 5)), 1, 4, 2 * 16 * 5),
+    ],
+)
+def test_flop_counter_counts_two_flops_per_multiply_add(module, in_chans: int, img_size: int, expected: int) -> None:
+    assert count_flops(module, img_size, in_chans) == expected
+
+
+def test_flop_counter_counts_cpu_attention() -> None:
+    """torch has no formula for its CPU attention kernel; QK^T and AV cost 2 * heads * tokens^2 * dim each."""
+    assert count_flops(_Attention(), img_size=8, in_chans=1) == 2 * (2 * 2 * 4 * 4 * 8)
+
+
+def test_budget_table_measures_every_requested_variant() -> None:
+    rows = budget_table(["cnn_budget", "cct_budget"], batch_size=4, rounds=1, warmup=0, calls_per_round=1)
+    assert [row.name for row in rows] == ["cnn_budget", "cct_budget"]
+    assert all(row.params > 0 and row.mflops > 0 for row in rows)
+    assert all(row.train_images_per_s > 0 and row.ms_per_face > 0 for row in rows)
+    assert rows[0].budget_of == "cnn" and rows[0].img_size == BUDGET_IMG_SIZE
