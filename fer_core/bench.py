@@ -69,9 +69,9 @@ def record_latency_in_card(model: str, row: dict, batch: int = 1) -> dict:
     import json
     import platform
 
-    from fer_core.zoo import resolve_model_dir
+    from fer_core.zoo import resolve_model_dir, split_head
 
-    card_path = resolve_model_dir(model) / "card.json"
+    card_path = resolve_model_dir(split_head(model)[0]) / "card.json"
     card = json.loads(card_path.read_text())
     card["latency_ms_per_face"] = row[f"ms_per_face_b{batch}"]
     card["latency"] = {
@@ -79,7 +79,7 @@ def record_latency_in_card(model: str, row: dict, batch: int = 1) -> dict:
         "threads": row["threads"],
         "batch": batch,
         "machine": platform.processor() or platform.machine(),
-        "command": f"python -m fer_core bench --model {card.get('id', model)} --update-card",
+        "command": f"python -m fer_core bench --model {model} --update-card",
     }
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     return card

@@ -165,28 +165,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from fer_core.bench import benchmark_classifier, format_table
 
-    rows = [
-        benchmark_classifier(name, backend=backend, threads=args.threads, batch_sizes=args.batch)
+    rows_by_model = {
+        name: [
+            benchmark_classifier(name, backend=backend, threads=args.threads, batch_sizes=args.batch)
+            for backend in args.backend
+        ]
         for name in args.model
-        for backend in args.backend
-    ]
+    }
+    rows = [row for model_rows in rows_by_model.values() for row in model_rows]
     print(format_table(rows))
     if args.update_card:
         from fer_core.bench import record_latency_in_card
 
-        for name in args.model:
-            best = min((r for r in rows if r["model"] == _model_id(name)), key=lambda r: r["ms_per_face_b1"])
+        for name, model_rows in rows_by_model.items():
+            best = min(model_rows, key=lambda r: r["ms_per_face_b1"])
             record_latency_in_card(name, best)
             print(f"{name}: card latency_ms_per_face = {best['ms_per_face_b1']} ({best['backend']})")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
-
-
-def _model_id(name: str) -> str:
-    from fer_core.zoo import load_card
-
-    return str(load_card(name).get("id", name))
 
 
 def cmd_models(args: argparse.Namespace) -> int:

