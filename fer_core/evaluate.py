@@ -31,6 +31,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fer_core.labels import SharedClasses
+from fer_core.runs import compact_rows
 from fer_core.zoo import Classifier, weights_sha256
 
 __all__ = [
@@ -207,7 +208,7 @@ def write_run(
     """
     parquet_path, json_path = run_paths(out_dir or clf.directory, dataset, split)
     parquet_path.parent.mkdir(parents=True, exist_ok=True)
-    rows.to_parquet(parquet_path, index=False, compression="zstd")
+    compact_rows(rows).to_parquet(parquet_path, index=False, compression="zstd", compression_level=19)
     info = {
         "model_id": clf.name,
         "weights_sha256": weights_sha256(clf.directory),
@@ -222,6 +223,7 @@ def write_run(
         "images_published": images_published,
         "num_samples": int(rows["sample_id"].nunique()),
         "conditions": [str(c) for c in rows["condition"].cat.categories],
+        "probabilities": "float16, clean condition only (resize conditions keep pred)",
         "tta": clf.tta,
         "backend": clf.backend,
         "software": _software_versions(),

@@ -142,8 +142,18 @@ def load_state(folder: Path) -> TrainState | None:
     )
 
 
-def write_status(folder: Path, *, recipe: str, epoch: int, epochs: int, best_epoch: int, best_score: float,
-                 last: dict[str, float] | None, seconds: float, done: bool) -> None:
+def write_status(
+    folder: Path,
+    *,
+    recipe: str,
+    epoch: int,
+    epochs: int,
+    best_epoch: int,
+    best_score: float,
+    last: dict[str, float] | None,
+    seconds: float,
+    done: bool,
+) -> None:
     """A small progress file: how far the run is, its best validation score, a time estimate."""
     per_epoch = seconds / max(epoch, 1)
     status = {

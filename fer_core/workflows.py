@@ -101,9 +101,11 @@ def _single_sets(recipe: Recipe, root: Path, pack: Path | None, limit: int | Non
     head = Head(train.label_set.name, tuple(train.label_set.names))
     soft = train.soft_targets if recipe.soft_targets else None
     facts = {"train_samples": len(train), "label_mode": mode, "label_set": train.label_set}
-    return HeadTargets.single(train.images, train.labels, head, soft), HeadTargets.single(
-        val.images, val.labels, head
-    ), facts
+    return (
+        HeadTargets.single(train.images, train.labels, head, soft),
+        HeadTargets.single(val.images, val.labels, head),
+        facts,
+    )
 
 
 def _joint_sets(root: Path, limit: int | None):
@@ -226,9 +228,7 @@ def evaluate_model(
     )
     home = _trained_on(clf.card, run_dataset) and classes.is_identity
     if out_dir is None and split == "test" and tta == "none" and home:
-        update_card_metrics(
-            clf.directory, rows, dataset=run_dataset, split=split, label_mode=label_mode, head=clf.head
-        )
+        update_card_metrics(clf.directory, rows, dataset=run_dataset, split=split, label_mode=label_mode, head=clf.head)
     return parquet_path, json.loads(json_path.read_text())
 
 

@@ -79,7 +79,7 @@ def default_model_name(root: Path | None = None) -> str:
     path = _checkpoints_root(root) / DEFAULT_FILE
     name = read_json_object(path).get("model")
     if not isinstance(name, str) or not name:
-        raise ModelLoadError(f"{path}: cannot read the default model name (expected {{\"model\": \"<directory>\"}})")
+        raise ModelLoadError(f'{path}: cannot read the default model name (expected {{"model": "<directory>"}})')
     return name
 
 

@@ -339,9 +339,7 @@ RUN_CASES = [
         id="sidecar-not-utf8",
     ),
     pytest.param("ferplus-test.json", _sidecar(lambda i: i.update(labels=[1, 2])), "labels", id="labels-not-names"),
-    pytest.param(
-        "ferplus-test.json", _sidecar(lambda i: i.update(labels=["a"] * 8)), "twice", id="labels-duplicated"
-    ),
+    pytest.param("ferplus-test.json", _sidecar(lambda i: i.update(labels=["a"] * 8)), "twice", id="labels-duplicated"),
 ]
 
 

@@ -165,3 +165,32 @@ def test_rows_keep_metadata_with_missing_values(root: Path) -> None:
     assert set(rows["age_group"].dropna()) == {"child", "adult", "unclear"}
     assert rows["age_group"].isna().any()
     assert np.issubdtype(rows["label"].dtype, np.integer)
+
+
+def test_compact_rows_keep_every_score_and_clean_probabilities(tmp_path: Path) -> None:
+    from fer_core import metrics
+    from fer_core.runs import compact_rows
+
+    rows = synthetic_rows(seed=4)
+    path = tmp_path / "run.parquet"
+    compact_rows(rows).to_parquet(path, index=False)
+    stored = pd.read_parquet(path)
+    probs = [c for c in rows.columns if c.startswith("p_")]
+    assert all(stored[c].dtype == "float16" for c in probs)
+    clean = stored["condition"] == "clean"
+    assert stored.loc[~clean, probs].isna().all().all() and not stored.loc[clean, probs].isna().any().any()
+    pd.testing.assert_frame_equal(stored.drop(columns=probs), rows.drop(columns=probs), check_dtype=False)
+    np.testing.assert_allclose(stored.loc[clean, probs].to_numpy(float), rows.loc[clean, probs], atol=1e-3)
+    clean_rows = stored[clean].astype({c: "float32" for c in probs})
+    assert metrics.expected_calibration_error(clean_rows) == pytest.approx(
+        metrics.expected_calibration_error(rows[rows["condition"] == "clean"]), abs=2e-3
+    )
+
+
+def test_load_run_widens_float16_probabilities(root: Path) -> None:
+    from fer_core.runs import compact_rows
+
+    path = root / "cnn_a" / "runs" / "fer2013-test.parquet"
+    compact_rows(pd.read_parquet(path)).to_parquet(path, index=False)
+    run = load_run(path)
+    assert {str(run.rows[c].dtype) for c in run.rows.columns if c.startswith("p_")} == {"float32"}

@@ -1,0 +1,52 @@
+"""Rewrite stored runs in the compact form ``fer_core.evaluate`` now writes (float16, clean probabilities only).
+
+    python scripts/compact_runs.py [--checkpoints checkpoints]
+
+Predictions, labels and metadata are unchanged, so every accuracy, confusion matrix and robustness table stays
+the same; calibration (ECE) is computed from float16 instead of float32 probabilities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fer_core.runs import compact_rows  # noqa: E402  (after the repository is on the path)
+from fer_core.workflows import write_json_atomic  # noqa: E402
+
+PROBABILITIES_NOTE = "float16, clean condition only (resize conditions keep pred)"
+
+
+def compact_run(parquet_path: Path) -> tuple[int, int]:
+    """Rewrite one run in place; returns its size in bytes before and after."""
+    before = parquet_path.stat().st_size
+    rows = compact_rows(pd.read_parquet(parquet_path))
+    tmp = parquet_path.with_name(parquet_path.name + ".tmp")
+    rows.to_parquet(tmp, index=False, compression="zstd", compression_level=19)
+    tmp.replace(parquet_path)
+    sidecar = parquet_path.with_suffix(".json")
+    info = json.loads(sidecar.read_text(encoding="utf-8"))
+    info["probabilities"] = PROBABILITIES_NOTE
+    write_json_atomic(sidecar, info)
+    return before, parquet_path.stat().st_size
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoints", type=Path, default=REPO / "checkpoints")
+    args = parser.parse_args(argv)
+    for parquet_path in sorted(args.checkpoints.glob("*/runs/*.parquet")):
+        before, after = compact_run(parquet_path)
+        print(f"{parquet_path.relative_to(args.checkpoints)}: {before / 1e6:.2f} MB -> {after / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
