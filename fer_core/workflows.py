@@ -163,6 +163,7 @@ def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: st
             "best_val_accuracy": round(result.best_val_acc, 5),
             "best_val": result.best_val,
             "seconds": round(result.seconds, 1),
+            "cpu_hours": cpu_hours(result.seconds, result.device),
             "device": result.device,
             "recipe": recipe.to_dict(),
         },
@@ -175,6 +176,17 @@ def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: st
         card["default_head"] = label_set.name
         card["num_outputs"] = sum(h.size for h in result.heads)
     return card
+
+
+def cpu_hours(seconds: float, device: str) -> float | None:
+    """Training cost in CPU-hours: wall seconds x threads x processes (None when the training ran on a GPU)."""
+    if device != "cpu":
+        return None
+    import torch
+    import torch.distributed as dist
+
+    processes = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    return round(seconds * torch.get_num_threads() * processes / 3600, 5)
 
 
 def evaluate_model(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ __all__ = [
     "split_head",
     "weights_sha256",
 ]
+
+log = logging.getLogger(__name__)
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 DEFAULT_FILE = "default.json"
@@ -148,7 +151,7 @@ def save_model_dir(
         if key not in card:
             raise ValueError(f"card is missing {key!r}")
     info = architecture_info(card["architecture"])
-    card = {**card, "family": info.family, "params": count_parameters(model)}
+    card = {**card, "family": info.family, "params": count_parameters(model), "mflops": forward_mflops(model, card)}
     if info.family == "hf":
         _save_hf(model, directory, half)
     else:
@@ -161,6 +164,21 @@ def save_model_dir(
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def forward_mflops(model: nn.Module, card: dict[str, Any]) -> float | None:
+    """Counted forward MFLOPs for one face at the card's input size (None where the counter cannot run the model)."""
+    from fer_core.models.flops import count_mflops
+
+    size, channels = int(card["input"]["size"]), int(card["input"].get("channels", 1))
+    device = next(model.parameters()).device
+    try:
+        return round(count_mflops(model.to("cpu"), size, channels), 2)
+    except (RuntimeError, TypeError, ValueError) as error:
+        log.warning("could not count the forward FLOPs: %s", error)
+        return None
+    finally:
+        model.to(device)
 
 
 def _state_for_saving(model: nn.Module, half: bool) -> dict[str, torch.Tensor]:

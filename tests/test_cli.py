@@ -83,6 +83,7 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     )
     card = json.loads((out / "card.json").read_text())
     assert card["training"]["selection_split"] == "PublicTest" and card["training"]["epochs"] == 2
+    assert 0 < card["training"]["cpu_hours"] < 1 and card["mflops"] > 0  # the zoo's cost columns
     assert (out / "history.csv").read_text().count("\n") == 3
     args = ["evaluate", "--model", str(out), "--dataset", "fer2013", "--dataset-path", str(data), "--resize-grid"]
     assert main(args) == 0
