@@ -42,6 +42,7 @@ __all__ = [
     "evaluate_classifier",
     "parse_condition",
     "resize_grid_conditions",
+    "run_model_id",
     "run_paths",
     "run_stem",
     "write_run",
@@ -155,16 +156,23 @@ def evaluate_classifier(
     return rows, len(rows) / max(seconds, 1e-9)
 
 
-def run_stem(dataset: str, split: str) -> str:
-    """File name (without suffix) of a run: ``<dataset id>-<split>``, characters other than letters, digits and
-    ``._+-`` replaced by ``_``, so any dataset id (``my faces/2024``) stays one file inside ``runs/``."""
-    safe = re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{dataset}-{split}").strip("._")
+def run_stem(dataset: str, split: str, tta: str = "none") -> str:
+    """File name (without suffix) of a run: ``<dataset id>-<split>``, plus ``-tta-<mode>`` for a test-time
+    augmented run (so it sits beside the plain run instead of replacing it); characters other than letters,
+    digits and ``._+-`` replaced by ``_``, so any dataset id (``my faces/2024``) stays one file inside ``runs/``."""
+    name = f"{dataset}-{split}" + ("" if tta == "none" else f"-tta-{tta}")
+    safe = re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._")
     return safe or "run"
 
 
-def run_paths(model_dir: Path, dataset: str, split: str) -> tuple[Path, Path]:
+def run_model_id(clf: Classifier) -> str:
+    """The name a run is listed under: the model (``name@head``), plus ``+<mode> TTA`` for an augmented run."""
+    return clf.name if clf.tta == "none" else f"{clf.name} +{clf.tta} TTA"
+
+
+def run_paths(model_dir: Path, dataset: str, split: str, tta: str = "none") -> tuple[Path, Path]:
     """Parquet and JSON paths of a stored run."""
-    stem = Path(model_dir) / "runs" / run_stem(dataset, split)
+    stem = Path(model_dir) / "runs" / run_stem(dataset, split, tta)
     return stem.with_suffix(".parquet"), stem.with_suffix(".json")
 
 
@@ -206,11 +214,11 @@ def write_run(
     images left out by label filters, per reason; ``layout``: the reader (``imagefolder`` ...) when the dataset id
     is another name; ``images_published``: the split's size in its release, to tell an incomplete copy.
     """
-    parquet_path, json_path = run_paths(out_dir or clf.directory, dataset, split)
+    parquet_path, json_path = run_paths(out_dir or clf.directory, dataset, split, clf.tta)
     parquet_path.parent.mkdir(parents=True, exist_ok=True)
     compact_rows(rows).to_parquet(parquet_path, index=False, compression="zstd", compression_level=19)
     info = {
-        "model_id": clf.name,
+        "model_id": run_model_id(clf),
         "weights_sha256": weights_sha256(clf.directory),
         "dataset": dataset,
         "layout": layout or dataset,

@@ -113,3 +113,20 @@ def test_run_file_names_are_safe_for_any_dataset_id(tmp_path: Path, dataset: str
     assert run_stem(dataset, split) == stem
     parquet_path, _ = run_paths(tmp_path, dataset, split)
     assert parquet_path.parent == tmp_path / "runs"
+
+
+@pytest.mark.parametrize("tta", ["flip", "tencrop"])
+def test_tta_run_is_stored_beside_the_plain_run(tiny_model_dir: Path, tta: str) -> None:
+    images = np.random.default_rng(2).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    labels, ids, meta = np.arange(6) % 7, [f"s{i}" for i in range(6)], pd.DataFrame(index=range(6))
+    paths = {}
+    for mode in ("none", tta):
+        clf = load_model(tiny_model_dir, tta=mode)
+        rows, speed = evaluate_classifier(clf, images, labels, ids, meta, conditions=["clean"], progress=False)
+        paths[mode] = write_run(
+            clf, rows, dataset="fer2013", split="test", label_set="fer2013", label_mode="majority", throughput=speed
+        )
+    assert paths["none"][0].name == "fer2013-test.parquet"
+    assert paths[tta][0].name == f"fer2013-test-tta-{tta}.parquet" and paths["none"][0].is_file()
+    info = json.loads(paths[tta][1].read_text())
+    assert info["tta"] == tta and info["model_id"].endswith(f"+{tta} TTA")
