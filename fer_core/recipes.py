@@ -81,6 +81,8 @@ class Recipe:
     grad_clip: float = 5.0
     selection_metric: str = "accuracy"  # on the validation split; acc_f1 = mean of accuracy and macro-F1
     seed: int = 0
+    teachers: dict[str, str] = field(default_factory=dict)  # head -> teacher model to distil (fer_core.distill)
+    distill_weight: float = 0.5  # share of the teacher's probabilities in each distilled target row
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -93,7 +95,10 @@ class Recipe:
             raise ValueError("label_smoothing must be in [0, 1)")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.teachers:  # a recipe without distillation keeps the form (and resume fingerprint) it had
+            del data["teachers"], data["distill_weight"]
+        return data
 
     def with_overrides(self, **overrides: Any) -> Recipe:
         """A copy with the non-None overrides applied (command-line flags)."""

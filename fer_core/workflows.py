@@ -77,6 +77,10 @@ def train_from_recipe(
         train, val, facts = _joint_sets(Path(dataset_root), limit)
     else:
         train, val, facts = _single_sets(recipe, Path(dataset_root), pack, limit)
+    if recipe.teachers:
+        from fer_core.distill import distilled_targets
+
+        train = distilled_targets(train, recipe.teachers, recipe.distill_weight, cache_dir=data_cache_dir())
     result = fit_heads(recipe, train, val, device=device, state_dir=state_dir, resume=resume, progress=progress)
     if not result.is_main_process:  # under torchrun every rank trains; rank 0 alone writes the model directory
         return out_dir

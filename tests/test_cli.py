@@ -165,3 +165,17 @@ def test_predict_finds_small_head_shots_in_a_large_photo_and_explains_an_empty_o
     assert found[np.array(scene.sizes) >= 40].all(), "every face of 40 px or more"
     (no_face,) = [r for r in records if r["image"] == str(empty)]
     assert no_face["faces"] == 0 and "24 px or larger" in no_face["why"]
+
+
+def test_train_a_student_distilled_from_a_teacher(tmp_path: Path, tiny_model_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))  # the teacher's cached probabilities go here
+    data = _synthetic_fer2013(tmp_path / "fer2013")
+    recipe = tmp_path / "student.json"
+    spec = {"architecture": "cnn", "arch_args": {"widths": [8, 16]}, "epochs": 1, "batch_size": 8}
+    recipe.write_text(json.dumps({**spec, "teachers": {"fer2013": str(tiny_model_dir)}, "distill_weight": 0.7}))
+    out = tmp_path / "student"
+    args = ["train", "--recipe", str(recipe), "--dataset", "fer2013", "--dataset-path", str(data), "--out", str(out)]
+    assert main(args) == 0
+    saved = json.loads((out / "card.json").read_text())["training"]["recipe"]
+    assert saved["teachers"] == {"fer2013": str(tiny_model_dir)} and saved["distill_weight"] == 0.7
+    assert len(list((tmp_path / "cache").glob("teacher-*.npy"))) == 1
