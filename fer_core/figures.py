@@ -118,18 +118,27 @@ def learning_curves_figure(histories: Mapping[str, pd.DataFrame], colors: Mappin
     return _finish(fig, "Learning curves")
 
 
-def accuracy_latency_figure(board: pd.DataFrame, colors: Mapping[str, str] | None = None) -> go.Figure:
-    """Accuracy against CPU latency per face, marker area proportional to the parameter count.
+COST_AXES = {
+    "CPU latency ms": ("CPU latency per face (ms, 1 thread, batch 1)", "latency %{x:.2f} ms", "Accuracy vs latency"),
+    "MFLOPs": ("forward MFLOPs per face (counted)", "%{x:.1f} MFLOPs", "Accuracy vs compute"),
+}
 
-    Models whose card has no latency or parameter count are left off (the leaderboard still lists them).
+
+def accuracy_latency_figure(
+    board: pd.DataFrame, colors: Mapping[str, str] | None = None, cost: str = "CPU latency ms"
+) -> go.Figure:
+    """Accuracy against a cost column (``COST_AXES``: latency or MFLOPs), marker area proportional to parameters.
+
+    Models whose card has no value for the cost or no parameter count are left off (the leaderboard lists them).
     """
-    known = board.dropna(subset=["CPU latency ms", "accuracy", "params"])
+    axis_title, hover_cost, title = COST_AXES[cost]
+    known = board.dropna(subset=[cost, "accuracy", "params"])
     colors = colors or model_colors(list(known["model"]))
     biggest = float(known["params"].max()) if len(known) else 1.0
     fig = go.Figure()
     for _, row in known.iterrows():
         fig.add_scatter(
-            x=[row["CPU latency ms"]],
+            x=[row[cost]],
             y=[row["accuracy"]],
             mode="markers+text",
             text=[row["model"]],
@@ -144,13 +153,12 @@ def accuracy_latency_figure(board: pd.DataFrame, colors: Mapping[str, str] | Non
                 "line": {"width": 1, "color": "#333"},
             },
             hovertemplate=(
-                f"{row['model']}<br>latency %{{x:.2f}} ms<br>accuracy %{{y:.2%}}<br>params {int(row['params']):,}"
-                "<extra></extra>"
+                f"{row['model']}<br>{hover_cost}<br>accuracy %{{y:.2%}}<br>params {int(row['params']):,}<extra></extra>"
             ),
         )
-    fig.update_xaxes(title="CPU latency per face (ms, 1 thread, batch 1)")
+    fig.update_xaxes(title=axis_title)
     fig.update_yaxes(title="accuracy (clean)", tickformat=".0%")
-    return _finish(fig, "Accuracy vs latency (marker area = parameters)")
+    return _finish(fig, f"{title} (marker area = parameters)")
 
 
 def _size_label(column: object) -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "accuracy_vs_size",
     "balanced_accuracy",
     "bootstrap_accuracy_ci",
+    "budget_note",
     "class_names",
     "condition_rows",
     "confusion_matrix",
@@ -177,6 +178,9 @@ _LEADERBOARD_COLUMNS = (
     "params",
     "weights MB",
     "CPU latency ms",
+    "MFLOPs",
+    "train CPU-h",
+    "images seen (M)",
     "selection split",
 )
 
@@ -186,6 +190,14 @@ def _card_value(card: dict, *keys: str) -> object:
     for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
     return value
+
+
+def _images_seen_millions(card: dict) -> float | None:
+    """Training budget as images seen: epochs x training images (the zoo's common budget), in millions."""
+    epochs, samples = _card_value(card, "training", "epochs"), _card_value(card, "training", "train_samples")
+    if not isinstance(epochs, int | float) or not isinstance(samples, int | float):
+        return None
+    return round(epochs * samples / 1e6, 3)
 
 
 def leaderboard(runs: Sequence[StoredRun]) -> pd.DataFrame:
@@ -206,11 +218,14 @@ def leaderboard(runs: Sequence[StoredRun]) -> pd.DataFrame:
                 "params": _card_value(run.card, "params"),
                 "weights MB": _card_value(run.card, "weights_mb"),
                 "CPU latency ms": _card_value(run.card, "latency_ms_per_face"),
+                "MFLOPs": _card_value(run.card, "mflops"),
+                "train CPU-h": _card_value(run.card, "training", "cpu_hours"),
+                "images seen (M)": _images_seen_millions(run.card),
                 "selection split": _card_value(run.card, "training", "selection_split"),
             }
         )
     board = pd.DataFrame.from_records(records, columns=list(_LEADERBOARD_COLUMNS))
-    for column in ("params", "weights MB", "CPU latency ms"):
+    for column in ("params", "weights MB", "CPU latency ms", "MFLOPs", "train CPU-h", "images seen (M)"):
         board[column] = pd.to_numeric(board[column], errors="coerce")
     return board.sort_values("accuracy", ascending=False, ignore_index=True)
 
@@ -423,3 +438,15 @@ def per_group_confusion(
         group: confusion_matrix(rows[groups.to_numpy() == group], names, normalize=normalize)
         for group in _ordered_groups(groups)
     }
+
+
+def budget_note(board: pd.DataFrame) -> str:
+    """Which rows had the same training budget (images seen), read from the cards, never assumed."""
+    seen = board.dropna(subset=["images seen (M)"])
+    if seen.empty:
+        return "No card here records its training budget."
+    groups = seen.groupby("images seen (M)")["model"].apply(list).sort_index(ascending=False)
+    if len(groups) == 1:
+        return f"Every model with a recorded budget saw the same {groups.index[0]:.2f} M training images."
+    parts = [f"{budget:.2f} M: {', '.join(models)}" for budget, models in groups.items()]
+    return "Training budgets (images seen) differ: " + "; ".join(parts) + "."

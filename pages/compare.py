@@ -24,7 +24,7 @@ from pages.routing import enter_through_navigation
 enter_through_navigation()
 
 HIGHER_IS_BETTER = ("accuracy", "balanced accuracy", "macro-F1")
-LOWER_IS_BETTER = ("ECE", "params", "weights MB", "CPU latency ms")
+LOWER_IS_BETTER = ("ECE", "params", "weights MB", "CPU latency ms", "MFLOPs", "train CPU-h")
 BEST_CELL = "font-weight: bold; background-color: rgba(44, 160, 44, 0.25)"
 MAX_SIDE_BY_SIDE = 4
 INSPECTED_MEMORY_KEY = "compare_inspected_by_dataset"
@@ -34,6 +34,9 @@ LEADERBOARD_FORMATS = {
     "params": "{:,.0f}",
     "weights MB": "{:.2f}",
     "CPU latency ms": "{:.2f}",
+    "MFLOPs": "{:.1f}",
+    "train CPU-h": "{:.2f}",
+    "images seen (M)": "{:.2f}",
 }
 
 
@@ -58,6 +61,9 @@ LEADERBOARD_COLUMNS = {
     "params": "params",
     "weights MB": "MB",
     "CPU latency ms": "CPU ms/face",
+    "MFLOPs": "MFLOPs",
+    "train CPU-h": "train CPU-h",
+    "images seen (M)": "images seen (M)",
     "selection split": "selected on",
 }
 
@@ -76,6 +82,7 @@ def leaderboard_section(board: pd.DataFrame) -> None:
         column_config={column: st.column_config.Column(label) for column, label in LEADERBOARD_COLUMNS.items()},
         placeholder="",  # a card without a latency: blank, not "None"
     )
+    st.caption(literal(metrics.budget_note(board)))
 
 
 def inspected_models(board: pd.DataFrame, dataset: tuple[str, str]) -> list[str]:
@@ -152,10 +159,12 @@ def learning_curves_section(chosen: list[StoredRun], colors: dict[str, str]) -> 
 
 
 def latency_section(board: pd.DataFrame, colors: dict[str, str]) -> None:
-    missing = board.loc[board["CPU latency ms"].isna() | board["params"].isna(), "model"].tolist()
-    st.plotly_chart(figures.accuracy_latency_figure(board, colors), key="accuracy_latency")
-    if missing:
-        st.caption(f"Not plotted (no latency or parameter count in the card): {literal(', '.join(missing))}")
+    for column, (cost, key) in zip(st.columns(2), (("CPU latency ms", "latency"), ("MFLOPs", "compute")), strict=True):
+        with column:
+            st.plotly_chart(figures.accuracy_latency_figure(board, colors, cost=cost), key=f"accuracy_{key}")
+            missing = board.loc[board[cost].isna() | board["params"].isna(), "model"].tolist()
+            if missing:
+                st.caption(f"Not plotted (no {cost} or parameter count in the card): {literal(', '.join(missing))}")
 
 
 def main() -> None:

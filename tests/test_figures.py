@@ -68,6 +68,13 @@ def test_accuracy_latency_figure_skips_models_without_latency() -> None:
     assert shown["big"] == (4.0, expected.loc["big", "accuracy"], 9000.0)
 
 
+def test_accuracy_compute_figure_plots_counted_mflops() -> None:
+    runs = [_run("a", 1, {"params": 1000, "mflops": 38.0}), _run("b", 2, {"params": 2000})]
+    fig = figures.accuracy_latency_figure(metrics.leaderboard(runs), cost="MFLOPs")
+    assert [(t.name, t.x[0]) for t in fig.data] == [("a", 38.0)]
+    assert "compute" in fig.layout.title.text and "MFLOPs" in fig.layout.xaxis.title.text
+
+
 def test_robustness_heatmap_matches_the_table() -> None:
     table = metrics.resize_robustness_table(synthetic_rows(seed=7))
     fig = figures.robustness_heatmap(table)

@@ -192,6 +192,14 @@ def test_leaderboard_uses_clean_rows_and_cards() -> None:
     assert np.isnan(bare["params"]) and pd.isna(bare["selection split"])
 
 
+def test_leaderboard_cost_columns_come_from_the_card() -> None:
+    card = {"params": 10, "mflops": 37.8, "training": {"cpu_hours": 0.9, "epochs": 30, "train_samples": 28709}}
+    board = metrics.leaderboard([make_run("zoo", _grid_rows(), card), make_run("old", make_rows(LABELS, PREDS))])
+    zoo, old = board.set_index("model").loc["zoo"], board.set_index("model").loc["old"]
+    assert (zoo["MFLOPs"], zoo["train CPU-h"], zoo["images seen (M)"]) == (37.8, 0.9, 0.861)
+    assert old[["MFLOPs", "train CPU-h", "images seen (M)"]].isna().all()
+
+
 GROUPS = ["child", "child", "adult", "adult", np.nan, "unclear"]
 
 
@@ -275,3 +283,19 @@ def test_metadata_columns_skip_core_probability_and_id_like_columns() -> None:
     rows["path"] = [f"img{i}.png" for i in range(6)]
     assert metrics.metadata_columns(rows, max_groups=5) == ["age_group"]
     assert metrics.metadata_columns(rows) == ["age_group", "path"]
+
+
+@pytest.mark.parametrize(
+    ("seen", "note"),
+    [
+        (
+            {"a": 0.861, "b": 0.861, "c": None},
+            "Every model with a recorded budget saw the same 0.86 M training images.",
+        ),
+        ({"a": 0.861, "b": 1.005}, "Training budgets (images seen) differ: 1.00 M: b; 0.86 M: a."),
+        ({"a": None}, "No card here records its training budget."),
+    ],
+)
+def test_budget_note_reads_the_cards(seen: dict, note: str) -> None:
+    board = pd.DataFrame({"model": list(seen), "images seen (M)": pd.to_numeric(pd.Series(list(seen.values())))})
+    assert metrics.budget_note(board) == note
