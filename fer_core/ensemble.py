@@ -77,11 +77,22 @@ def ensemble_card(model_id: str, members: Sequence, member_names: Sequence[str])
         "input": first.input_spec.to_dict(),
         "params": int(sum(m.card.get("params", 0) for m in members)),
         "weights_mb": round(sum(float(m.card.get("weights_mb", 0)) for m in members), 3),
-        "training": {"selection_split": "members selected on their own validation splits"},
+        "mflops": _sum_if_known([m.card.get("mflops") for m in members]),
+        "training": {
+            "selection_split": "members selected on their own validation splits",
+            "cpu_hours": _sum_if_known([(m.card.get("training") or {}).get("cpu_hours") for m in members]),
+        },
         "metrics": {},
         "provenance": f"mean of the probabilities of {', '.join(member_names)} (no extra training)",
         "license": "that of its members",
     }
+
+
+def _sum_if_known(values: Sequence) -> float | None:
+    """The members' total of a cost (MFLOPs, CPU-hours), or None when any member's card lacks it."""
+    if not values or any(not isinstance(v, int | float) for v in values):
+        return None
+    return round(float(sum(values)), 3)
 
 
 def _check_same_labels(members: Sequence, names: Sequence[str]) -> None:
