@@ -1,0 +1,60 @@
+"""scripts/choose_default.py: the documented rule for the default model, on synthetic cards."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def rule():
+    spec = importlib.util.spec_from_file_location("choose_default", REPO / "scripts" / "choose_default.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _card(model_id: str, score: float | None, ratio: float | None, heads: bool = True) -> dict:
+    card = {"id": model_id, "family": "timm"}
+    if ratio is not None:
+        card["peer_latency"] = {"ratio_to_fer": ratio}
+    if heads:
+        table = [{"tau": 0.0, "accuracy": score, "macro_f1": score, "score": score}] if score is not None else []
+        balance = {"tau": 0.0, "validation": table} if score is not None else None
+        card["heads"] = {h: ({"balance": balance} if balance else {}) for h in ("fer2013", "ferplus")}
+    return card
+
+
+def _write(root: Path, cards: list[dict]) -> None:
+    for card in cards:
+        (root / card["id"]).mkdir(parents=True)
+        (root / card["id"] / "card.json").write_text(json.dumps(card))
+
+
+def test_the_best_fast_two_head_model_wins_and_is_written(rule, tmp_path: Path) -> None:
+    cards = [
+        _card("slow_best", 0.9, 1.5),  # too slow
+        _card("single", None, 0.5, heads=False),  # one label set
+        _card("unbalanced", None, 0.5),
+        _card("fast_good", 0.7, 0.8),
+        _card("fast_better", 0.75, 1.0),
+    ]
+    _write(tmp_path, cards)
+    rows = rule.rank(tmp_path)
+    assert [r["model"] for r in rows if r["eligible"]] == ["fast_better", "fast_good"]
+    why = {r["model"]: r["why_not"] for r in rows}
+    assert why["slow_best"] == "1.50x fer's latency" and why["single"] == "serves one label set"
+    assert why["unbalanced"] == "no balanced fer2013 head; no balanced ferplus head"
+    assert rule.main(["--checkpoints", str(tmp_path), "--write"]) == 0
+    assert json.loads((tmp_path / "default.json").read_text()) == {"model": "fast_better"}
+
+
+def test_no_eligible_model_leaves_the_default_alone(rule, tmp_path: Path) -> None:
+    _write(tmp_path, [_card("slow", 0.9, 2.0)])
+    assert rule.main(["--checkpoints", str(tmp_path), "--write"]) == 1
+    assert not (tmp_path / "default.json").exists()
