@@ -1,0 +1,72 @@
+"""Choose an ensemble's members on the validation split: every subset of the candidates, scored by acc_f1.
+
+    python scripts/ensemble_search.py --label-set fer2013 \
+        --candidates cnn_small_fer2013 cnn_small_joint@fer2013 cct_budget_joint@fer2013 [--write ensemble_fer2013]
+
+Each candidate's probabilities on the validation split (FER2013 PublicTest, or FER+ Valid with the majority
+protocol) are computed once; every subset of two or more is scored as the mean of its members' probabilities, the
+way ``fer_core.ensemble`` serves it, by acc_f1 = (accuracy + macro-F1) / 2. The test split is never read.
+``--write NAME`` makes ``checkpoints/NAME`` an ensemble of the best subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fer_core.data import load_split  # noqa: E402  (after the repository is on the path)
+from fer_core.ensemble import save_ensemble_dir  # noqa: E402
+from fer_core.train import classification_scores, selection_score  # noqa: E402
+from fer_core.zoo import load_model  # noqa: E402
+
+BATCH = 512
+
+
+def validation_probabilities(name: str, images: np.ndarray) -> np.ndarray:
+    clf = load_model(name, backend="torch")
+    return np.concatenate([clf.predict(images[i : i + BATCH]) for i in range(0, len(images), BATCH)])
+
+
+def score(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    scores = classification_scores(labels, probs.argmax(1), probs.shape[1])
+    return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"], "score": selection_score(scores, "acc_f1")}
+
+
+def ranked_subsets(probs: dict[str, np.ndarray], labels: np.ndarray) -> list[tuple[tuple[str, ...], dict]]:
+    """Every subset (singles included, for reference), best validation score first."""
+    names = list(probs)
+    subsets = [c for k in range(1, len(names) + 1) for c in itertools.combinations(names, k)]
+    rows = [(subset, score(np.mean([probs[n] for n in subset], axis=0), labels)) for subset in subsets]
+    return sorted(rows, key=lambda row: row[1]["score"], reverse=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--label-set", required=True, choices=["fer2013", "ferplus"])
+    parser.add_argument("--candidates", nargs="+", required=True, help="model names (name@head for a joint model)")
+    parser.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--write", metavar="NAME", help="write checkpoints/NAME as the best ensemble (>= 2 members)")
+    parser.add_argument("--top", type=int, default=10)
+    args = parser.parse_args(argv)
+    val = load_split(args.label_set, args.data_root / args.label_set, "val", label_mode="majority", progress=True)
+    probs = {name: validation_probabilities(name, val.images) for name in args.candidates}
+    ranking = ranked_subsets(probs, val.labels)
+    print(f"{'val acc':>7} {'macro-F1':>8} {'acc_f1':>7}  members")
+    for subset, s in ranking[: args.top]:
+        print(f"{100 * s['accuracy']:7.2f} {100 * s['macro_f1']:8.2f} {100 * s['score']:7.2f}  {' + '.join(subset)}")
+    if args.write:
+        best = next(subset for subset, _ in ranking if len(subset) > 1)
+        out = save_ensemble_dir(REPO / "checkpoints" / args.write, list(best))
+        print(f"wrote {out}: {' + '.join(best)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
