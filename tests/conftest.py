@@ -17,6 +17,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("FER_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_data_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Decoded-split and teacher caches of the test run go to a temporary folder, not the user's ~/.cache."""
+    previous = os.environ.get("FER_CACHE_DIR")
+    os.environ["FER_CACHE_DIR"] = str(tmp_path_factory.mktemp("fer-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("FER_CACHE_DIR", None)
+    else:
+        os.environ["FER_CACHE_DIR"] = previous
+
+
 def make_tiny_model_dir(directory: Path, *, labels=FER2013.names, channels: int = 1, size: int = 48) -> Path:
     """A randomly initialised tiny CNN saved as a complete model directory (card + weights)."""
     torch.manual_seed(0)
