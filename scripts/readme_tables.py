@@ -26,18 +26,23 @@ def _pct(value: float) -> str:
     return "-" if pd.isna(value) else f"{100 * value:.2f}"
 
 
+def _number(value: object, spec: str) -> str:
+    return "-" if pd.isna(value) else format(value, spec)
+
+
 def leaderboard_markdown(runs: list[StoredRun]) -> str:
     board = metrics.leaderboard([r for r in runs if r.split == "test"])
     lines = [
-        "| model | dataset (test split) | n | accuracy % | balanced acc. % | macro-F1 % | ECE | params | CPU ms/face |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | dataset (test split) | n | accuracy % | balanced acc. % | macro-F1 % | ECE | params | MFLOPs | "
+        "train CPU-h | CPU ms/face |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in board.to_dict("records"):
-        latency = row["CPU latency ms"]
         lines.append(
             f"| {row['model']} | {row['dataset']} | {row['n']} | {_pct(row['accuracy'])} | "
             f"{_pct(row['balanced accuracy'])} | {_pct(row['macro-F1'])} | {row['ECE']:.3f} | "
-            f"{int(row['params']):,} | {'-' if pd.isna(latency) else f'{latency:.2f}'} |"
+            f"{_number(row['params'], ',.0f')} | {_number(row['MFLOPs'], '.1f')} | "
+            f"{_number(row['train CPU-h'], '.2f')} | {_number(row['CPU latency ms'], '.2f')} |"
         )
     return "\n".join(lines)
 
