@@ -23,8 +23,12 @@ __all__ = ["blend_targets", "distilled_targets", "teacher_probabilities"]
 BATCH = 512
 
 
-def teacher_probabilities(teacher: str, images: np.ndarray, labels: tuple[str, ...], cache_dir: Path | None = None):
+def teacher_probabilities(
+    teacher: str, images: np.ndarray, labels: tuple[str, ...], cache_dir: Path | None = None, progress: bool = True
+) -> np.ndarray:
     """``(N, classes)`` probabilities of ``teacher`` for ``images``, in the order of ``labels`` (cached on disk)."""
+    from tqdm import tqdm
+
     from fer_core.zoo import load_model, weights_sha256
 
     clf = load_model(teacher, backend="torch")
@@ -34,7 +38,8 @@ def teacher_probabilities(teacher: str, images: np.ndarray, labels: tuple[str, .
     cached = Path(cache_dir) / f"teacher-{key.hexdigest()[:16]}.npy" if cache_dir else None
     if cached is not None and cached.is_file():
         return np.load(cached)
-    probs = np.concatenate([clf.predict(images[i : i + BATCH]) for i in range(0, len(images), BATCH)])
+    starts = tqdm(range(0, len(images), BATCH), desc=f"teacher {teacher}", unit="batch", disable=not progress)
+    probs = np.concatenate([clf.predict(images[i : i + BATCH]) for i in starts])
     probs = probs.astype(np.float32)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
