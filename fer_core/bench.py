@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from fer_core.card import ModelCard
 from fer_core.zoo import attach_onnx_file, load_model, served_onnx_file
 
 __all__ = ["benchmark_classifier", "format_table", "measure", "record_latency_in_card"]
@@ -45,7 +46,7 @@ def benchmark_classifier(
     if backend == "onnx":  # a session's thread count is fixed when it is created: make one with ``threads``
         attach_onnx_file(clf, served_onnx_file(clf.directory, clf.card), threads=threads)
     rng = np.random.default_rng(0)
-    row = {"model": clf.name, "backend": backend, "threads": threads, "params": clf.card.get("params")}
+    row = {"model": clf.name, "backend": backend, "threads": threads, "params": clf.card.params}
     for batch in batch_sizes:
         crops = list(rng.integers(0, 256, (batch, crop_size, crop_size, 3), dtype=np.uint8))
         ms = measure(lambda crops=crops: clf.predict(crops), repeats=max(5, repeats // max(1, batch // 8)))
@@ -64,22 +65,21 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def record_latency_in_card(model: str, row: dict, batch: int = 1) -> dict:
+def record_latency_in_card(model: str, row: dict, batch: int = 1) -> ModelCard:
     """Write the measured per-face latency (batch ``batch``) into the model's card, with how it was measured."""
-    import json
     import platform
 
-    from fer_core.zoo import resolve_model_dir, split_head
+    from fer_core.card import Latency
+    from fer_core.model_dir import Checkpoints, split_head
 
-    card_path = resolve_model_dir(split_head(model)[0]) / "card.json"
-    card = json.loads(card_path.read_text())
-    card["latency_ms_per_face"] = row[f"ms_per_face_b{batch}"]
-    card["latency"] = {
-        "backend": row["backend"],
-        "threads": row["threads"],
-        "batch": batch,
-        "machine": platform.processor() or platform.machine(),
-        "command": f"python -m fer_core bench --model {model} --update-card",
-    }
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
-    return card
+    def record(card: ModelCard) -> None:
+        card.latency_ms_per_face = row[f"ms_per_face_b{batch}"]
+        card.latency = Latency(
+            backend=row["backend"],
+            threads=row["threads"],
+            batch=batch,
+            machine=platform.processor() or platform.machine(),
+            command=f"python -m fer_core bench --model {model} --update-card",
+        )
+
+    return Checkpoints.at().resolve(split_head(model)[0]).update_card(record)

@@ -187,21 +187,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from fer_core.model_dir import Checkpoints
     from fer_core.models import architecture_info, list_architectures
-    from fer_core.zoo import default_model_name, list_models, load_card
 
     print("architectures (python -m fer_core train --recipe ...):")
     for name in list_architectures():
         info = architecture_info(name)
         print(f"  {name:<12} {info.family:<5} {info.description}")
     print("\nshipped models (checkpoints/):")
-    default = default_model_name() if list_models() else None
-    for name in list_models():
-        card = load_card(name)
-        test = card.get("metrics", {}).get("test", {})
+    checkpoints = Checkpoints.at()
+    default = checkpoints.default_name() if checkpoints.names() else None
+    for name in checkpoints.names():
+        card = checkpoints.read_card(name)
+        test = card.test_metrics
         marker = "*" if name == default else " "
-        acc = f"{test['accuracy']:.4f}" if "accuracy" in test else "-"
-        arch, params = card.get("architecture", "?"), card.get("params", 0)
+        acc = f"{test.accuracy:.4f}" if test and test.accuracy is not None else "-"
+        arch, params = card.architecture or "?", card.params or 0
         print(f" {marker}{name:<28} {arch:<10} params {params:>9,}  test acc {acc}")
     return 0
 

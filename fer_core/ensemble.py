@@ -16,11 +16,30 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.card import ModelCard
+from fer_core.model_dir import ModelDir, split_head
 from fer_core.preprocess import InputSpec
 
 __all__ = ["ENSEMBLE_FAMILY", "EnsembleClassifier", "ensemble_card", "load_ensemble", "save_ensemble_dir"]
 
 ENSEMBLE_FAMILY = "ensemble"
+# The layout ensemble cards have always been written in.
+ENSEMBLE_KEY_ORDER = (
+    "id",
+    "family",
+    "architecture",
+    "members",
+    "labels",
+    "label_set",
+    "input",
+    "params",
+    "weights_mb",
+    "mflops",
+    "training",
+    "metrics",
+    "provenance",
+    "license",
+)
 
 
 @dataclass
@@ -30,7 +49,7 @@ class EnsembleClassifier:
     name: str
     labels: tuple[str, ...]
     input_spec: InputSpec
-    card: dict
+    card: ModelCard
     directory: Path
     members: list = field(default_factory=list)
     weights: np.ndarray | None = None
@@ -63,29 +82,32 @@ class EnsembleClassifier:
         return digest.hexdigest()
 
 
-def ensemble_card(model_id: str, members: Sequence, member_names: Sequence[str]) -> dict:
+def ensemble_card(model_id: str, members: Sequence, member_names: Sequence[str]) -> ModelCard:
     """The card of an ensemble of loaded ``members`` (their names as given, to be resolved on load)."""
     first = members[0]
     _check_same_labels(members, member_names)
-    return {
-        "id": model_id,
-        "family": ENSEMBLE_FAMILY,
-        "architecture": ENSEMBLE_FAMILY,
-        "members": list(member_names),
-        "labels": list(first.labels),
-        "label_set": first.card.get("label_set", "") if first.head is None else first.head,
-        "input": first.input_spec.to_dict(),
-        "params": int(sum(m.card.get("params", 0) for m in members)),
-        "weights_mb": round(sum(float(m.card.get("weights_mb", 0)) for m in members), 3),
-        "mflops": _sum_if_known([m.card.get("mflops") for m in members]),
-        "training": {
+    card = ModelCard(
+        id=model_id,
+        family=ENSEMBLE_FAMILY,
+        architecture=ENSEMBLE_FAMILY,
+        members=tuple(member_names),
+        labels=tuple(first.labels),
+        label_set=(first.card.label_set or "") if first.head is None else first.head,
+        input=first.input_spec,
+        params=int(sum(m.card.params or 0 for m in members)),
+        weights_mb=round(sum(float(m.card.weights_mb or 0) for m in members), 3),
+        mflops=_sum_if_known([m.card.mflops for m in members]),
+        training={
             "selection_split": "members selected on their own validation splits",
-            "cpu_hours": _sum_if_known([(m.card.get("training") or {}).get("cpu_hours") for m in members]),
+            "cpu_hours": _sum_if_known([m.card.training_fact("cpu_hours") for m in members]),
         },
-        "metrics": {},
-        "provenance": f"mean of the probabilities of {', '.join(member_names)} (no extra training)",
-        "license": "that of its members",
-    }
+        metrics={},
+        provenance=f"mean of the probabilities of {', '.join(member_names)} (no extra training)",
+        license="that of its members",
+    )
+    card.key_order = ENSEMBLE_KEY_ORDER
+
+    return card
 
 
 def _sum_if_known(values: Sequence) -> float | None:
@@ -112,31 +134,27 @@ def save_ensemble_dir(directory: Path, members: Sequence[str], *, root: Path | N
     directory = Path(directory)
     root = root or directory.parent
     loaded = [load_model(name, root=root) for name in members]
-    card = ensemble_card(directory.name, loaded, members)
-    directory.mkdir(parents=True, exist_ok=True)
-    from fer_core.workflows import write_json_atomic
-
-    write_json_atomic(directory / "card.json", card)
+    ModelDir(directory).write_card(ensemble_card(directory.name, loaded, members))
     return directory
 
 
-def load_ensemble(directory: Path, card: dict, *, backend: str, tta: str) -> EnsembleClassifier:
+def load_ensemble(directory: Path, card: ModelCard, *, backend: str, tta: str) -> EnsembleClassifier:
     """Load every member of the ensemble card in ``directory`` (members resolve beside the directory)."""
     from fer_core.zoo import ModelLoadError, load_model
 
-    names = card.get("members")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise ModelLoadError(f"{directory / 'card.json'}: an ensemble needs 'members', a list of model names")
-    if any(Path(n).name == directory.name or n.split("@")[0] == directory.name for n in names):
-        raise ModelLoadError(f"{directory / 'card.json'}: an ensemble cannot contain itself")
+    names, card_path = card.members, ModelDir(directory).card_path
+    if not names:
+        raise ModelLoadError(f"{card_path}: an ensemble needs 'members', a list of model names")
+    if any(Path(n).name == directory.name or split_head(n)[0] == directory.name for n in names):
+        raise ModelLoadError(f"{card_path}: an ensemble cannot contain itself")
     members = [load_model(name, backend=backend, tta=tta, root=directory.parent) for name in names]
     try:
         _check_same_labels(members, names)
     except ValueError as err:
         raise ModelLoadError(f"{directory}: {err}") from None
-    weights = card.get("weights")
+    weights = card.weights
     return EnsembleClassifier(
-        name=str(card.get("id", directory.name)),
+        name=card.id or directory.name,
         labels=tuple(members[0].labels),
         input_spec=members[0].input_spec,
         card=card,

@@ -17,10 +17,8 @@ OpenCV interpolation and enlarged back to the model's input size with another (`
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fer_core.labels import SharedClasses
+from fer_core.model_dir import ModelDir, write_json_atomic
 from fer_core.runs import compact_rows
 from fer_core.zoo import Classifier, weights_sha256
 
@@ -43,8 +42,6 @@ __all__ = [
     "parse_condition",
     "resize_grid_conditions",
     "run_model_id",
-    "run_paths",
-    "run_stem",
     "write_run",
 ]
 
@@ -156,24 +153,9 @@ def evaluate_classifier(
     return rows, len(rows) / max(seconds, 1e-9)
 
 
-def run_stem(dataset: str, split: str, tta: str = "none") -> str:
-    """File name (without suffix) of a run: ``<dataset id>-<split>``, plus ``-tta-<mode>`` for a test-time
-    augmented run (so it sits beside the plain run instead of replacing it); characters other than letters,
-    digits and ``._+-`` replaced by ``_``, so any dataset id (``my faces/2024``) stays one file inside ``runs/``."""
-    name = f"{dataset}-{split}" + ("" if tta == "none" else f"-tta-{tta}")
-    safe = re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._")
-    return safe or "run"
-
-
 def run_model_id(clf: Classifier) -> str:
     """The name a run is listed under: the model (``name@head``), plus ``+<mode> TTA`` for an augmented run."""
     return clf.name if clf.tta == "none" else f"{clf.name} +{clf.tta} TTA"
-
-
-def run_paths(model_dir: Path, dataset: str, split: str, tta: str = "none") -> tuple[Path, Path]:
-    """Parquet and JSON paths of a stored run."""
-    stem = Path(model_dir) / "runs" / run_stem(dataset, split, tta)
-    return stem.with_suffix(".parquet"), stem.with_suffix(".json")
 
 
 def _software_versions() -> dict[str, str]:
@@ -214,7 +196,8 @@ def write_run(
     images left out by label filters, per reason; ``layout``: the reader (``imagefolder`` ...) when the dataset id
     is another name; ``images_published``: the split's size in its release, to tell an incomplete copy.
     """
-    parquet_path, json_path = run_paths(out_dir or clf.directory, dataset, split, clf.tta)
+    target = ModelDir(out_dir or clf.directory)
+    parquet_path, json_path = target.run_paths(dataset, split, clf.tta)
     parquet_path.parent.mkdir(parents=True, exist_ok=True)
     compact_rows(rows).to_parquet(parquet_path, index=False, compression="zstd", compression_level=19)
     info = {
@@ -239,5 +222,5 @@ def write_run(
         "throughput_samples_per_s": round(throughput, 1),
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    json_path.write_text(json.dumps(info, indent=2) + "\n")
+    write_json_atomic(json_path, info)
     return parquet_path, json_path

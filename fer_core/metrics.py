@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from fer_core.card import ModelCard
     from fer_core.runs import StoredRun
 
 __all__ = [
@@ -185,16 +186,9 @@ _LEADERBOARD_COLUMNS = (
 )
 
 
-def _card_value(card: dict, *keys: str) -> object:
-    value: object = card
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
-def _images_seen_millions(card: dict) -> float | None:
+def _images_seen_millions(card: ModelCard) -> float | None:
     """Training budget as images seen: epochs x training images (the zoo's common budget), in millions."""
-    epochs, samples = _card_value(card, "training", "epochs"), _card_value(card, "training", "train_samples")
+    epochs, samples = card.training_fact("epochs"), card.training_fact("train_samples")
     if not isinstance(epochs, int | float) or not isinstance(samples, int | float):
         return None
     return round(epochs * samples / 1e6, 3)
@@ -215,13 +209,13 @@ def leaderboard(runs: Sequence[StoredRun]) -> pd.DataFrame:
                 "balanced accuracy": balanced_accuracy(clean),
                 "macro-F1": macro_f1(clean),
                 "ECE": expected_calibration_error(clean),
-                "params": _card_value(run.card, "params"),
-                "weights MB": _card_value(run.card, "weights_mb"),
-                "CPU latency ms": _card_value(run.card, "latency_ms_per_face"),
-                "MFLOPs": _card_value(run.card, "mflops"),
-                "train CPU-h": _card_value(run.card, "training", "cpu_hours"),
+                "params": run.card.params,
+                "weights MB": run.card.weights_mb,
+                "CPU latency ms": run.card.latency_ms_per_face,
+                "MFLOPs": run.card.mflops,
+                "train CPU-h": run.card.training_fact("cpu_hours"),
                 "images seen (M)": _images_seen_millions(run.card),
-                "selection split": _card_value(run.card, "training", "selection_split"),
+                "selection split": run.card.training_fact("selection_split"),
             }
         )
     board = pd.DataFrame.from_records(records, columns=list(_LEADERBOARD_COLUMNS))
@@ -247,7 +241,7 @@ def cross_dataset_table(runs: Sequence[StoredRun]) -> pd.DataFrame:
     splits = sorted({(run.dataset, run.split) for run in runs}, key=_dataset_order)
     for run in runs:
         clean = condition_rows(run.rows, CLEAN)
-        row = cells.setdefault(run.model_id, {"trained on": _card_value(run.card, "training", "dataset")})
+        row = cells.setdefault(run.model_id, {"trained on": run.card.training_fact("dataset")})
         row[f"{run.dataset} {run.split} accuracy"] = accuracy(clean)
         row[f"{run.dataset} {run.split} macro-F1"] = macro_f1(clean)
     columns = ["trained on", *(f"{d} {s} {m}" for d, s in splits for m in ("accuracy", "macro-F1"))]

@@ -4,8 +4,8 @@ Everything in a model directory is user-supplied: a directory downloaded from a 
 trustworthy as any upload. So the loader works in this order, and each step raises :class:`ModelLoadError` naming
 the file and the reason:
 
-1. JSON files are read as UTF-8 objects of bounded size; ``auto_map`` (transformers' hook for running Python files
-   shipped in the directory) is refused outright.
+1. JSON files are read as UTF-8 objects of bounded size (:mod:`fer_core.json_files`); ``auto_map``
+   (transformers' hook for running Python files shipped in the directory) is refused outright.
 2. The safetensors header is read without loading any tensor: it says exactly how many values the weights hold.
 3. The architecture the config describes is built on the meta device (no memory) under a budget derived from that
    header, so a config asking for 10^9 classes or 10^5 layers stops after the first oversized parameter instead of
@@ -16,7 +16,6 @@ the file and the reason:
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,7 +27,8 @@ import torch
 from torch import nn
 from torch.nn.modules import module as torch_module
 
-from fer_core.preprocess import InputSpec
+from fer_core.card import InputSpec
+from fer_core.json_files import MAX_LABELS, ModelLoadError
 
 __all__ = [
     "MAX_PARAMETERS",
@@ -39,57 +39,17 @@ __all__ = [
     "check_predicts",
     "check_shapes",
     "check_value_count",
-    "input_spec_of",
-    "labels_of",
-    "read_json_object",
-    "refuse_remote_code",
     "timm_build_args",
     "weights_header",
 ]
 
 MAX_PARAMETERS = 350_000_000  # ~1.4 GB in float32: above ViT-L (304 M), far below what a hostile config can ask for
-MAX_JSON_BYTES = 16 * 2**20  # configs and cards are kilobytes; ImageNet-22k id2label is about 1 MB
-MAX_LABELS = 1000
-REMOTE_CODE_KEYS = ("auto_map",)
 # Set by the loader from config.json's own fields, or timm bookkeeping: never accepted inside model_args.
 RESERVED_MODEL_ARGS = ("num_classes", "in_chans", "img_size", "pretrained", "pretrained_cfg", "pretrained_cfg_overlay")
 _CONFIG_INTS = {"num_classes": (None, 1, MAX_LABELS), "in_chans": (1, 1, 3), "img_size": (48, 8, 512)}
 
 
-class ModelLoadError(ValueError):
-    """A model directory is missing, malformed or unsafe; the message names the path and the problem."""
-
-
-# ------------------------------------------------------------------------------------------------ files
-
-
-def read_json_object(path: Path) -> dict:
-    """A JSON object from a UTF-8 file of bounded size; every way it can be wrong is a ModelLoadError."""
-    try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise ModelLoadError(f"{path}: larger than {MAX_JSON_BYTES // 2**20} MB; not a model config")
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise ModelLoadError(f"{path.parent}: missing {path.name}") from None
-    except UnicodeDecodeError as err:
-        raise ModelLoadError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except RecursionError:
-        raise ModelLoadError(f"{path}: JSON nested too deeply") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise ModelLoadError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"{path}: expected a JSON object, found {type(data).__name__}")
-    return data
-
-
-def refuse_remote_code(config: Mapping, path: Path) -> None:
-    """Refuse configs that point transformers at Python files of their own (it would offer to run them)."""
-    for key in REMOTE_CODE_KEYS:
-        if key in config:
-            raise ModelLoadError(
-                f"{path}: {key!r} asks to run Python code shipped with the model ({config[key]!r}); model "
-                "directories may only hold data (config, card, safetensors weights), so it is refused"
-            )
+# ------------------------------------------------------------------------------------------------ weights
 
 
 def weights_header(path: Path) -> dict[str, tuple[int, ...]]:
@@ -114,32 +74,7 @@ def header_values(header: Mapping[str, Sequence[int]]) -> int:
     return sum(int(np.prod(shape, dtype=np.int64)) for shape in header.values())
 
 
-# ------------------------------------------------------------------------------------------------ card fields
-
-
-def labels_of(card: Mapping, path: Path) -> tuple[str, ...]:
-    """The card's class names: a non-empty list of distinct non-empty strings."""
-    labels = card.get("labels")
-    if not isinstance(labels, list) or not labels:
-        raise ModelLoadError(f"{path}: missing or empty 'labels' (a list of class names in output order)")
-    if not all(isinstance(name, str) and name.strip() for name in labels):
-        raise ModelLoadError(f"{path}: 'labels' must all be non-empty strings, got {labels!r:.200}")
-    if len(set(labels)) != len(labels) or len(labels) > MAX_LABELS:
-        raise ModelLoadError(f"{path}: 'labels' must be at most {MAX_LABELS} distinct names, got {len(labels)}")
-    return tuple(labels)
-
-
-def input_spec_of(spec: Any, path: Path) -> InputSpec:
-    """The card's ``input`` as an :class:`InputSpec`; the message says what a valid one looks like."""
-    expected = "expected {'size': 8..512, 'channels': 1 or 3, 'mean': [...], 'std': [...]}"
-    if not isinstance(spec, dict) or not spec:
-        raise ModelLoadError(f"{path}: missing or empty 'input'; {expected}")
-    try:
-        return InputSpec.from_dict(spec)
-    except KeyError as err:
-        raise ModelLoadError(f"{path}: 'input' has no {err}; {expected}") from None
-    except (TypeError, ValueError) as err:
-        raise ModelLoadError(f"{path}: bad 'input' {spec!r:.200} ({err}); {expected}") from None
+# ------------------------------------------------------------------------------------------------ config fields
 
 
 def _int_field(config: Mapping, key: str, path: Path) -> int:

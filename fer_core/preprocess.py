@@ -7,48 +7,15 @@ Every model here is trained on 48x48 grayscale faces (FER2013 / FER+), so live c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
 
+from fer_core.card import InputSpec
+
 __all__ = ["TTA_MODES", "InputSpec", "prepare_batch", "to_gray", "tta_views"]
 
 TTA_MODES = ("none", "flip", "tencrop")
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What a model expects: square ``size`` px, ``channels`` (1 or 3), per-channel ``mean``/``std`` on [0, 1]."""
-
-    size: int = 48
-    channels: int = 1
-    mean: tuple[float, ...] = (0.5,)
-    std: tuple[float, ...] = (0.25,)
-
-    def __post_init__(self) -> None:
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
-        if not 8 <= self.size <= 512:
-            raise ValueError(f"input size {self.size} outside 8..512 px")
-        for name in ("mean", "std"):
-            values = getattr(self, name)
-            if len(values) not in (1, self.channels):
-                raise ValueError(f"{name} needs 1 or {self.channels} values, got {len(values)}")
-        if min(self.std) <= 0:
-            raise ValueError("std values must be positive")
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> InputSpec:
-        return cls(
-            size=int(data["size"]),
-            channels=int(data.get("channels", 1)),
-            mean=tuple(float(v) for v in data.get("mean", (0.5,))),
-            std=tuple(float(v) for v in data.get("std", (0.25,))),
-        )
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

@@ -10,13 +10,13 @@ most ``max_drop``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from fer_core.model_dir import ONNX_FILE, ModelDir
 from fer_core.preprocess import prepare_batch
-from fer_core.zoo import ONNX_FILE, load_model
+from fer_core.zoo import load_model
 
 __all__ = ["INT8_FILE", "quantize_int8"]
 
@@ -79,8 +79,6 @@ def quantize_int8(
 
     float_clf = load_model(model, backend="onnx")
     attach_onnx_file(float_clf, float_clf.directory / ONNX_FILE)  # the float file, even if int8 is served today
-    card_path = float_clf.directory / "card.json"
-    card = json.loads(card_path.read_text(encoding="utf-8"))
     out_path = float_clf.directory / INT8_FILE
     tmp_path = out_path.with_name("tmp-" + out_path.name)
     _write_int8(float_clf, calibration_faces, tmp_path)
@@ -101,10 +99,7 @@ def quantize_int8(
     report["kept"] = report["val_top1_agreement"] >= min_agreement and drop <= max_drop
     if report["kept"]:
         tmp_path.replace(out_path)
-        card["onnx"] = report
-        from fer_core.workflows import write_json_atomic
-
-        write_json_atomic(card_path, card)
+        ModelDir(float_clf.directory).update_card(lambda card: setattr(card, "onnx", report))
     else:
         tmp_path.unlink(missing_ok=True)
     return report

@@ -7,12 +7,15 @@ Layout (written by ``fer_core.evaluate``): ``<checkpoints>/<model>/card.json``, 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from fer_core.card import ModelCard
+from fer_core.json_files import ModelLoadError, read_json_object
+from fer_core.model_dir import Checkpoints, ModelDir
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -23,9 +26,9 @@ __all__ = [
     "StoredRun",
     "compact_rows",
     "discover_runs",
-    "load_card",
     "load_history",
     "load_run",
+    "read_model_card",
     "scan_runs",
 ]
 
@@ -33,9 +36,6 @@ log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("sample_id", "condition", "label", "pred")
 REQUIRED_INFO_KEYS = ("model_id", "dataset", "split", "labels")
-CARD_FILE = "card.json"
-HISTORY_FILE = "history.csv"
-RUNS_DIR = "runs"
 
 
 PROBABILITY_PREFIX = "p_"
@@ -71,7 +71,7 @@ class StoredRun:
     path: Path
     info: dict
     rows: pd.DataFrame = field(repr=False)
-    card: dict = field(default_factory=dict, repr=False)
+    card: ModelCard = field(default_factory=ModelCard, repr=False)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -109,33 +109,27 @@ class RunScan:
 
 
 def _read_json_object(path: Path) -> dict:
-    """A JSON object from a UTF-8 file; FileNotFoundError when absent, RunFormatError for anything else wrong."""
+    """A JSON object from a UTF-8 file (the project's one reader); RunFormatError for anything wrong with it."""
     try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise RunFormatError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except json.JSONDecodeError as error:
-        raise RunFormatError(f"{path}: not valid JSON ({error})") from None
-    except RecursionError:
-        raise RunFormatError(f"{path}: JSON nested too deeply") from None
-    except IsADirectoryError:
-        raise RunFormatError(f"{path}: a folder, not a file") from None
-    if not isinstance(value, dict):
-        raise RunFormatError(f"{path}: expected a JSON object, found {type(value).__name__}")
-    return value
+        return read_json_object(path)
+    except ModelLoadError as error:
+        raise RunFormatError(str(error)) from None
 
 
-def load_card(model_dir: Path) -> dict:
-    """The model card (``card.json``) of a model directory; FileNotFoundError when absent."""
-    return _read_json_object(Path(model_dir) / CARD_FILE)
+def read_model_card(model_dir: ModelDir) -> ModelCard:
+    """The card of a model directory as the dashboard reads it; RunFormatError when it cannot be used."""
+    try:
+        return model_dir.read_card()
+    except ModelLoadError as error:
+        raise RunFormatError(str(error)) from None
 
 
-def load_history(model_dir: Path) -> pd.DataFrame | None:
+def load_history(model_dir: ModelDir) -> pd.DataFrame | None:
     """Per-epoch training history, or None when the model ships none.
 
     Raises RunFormatError when the file lacks an ``epoch`` column, the one column every learning curve needs.
     """
-    path = Path(model_dir) / HISTORY_FILE
+    path = model_dir.history_path
     if not path.is_file():
         return None
     try:
@@ -177,7 +171,7 @@ def _widen_probabilities(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def load_run(parquet_path: Path, card: dict | None = None) -> StoredRun:
+def load_run(parquet_path: Path, card: ModelCard | None = None) -> StoredRun:
     """Read and validate one stored run (the parquet file and its JSON sidecar beside it)."""
     parquet_path = Path(parquet_path)
     sidecar = parquet_path.with_suffix(".json")
@@ -198,19 +192,20 @@ def load_run(parquet_path: Path, card: dict | None = None) -> StoredRun:
         path=parquet_path,
         info=info,
         rows=rows,
-        card=card or {},
+        card=card or ModelCard(),
     )
 
 
-def _card_or_problem(model_dir: Path, problems: list[RunProblem]) -> dict:
-    try:
-        return load_card(model_dir)
-    except FileNotFoundError:
-        path = model_dir / CARD_FILE
+def _card_or_problem(model_dir: ModelDir, problems: list[RunProblem]) -> ModelCard:
+    path = model_dir.card_path
+    if not path.exists():
         problems.append(RunProblem(path, f"{path}: missing; size and latency columns stay empty"))
+        return ModelCard()
+    try:
+        return read_model_card(model_dir)
     except (RunFormatError, OSError) as error:
-        problems.append(RunProblem(model_dir / CARD_FILE, str(error)))
-    return {}
+        problems.append(RunProblem(path, str(error)))
+    return ModelCard()
 
 
 def _orphan_sidecars(runs_dir: Path) -> list[RunProblem]:
@@ -225,13 +220,14 @@ def scan_runs(checkpoints_root: Path) -> RunScan:
     """Every readable run under ``<root>/*/runs/``, sorted by model and run name, plus the problems met."""
     runs: list[StoredRun] = []
     problems: list[RunProblem] = []
-    root = Path(checkpoints_root)
-    for runs_dir in sorted(root.glob(f"*/{RUNS_DIR}")) if root.is_dir() else []:
-        parquet_paths = sorted(runs_dir.glob("*.parquet"))
-        problems.extend(_orphan_sidecars(runs_dir))
+    for model_dir in Checkpoints(Path(checkpoints_root)).model_dirs():
+        if not model_dir.runs_dir.is_dir():
+            continue
+        parquet_paths = model_dir.run_files()
+        problems.extend(_orphan_sidecars(model_dir.runs_dir))
         if not parquet_paths:
             continue
-        card = _card_or_problem(runs_dir.parent, problems)
+        card = _card_or_problem(model_dir, problems)
         for parquet_path in parquet_paths:
             try:
                 runs.append(load_run(parquet_path, card))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.card import HeadCard, ModelCard, TestMetrics
 from fer_core.data import (
     RUN_EXCLUDED_METADATA,
     default_dataset_id,
@@ -16,8 +17,9 @@ from fer_core.data import (
     published_size,
     restrict_to_label_set,
 )
-from fer_core.evaluate import evaluate_classifier, resize_grid_conditions, run_stem, write_run
+from fer_core.evaluate import evaluate_classifier, resize_grid_conditions, write_run
 from fer_core.labels import FER2013, FERPLUS, SharedClasses, label_set_of
+from fer_core.model_dir import Checkpoints, ModelDir, split_head
 from fer_core.recipes import JOINT_DATASET, Recipe, load_recipe
 from fer_core.train import Head, HeadTargets, TrainResult, fit_heads
 from fer_core.zoo import load_model, save_model_dir
@@ -86,7 +88,7 @@ def train_from_recipe(
         return out_dir
     card = training_card(recipe, facts, result, model_id or out_dir.name)
     save_model_dir(result.model, out_dir, card=card)
-    result.write_history(out_dir / "history.csv")
+    result.write_history(ModelDir(out_dir).history_path)
     return out_dir
 
 
@@ -145,17 +147,17 @@ def data_cache_dir() -> Path:
     return Path(base) if base else Path.home() / ".cache" / "fer-studio" / "data"
 
 
-def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: str) -> dict:
+def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: str) -> ModelCard:
     """The card of a freshly trained model: labels, heads, input spec, data, selection split and the full recipe."""
     label_set = facts["label_set"]
-    card = {
-        "id": model_id,
-        "architecture": recipe.architecture,
-        "arch_args": recipe.arch_args,
-        "labels": list(label_set.names),
-        "label_set": label_set.name,
-        "input": result.input_spec.to_dict(),
-        "training": {
+    card = ModelCard(
+        id=model_id,
+        architecture=recipe.architecture,
+        arch_args=recipe.arch_args,
+        labels=tuple(label_set.names),
+        label_set=label_set.name,
+        input=result.input_spec,
+        training={
             "dataset": recipe.dataset,
             "train_split": TRAIN_SPLIT.get(recipe.dataset, "train"),
             "train_samples": facts["train_samples"],
@@ -171,14 +173,14 @@ def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: st
             "device": result.device,
             "recipe": recipe.to_dict(),
         },
-        "metrics": {},
-        "license": LICENCES.get(recipe.dataset, "see dataset licence"),
-        "provenance": f"trained from scratch: python -m fer_core train --recipe {recipe.name} (no pretrained weights)",
-    }
+        metrics={},
+        license=LICENCES.get(recipe.dataset, "see dataset licence"),
+        provenance=f"trained from scratch: python -m fer_core train --recipe {recipe.name} (no pretrained weights)",
+    )
     if len(result.heads) > 1:
-        card["heads"] = {h.name: h.to_dict() for h in result.heads}
-        card["default_head"] = label_set.name
-        card["num_outputs"] = sum(h.size for h in result.heads)
+        card.heads = {h.name: HeadCard.from_dict(h.to_dict()) for h in result.heads}
+        card.default_head = label_set.name
+        card.num_outputs = sum(h.size for h in result.heads)
     return card
 
 
@@ -242,26 +244,18 @@ def evaluate_model(
         layout=dataset,
         images_published=published_size(dataset, split),
     )
-    home = _trained_on(clf.card, run_dataset) and classes.is_identity
+    home = clf.card.trained_on(run_dataset) and classes.is_identity
     if out_dir is None and split == "test" and tta == "none" and home:
         update_card_metrics(clf.directory, rows, dataset=run_dataset, split=split, label_mode=label_mode, head=clf.head)
     return parquet_path, json.loads(json_path.read_text())
 
 
-def _trained_on(card: dict, dataset: str) -> bool:
-    """True when ``dataset`` is (one of) the model's training datasets, or the card does not say."""
-    trained = str((card.get("training") or {}).get("dataset") or "")
-    return not trained or dataset in trained.split("+")
-
-
 def matching_head(model: str, dataset: str) -> str | None:
     """The head of a multi-head model whose label set is the dataset's (None: the model's own default)."""
-    from fer_core.zoo import load_card, split_head
-
     name, head = split_head(model)
     if head is not None:
         return head
-    heads = load_card(name).get("heads") or {}
+    heads = Checkpoints.at().read_card(name).head_names()
     wanted = DATASET_LABEL_SETS.get(dataset)
     return wanted if wanted in heads else None
 
@@ -274,21 +268,19 @@ def balance_model(model: str, *, data_root: Path, metric: str = "acc_f1") -> dic
     """
     from fer_core.balance import choose_logit_bias
     from fer_core.preprocess import prepare_batch
-    from fer_core.zoo import load_card, resolve_model_dir, split_head
 
-    name, _ = split_head(model)
-    directory = resolve_model_dir(name)
-    card = load_card(directory)
-    heads = list(card.get("heads") or {}) or [card["label_set"]]
+    directory = Checkpoints.at().resolve(split_head(model)[0])
+    card = directory.read_card()
+    heads = card.head_names() or [card.label_set]
     written = {}
     for head in heads:
-        clf = load_model(directory, backend="torch", head=head if card.get("heads") else None)
+        clf = load_model(directory.path, backend="torch", head=head if card.heads else None)
         clf.logit_bias = None
         val = load_split(head, data_root / head, "val", cache_dir=data_cache_dir())
         logits = clf.head_logits(prepare_batch(val.images, clf.input_spec))
         choice = choose_logit_bias(logits, val.labels, _train_prior(head, data_root), metric=metric)
         written[head] = {"logit_bias": [round(float(b), 5) for b in choice.bias], **choice.to_dict(clf.labels)}
-    _store_balance(directory, card, written)
+    directory.update_card(lambda card: _store_balance(card, written))
     return written
 
 
@@ -300,25 +292,23 @@ def _train_prior(label_set: str, data_root: Path) -> np.ndarray:
     return train.class_counts() / len(train)
 
 
-def _store_balance(directory: Path, card: dict, written: dict[str, dict]) -> None:
+def _store_balance(card: ModelCard, written: dict[str, dict]) -> None:
+    """Each head's chosen logit bias and how it was chosen, in its head entry (or the card, for one head)."""
     for head, entry in written.items():
-        bias, details = entry["logit_bias"], {k: v for k, v in entry.items() if k != "logit_bias"}
-        target = card["heads"][head] if card.get("heads") else card
-        target["logit_bias"] = bias
-        target["balance"] = details
-    write_json_atomic(Path(directory) / "card.json", card)
+        target = card.heads[head] if card.heads else card
+        target.logit_bias = tuple(entry["logit_bias"])
+        target.balance = {k: v for k, v in entry.items() if k != "logit_bias"}
 
 
 def quantize_model(model: str, *, data_root: Path, calibration_faces: int = 512, seed: int = 0) -> dict:
     """Int8-quantise a model's ONNX export, calibrated on training faces, checked on its validation split."""
     from fer_core.quantize import quantize_int8
-    from fer_core.zoo import load_card, split_head
 
     name, _ = split_head(model)
-    card = load_card(name)
-    dataset = card.get("training", {}).get("dataset", card.get("label_set"))
+    card = Checkpoints.at().read_card(name)
+    dataset = card.training_fact("dataset") or card.label_set
     train_set = "fer2013" if dataset == JOINT_DATASET else dataset
-    val_set = card.get("default_head") or card.get("label_set")
+    val_set = card.default_head or card.label_set
     train = load_split(train_set, data_root / train_set, "train", cache_dir=data_cache_dir())
     val = load_split(val_set, data_root / val_set, "val", cache_dir=data_cache_dir())
     picked = np.random.default_rng(seed).choice(len(train), size=min(calibration_faces, len(train)), replace=False)
@@ -335,31 +325,26 @@ def update_card_metrics(
     from fer_core import metrics
 
     clean = metrics.condition_rows(rows, "clean")
-    headline = {
-        "dataset": dataset,
-        "split": split,
-        "label_mode": label_mode,
-        "samples": len(clean),
-        "accuracy": round(float(metrics.accuracy(clean)), 5),
-        "balanced_accuracy": round(float(metrics.balanced_accuracy(clean)), 5),
-        "macro_f1": round(float(metrics.macro_f1(clean)), 5),
-        "run": f"runs/{run_stem(dataset, split)}.parquet",
-    }
-    card_path = Path(model_dir) / "card.json"
-    card = json.loads(card_path.read_text())
-    if head is not None:
-        card["heads"][head].setdefault("metrics", {})["test"] = headline
-    if head is None or head == card.get("default_head"):
-        card.setdefault("metrics", {})["test"] = headline
-    write_json_atomic(card_path, card)
-    return headline
+    headline = TestMetrics(
+        dataset=dataset,
+        split=split,
+        label_mode=label_mode,
+        samples=len(clean),
+        accuracy=round(float(metrics.accuracy(clean)), 5),
+        balanced_accuracy=round(float(metrics.balanced_accuracy(clean)), 5),
+        macro_f1=round(float(metrics.macro_f1(clean)), 5),
+        run=ModelDir.run_reference(dataset, split),
+    )
 
+    def record(card: ModelCard) -> None:
+        if head is not None:
+            entry = card.heads[head]
+            entry.metrics = {**(entry.metrics or {}), "test": headline}
+        if head is None or head == card.default_head:
+            card.metrics = {**(card.metrics or {}), "test": headline}
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to a temporary file and rename it over ``path`` (a reader never sees half a card)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    ModelDir(model_dir).update_card(record)
+    return headline.to_dict()
 
 
 def predict_images(model: str, paths: Sequence[str], detector: str = "haar") -> list[dict]:

@@ -10,10 +10,9 @@ safetensors only; pickle files are refused.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,18 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from fer_core.card import INPUT_EXPECTED, ModelCard
+from fer_core.json_files import read_json_object
+from fer_core.model_dir import (
+    CONFIG_FILE,
+    HEAD_SEPARATOR,
+    ONNX_FILE,
+    PREPROCESSOR_FILE,
+    WEIGHTS_FILE,
+    Checkpoints,
+    ModelDir,
+    split_head,
+)
 from fer_core.model_guard import (
     ModelLoadError,
     build_on_meta,
@@ -32,10 +43,6 @@ from fer_core.model_guard import (
     check_predicts,
     check_shapes,
     check_value_count,
-    input_spec_of,
-    labels_of,
-    read_json_object,
-    refuse_remote_code,
     timm_build_args,
     weights_header,
 )
@@ -43,75 +50,19 @@ from fer_core.models import architecture_info, create_model
 from fer_core.preprocess import TTA_MODES, InputSpec, prepare_batch, tta_views
 
 __all__ = [
-    "CHECKPOINTS_DIR",
     "Classifier",
     "ModelLoadError",
     "attach_onnx_file",
-    "default_model_name",
-    "list_models",
-    "load_card",
     "load_model",
-    "model_choices",
     "onnx_session",
-    "resolve_model_dir",
     "save_model_dir",
     "served_onnx_file",
-    "split_head",
     "weights_sha256",
 ]
 
 log = logging.getLogger(__name__)
 
-CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
-DEFAULT_FILE = "default.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
-WEIGHTS_FILE = "model.safetensors"
-ONNX_FILE = "model.onnx"
-PREPROCESSOR_FILE = "preprocessor_config.json"
-
-
-def _checkpoints_root(root: Path | None) -> Path:
-    """``root`` if given, else ``$FER_CHECKPOINTS_DIR``, else the repository's ``checkpoints/``."""
-    if root is not None:
-        return Path(root)
-    return Path(os.environ.get("FER_CHECKPOINTS_DIR") or CHECKPOINTS_DIR)
-
-
-def default_model_name(root: Path | None = None) -> str:
-    """Name of the shipped default model (``checkpoints/default.json``)."""
-    path = _checkpoints_root(root) / DEFAULT_FILE
-    name = read_json_object(path).get("model")
-    if not isinstance(name, str) or not name:
-        raise ModelLoadError(f'{path}: cannot read the default model name (expected {{"model": "<directory>"}})')
-    return name
-
-
-def list_models(root: Path | None = None) -> list[str]:
-    """Names of the model directories under the checkpoints root (those with a ``card.json``)."""
-    base = _checkpoints_root(root)
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if (p / "card.json").is_file())
-
-
-def resolve_model_dir(name_or_path: str | Path, root: Path | None = None) -> Path:
-    """Directory of a shipped model name, ``"default"``, or a user-given path."""
-    text = str(name_or_path)
-    if text == "default":
-        text = default_model_name(root)
-    candidate = Path(text).expanduser()
-    if candidate.is_dir():
-        return candidate
-    shipped = _checkpoints_root(root) / text
-    if shipped.is_dir():
-        return shipped
-    known = ", ".join(list_models(root)) or "none"
-    raise ModelLoadError(f"unknown model {text!r}: not a directory and not a shipped model; known: {known}")
-
-
-def load_card(name_or_path: str | Path, root: Path | None = None) -> dict:
-    """The ``card.json`` of a model (no weights are read)."""
-    return read_json_object(resolve_model_dir(name_or_path, root) / "card.json")
 
 
 def weights_sha256(model_dir: Path) -> str:
@@ -119,12 +70,11 @@ def weights_sha256(model_dir: Path) -> str:
 
     An ensemble directory has no weights of its own: its hash covers its members' weights, in order.
     """
-    if not (Path(model_dir) / WEIGHTS_FILE).is_file() and (Path(model_dir) / "card.json").is_file():
-        card = read_json_object(Path(model_dir) / "card.json")
-        if card.get("family") == "ensemble":
-            return load_model(model_dir, backend="torch").weights_sha256()
+    directory = ModelDir(model_dir)
+    if not directory.weights_path.is_file() and directory.has_card() and directory.read_card().is_ensemble:
+        return load_model(directory.path, backend="torch").weights_sha256()
     digest = hashlib.sha256()
-    with open(Path(model_dir) / WEIGHTS_FILE, "rb") as fh:
+    with open(directory.weights_path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -137,40 +87,43 @@ def save_model_dir(
     model: nn.Module,
     directory: str | Path,
     *,
-    card: dict[str, Any],
+    card: ModelCard,
     half: bool = True,
 ) -> Path:
     """Write ``model`` and its ``card`` into ``directory`` in the layout of its family.
 
-    ``card`` must hold at least ``id``, ``architecture``, ``arch_args``, ``labels``, ``input``. Weights are stored in
-    float16 when ``half`` (halves the repo size; loading converts back to float32).
+    ``card`` must hold at least ``id``, ``architecture``, ``labels`` and ``input``; ``family``, ``params`` and
+    ``weights_mb`` are filled in here. Weights are stored in float16 when ``half`` (halves the repo size; loading
+    converts back to float32).
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    target = ModelDir(directory)
+    target.path.mkdir(parents=True, exist_ok=True)
     for key in ("id", "architecture", "labels", "input"):
-        if key not in card:
+        if getattr(card, key) is None:
             raise ValueError(f"card is missing {key!r}")
-    info = architecture_info(card["architecture"])
-    card = {**card, "family": info.family, "params": count_parameters(model), "mflops": forward_mflops(model, card)}
+    info = architecture_info(card.architecture)
+    card = dataclasses.replace(
+        card, family=info.family, params=count_parameters(model), mflops=forward_mflops(model, card.input)
+    )
     if info.family == "hf":
-        _save_hf(model, directory, half)
+        _save_hf(model, target.path, half)
     else:
-        _save_timm(model, directory, card, half)
-    weights = sorted(directory.glob("*.safetensors"))
-    card["weights_mb"] = round(sum(p.stat().st_size for p in weights) / 2**20, 3)
-    (directory / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    return directory
+        _save_timm(model, target, card, half)
+    weights = sorted(target.path.glob("*.safetensors"))
+    card.weights_mb = round(sum(p.stat().st_size for p in weights) / 2**20, 3)
+    target.write_card(card)
+    return target.path
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def forward_mflops(model: nn.Module, card: dict[str, Any]) -> float | None:
+def forward_mflops(model: nn.Module, spec: InputSpec) -> float | None:
     """Counted forward MFLOPs for one face at the card's input size (None where the counter cannot run the model)."""
     from fer_core.models.flops import count_mflops
 
-    size, channels = int(card["input"]["size"]), int(card["input"].get("channels", 1))
+    size, channels = spec.size, spec.channels
     device = next(model.parameters()).device
     try:
         return round(count_mflops(model.to("cpu"), size, channels), 2)
@@ -189,17 +142,17 @@ def _state_for_saving(model: nn.Module, half: bool) -> dict[str, torch.Tensor]:
     return state
 
 
-def _save_timm(model: nn.Module, directory: Path, card: dict, half: bool) -> None:
+def _save_timm(model: nn.Module, directory: ModelDir, card: ModelCard, half: bool) -> None:
     config = {
-        "architecture": card["architecture"],
-        "num_classes": int(card.get("num_outputs", len(card["labels"]))),
-        "in_chans": card["input"]["channels"],
-        "img_size": card["input"]["size"],
-        "model_args": card.get("arch_args", {}),
-        "label_names": list(card["labels"]),
+        "architecture": card.architecture,
+        "num_classes": int(card.num_outputs or len(card.labels)),
+        "in_chans": card.input.channels,
+        "img_size": card.input.size,
+        "model_args": card.arch_args or {},
+        "label_names": list(card.labels),
     }
-    (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    save_file(_state_for_saving(model, half), str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+    directory.write_json(CONFIG_FILE, config)
+    save_file(_state_for_saving(model, half), str(directory.weights_path), metadata={"format": "pt"})
 
 
 def _save_hf(model: nn.Module, directory: Path, half: bool) -> None:
@@ -231,14 +184,6 @@ def _check_weights_safe(directory: Path) -> None:
     raise ModelLoadError(f"{directory}: no {WEIGHTS_FILE} found")
 
 
-def _read_config(directory: Path) -> dict:
-    """``config.json``, refused when it asks transformers to run code shipped in the directory."""
-    path = directory / "config.json"
-    config = read_json_object(path)
-    refuse_remote_code(config, path)
-    return config
-
-
 def _load_state(directory: Path) -> dict[str, torch.Tensor]:
     try:
         state = load_file(str(directory / WEIGHTS_FILE))
@@ -249,7 +194,7 @@ def _load_state(directory: Path) -> dict[str, torch.Tensor]:
 
 def _build_timm(directory: Path, config: dict) -> nn.Module:
     """A timm-layout model: config checked, shapes compared with the weights on the meta device, then built."""
-    config_path, weights_path = directory / "config.json", directory / WEIGHTS_FILE
+    config_path, weights_path = ModelDir(directory).config_path, ModelDir(directory).weights_path
     args = timm_build_args(config, config_path)
     try:
         architecture_info(args["architecture"])
@@ -299,18 +244,18 @@ def _hf_tower_class(config_path: Path, *, image_classifier: bool):
 
 def _check_hf_weights(directory: Path, *, image_classifier: bool) -> None:
     """Build the directory's transformers model on the meta device and compare it with the weights' header."""
-    config_path, weights_path = directory / "config.json", directory / WEIGHTS_FILE
+    config_path, weights_path = ModelDir(directory).config_path, ModelDir(directory).weights_path
     config, model_class = _hf_tower_class(config_path, image_classifier=image_classifier)
     header = weights_header(weights_path)
     expected = build_on_meta(lambda: model_class._from_config(config), header, config_path)
     check_value_count(expected, header, weights_path)
 
 
-def _build_hf(directory: Path, card: dict | None) -> nn.Module:
-    card_path = directory / "card.json"
+def _build_hf(directory: Path, card: ModelCard | None) -> nn.Module:
+    card_path = ModelDir(directory).card_path
     if card is not None:
         try:
-            info = architecture_info(card.get("architecture"))
+            info = architecture_info(card.architecture)
         except KeyError as err:
             raise ModelLoadError(f"{card_path}: {err.args[0]}") from None
         _check_hf_weights(directory, image_classifier=False)
@@ -367,7 +312,7 @@ def _preprocessor_size(prep: dict, path: Path) -> int:
     return value
 
 
-def _card_for_hub_dir(directory: Path, config: dict) -> dict:
+def _card_for_hub_dir(directory: Path, config: dict) -> ModelCard:
     """A minimal card for a downloaded image-classification directory (labels and input from its own files).
 
     Without ``preprocessor_config.json`` the input size is unknown (224 px guessed for a 48 px model predicts
@@ -382,11 +327,11 @@ def _card_for_hub_dir(directory: Path, config: dict) -> dict:
     prep = read_json_object(prep_path)
     channels = config.get("num_channels", 3)
     mean = prep.get("image_mean", [0.5] * channels if isinstance(channels, int) else [0.5])
-    return {
+    card = {
         "id": directory.name,
         "family": "hf",
         "architecture": config.get("model_type", "unknown"),
-        "labels": _hub_labels(config, directory / "config.json"),
+        "labels": _hub_labels(config, ModelDir(directory).config_path),
         "input": {
             "size": _preprocessor_size(prep, prep_path),
             "channels": channels,
@@ -395,6 +340,7 @@ def _card_for_hub_dir(directory: Path, config: dict) -> dict:
         },
         "provenance": "user-supplied Hugging Face image-classification directory",
     }
+    return ModelCard.from_dict(card, ModelDir(directory).config_path)
 
 
 @dataclass
@@ -409,7 +355,7 @@ class Classifier:
     name: str
     labels: tuple[str, ...]
     input_spec: InputSpec
-    card: dict
+    card: ModelCard
     directory: Path
     module: nn.Module | None = None
     onnx_session: Any = None
@@ -465,41 +411,58 @@ class Classifier:
             return self.module(torch.from_numpy(batch)).float().numpy()
 
 
-HEAD_SEPARATOR = "@"
+@dataclass(frozen=True)
+class ServedHead:
+    """The part of a card one loaded classifier serves: its name, labels, block of outputs and logit bias."""
+
+    name: str | None
+    labels: tuple[str, ...]
+    outputs: tuple[int, int] | None
+    logit_bias: np.ndarray | None
 
 
-def split_head(name_or_path: str | Path) -> tuple[str, str | None]:
-    """``"model@ferplus"`` -> ``("model", "ferplus")``; a name without a head -> ``(name, None)``."""
-    text = str(name_or_path)
-    base, sep, head = text.rpartition(HEAD_SEPARATOR)
-    if not sep or not head or "/" in head or Path(text).is_dir():
-        return text, None
-    return base, head
+def _served_head(card: ModelCard, head: str | None, card_path: Path) -> ServedHead:
+    """The head ``head`` of a multi-head card (its ``default_head`` when None), or the card itself."""
+    if not card.heads:
+        if head is not None and head != card.label_set:
+            raise ModelLoadError(f"{card_path.parent}: model has one head ({card.label_set or '?'}), not {head!r}")
+        return ServedHead(None, _labels_or_fail(card.labels, card_path), None, _bias(card, card_path))
+    head = head or card.default_head or next(iter(card.heads))
+    if head not in card.heads:
+        raise ModelLoadError(f"{card_path.parent}: unknown head {head!r}; known: {', '.join(card.heads)}")
+    entry = card.heads[head]
+    if entry.outputs is None:
+        raise ModelLoadError(f"{card_path}: a head's 'outputs' must be [start, stop], got None")
+    return ServedHead(head, _labels_or_fail(entry.labels, card_path), entry.outputs, _bias(entry, card_path))
 
 
-def _select_head(card: dict, head: str | None, directory: Path) -> tuple[str | None, dict]:
-    """The served head's name and entry (``labels``, ``outputs``, optional ``logit_bias``)."""
-    heads = card.get("heads")
-    if not heads:
-        if head is not None and head != card.get("label_set"):
-            raise ModelLoadError(f"{directory}: model has one head ({card.get('label_set', '?')}), not {head!r}")
-        return None, {"labels": card.get("labels"), "logit_bias": card.get("logit_bias")}
-    head = head or card.get("default_head") or next(iter(heads))
-    if head not in heads:
-        raise ModelLoadError(f"{directory}: unknown head {head!r}; known: {', '.join(heads)}")
-    return head, heads[head]
+def _labels_or_fail(labels: tuple[str, ...] | None, card_path: Path) -> tuple[str, ...]:
+    if not labels:
+        raise ModelLoadError(f"{card_path}: missing or empty 'labels' (a list of class names in output order)")
+    return labels
 
 
-def model_choices(root: Path | None = None) -> list[str]:
-    """What a model picker offers: every model, and ``model@head`` once per label set of a multi-head model."""
-    choices = []
-    for name in list_models(root):
-        try:
-            heads = load_card(name, root).get("heads") or {}
-        except ModelLoadError:  # an unreadable card must not hide the other models; loading it says what is wrong
-            heads = {}
-        choices += [f"{name}{HEAD_SEPARATOR}{h}" for h in heads] if isinstance(heads, dict) and heads else [name]
-    return choices
+def _bias(part, card_path: Path) -> np.ndarray | None:
+    """A card's (or head's) ``logit_bias`` as float32, one finite value per class (None when it has none)."""
+    if part.logit_bias is None:
+        return None
+    values = np.asarray(part.logit_bias, np.float32)
+    classes = len(part.labels or ())
+    if values.shape != (classes,) or not np.isfinite(values).all():
+        raise ModelLoadError(
+            f"{card_path}: 'logit_bias' must be {classes} finite numbers, got {list(part.logit_bias)!r:.80}"
+        )
+    return values
+
+
+def _card_of(directory: ModelDir) -> ModelCard:
+    """The directory's card, or a minimal one made from a downloaded hub directory's own files."""
+    if directory.has_card():
+        return directory.read_card()
+    config = directory.read_config()
+    if "model_type" not in config:
+        raise ModelLoadError(f"{directory.path}: no card.json and config.json has no model_type (not a model dir)")
+    return _card_for_hub_dir(directory.path, config)
 
 
 def load_model(
@@ -521,88 +484,55 @@ def load_model(
     if tta not in TTA_MODES:
         raise ValueError(f"unknown tta {tta!r}; known: {', '.join(TTA_MODES)}")
     name_or_path, named_head = split_head(name_or_path)
-    head = head or named_head
-    directory = resolve_model_dir(name_or_path, root)
-    card_path = directory / "card.json"
-    card = read_json_object(card_path) if card_path.is_file() else None
-    if card is not None and card.get("family") == "ensemble":
+    directory = Checkpoints.at(root).resolve(name_or_path)
+    if directory.has_card() and (card := directory.read_card()).is_ensemble:
         from fer_core.ensemble import load_ensemble
 
-        return load_ensemble(directory, card, backend=backend, tta=tta)
-    _check_weights_safe(directory)
-    if card is None:
-        config = _read_config(directory)
-        if "model_type" not in config:
-            raise ModelLoadError(f"{directory}: no card.json and config.json has no model_type (not a model dir)")
-        card = _card_for_hub_dir(directory, config)
-    head, entry = _select_head(card, head, directory)
-    if not isinstance(entry, dict):
-        raise ModelLoadError(f"{card_path}: head {head!r} must be an object with 'labels' and 'outputs'")
-    labels = labels_of(entry, card_path)
-    spec = input_spec_of(card.get("input"), card_path)
-    model_id = str(card.get("id", directory.name))
+        return load_ensemble(directory.path, card, backend=backend, tta=tta)
+    _check_weights_safe(directory.path)
+    card = _card_of(directory)
+    served = _served_head(card, head or named_head, directory.card_path)
+    if card.input is None:
+        raise ModelLoadError(f"{directory.card_path}: missing or empty 'input'; {INPUT_EXPECTED}")
     clf = Classifier(
-        name=f"{model_id}{HEAD_SEPARATOR}{head}" if head else model_id,
-        labels=labels,
-        input_spec=spec,
+        name=f"{card.id or directory.name}{HEAD_SEPARATOR}{served.name}" if served.name else card.id or directory.name,
+        labels=served.labels,
+        input_spec=card.input,
         card=card,
-        directory=directory,
+        directory=directory.path,
         tta=tta,
-        head=head,
-        outputs=_head_outputs(entry, card_path) if head else None,
-        logit_bias=_logit_bias(entry.get("logit_bias"), len(labels), card_path),
+        head=served.name,
+        outputs=served.outputs,
+        logit_bias=served.logit_bias,
     )
-    use_onnx = backend == "onnx" or (backend == "auto" and (directory / ONNX_FILE).is_file())
-    if use_onnx:
-        _attach_onnx(clf, directory)
+    if backend == "onnx" or (backend == "auto" and directory.onnx_path.is_file()):
+        _attach_onnx(clf, directory.path)
     else:
-        clf.module = _build_module(directory, card).eval()
-    check_predicts(clf.predict_prepared, clf.labels, spec, directory)
+        clf.module = _build_module(directory.path, card).eval()
+    check_predicts(clf.predict_prepared, clf.labels, card.input, directory.path)
     return clf
 
 
-def _head_outputs(entry: dict, card_path: Path) -> tuple[int, int]:
-    """A head's ``outputs``: ``[start, stop]`` of its block of logits."""
-    outputs = entry.get("outputs")
-    if not (isinstance(outputs, list) and len(outputs) == 2 and all(isinstance(v, int) for v in outputs)):
-        raise ModelLoadError(f"{card_path}: a head's 'outputs' must be [start, stop], got {outputs!r:.80}")
-    return outputs[0], outputs[1]
-
-
-def _logit_bias(bias: Any, classes: int, card_path: Path) -> np.ndarray | None:
-    """The card's ``logit_bias`` as float32, one finite value per class (None when the card has none)."""
-    if bias is None:
-        return None
-    try:
-        values = np.asarray(bias, np.float32)
-    except (TypeError, ValueError):
-        values = np.zeros(0, np.float32)
-    if values.shape != (classes,) or not np.isfinite(values).all():
-        raise ModelLoadError(f"{card_path}: 'logit_bias' must be {classes} finite numbers, got {bias!r:.80}")
-    return values
-
-
-def _build_module(directory: Path, card: dict) -> nn.Module:
+def _build_module(directory: Path, card: ModelCard) -> nn.Module:
     """The torch module of a directory, its weights checked for NaN and infinity once loaded."""
     module = _build_unchecked(directory, card)
     check_finite(module.state_dict(), directory / WEIGHTS_FILE)
     return module
 
 
-def _build_unchecked(directory: Path, card: dict) -> nn.Module:
-    config = _read_config(directory)
+def _build_unchecked(directory: Path, card: ModelCard) -> nn.Module:
+    config = ModelDir(directory).read_config()
     if "model_type" in config:
-        return _build_hf(directory, card if "arch_args" in card else None)
+        return _build_hf(directory, card if card.arch_args is not None else None)
     if "architecture" in config:
         return _build_timm(directory, config)
-    raise ModelLoadError(f"{directory / 'config.json'}: neither 'architecture' (timm) nor 'model_type' (hf)")
+    raise ModelLoadError(f"{directory / CONFIG_FILE}: neither 'architecture' (timm) nor 'model_type' (hf)")
 
 
-def served_onnx_file(directory: Path, card: dict) -> Path:
+def served_onnx_file(directory: Path, card: ModelCard) -> Path:
     """The ONNX file a model serves: the card's quantised file when it has one (and it exists), else model.onnx."""
-    entry = card.get("onnx")
-    name = entry.get("file") if isinstance(entry, dict) else None
-    if isinstance(name, str) and Path(name).name == name and (directory / name).is_file():
+    name = card.onnx_file
+    if name is not None and (directory / name).is_file():
         return directory / name
     return directory / ONNX_FILE
 

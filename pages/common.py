@@ -8,8 +8,8 @@ import streamlit as st
 import torch
 
 from fer_core.detect import available_detectors, create_detector
-from fer_core.zoo import Classifier, ModelLoadError, default_model_name, load_card, load_model, split_head
-from fer_core.zoo import model_choices as zoo_model_choices
+from fer_core.model_dir import HEAD_SEPARATOR, Checkpoints, split_head
+from fer_core.zoo import Classifier, ModelLoadError, load_model
 
 __all__ = ["detector_choices", "dnn_model_path", "get_classifier", "get_detector", "model_choices"]
 
@@ -39,15 +39,16 @@ def get_detector(kind: str = "haar", preset: str = "live"):
 
 def model_choices() -> tuple[list[str], int]:
     """Model names for a selectbox (``name@head`` once per label set of a multi-head model), default's index."""
-    names = zoo_model_choices()
+    checkpoints = Checkpoints.at()
+    names = checkpoints.choices()
     try:
-        default = default_model_name() if names else None
+        default = checkpoints.default_name() if names else None
     except ModelLoadError:  # models but no (valid) default.json: the first one is as good a start as any
         default = None
     if default is not None and default not in names:
         base, head = split_head(default)
-        head = head or load_card(base).get("default_head")
-        default = f"{base}@{head}" if head else default
+        head = head or checkpoints.read_card(base).default_head
+        default = f"{base}{HEAD_SEPARATOR}{head}" if head else default
     return names, names.index(default) if default in names else 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from fer_core.model_dir import CARD_FILE, HISTORY_FILE, Checkpoints, ModelDir
 from fer_core.runs import RunFormatError, RunScan, StoredRun, load_history, scan_runs
 from pages.plain_text import literal
 
@@ -31,7 +32,6 @@ __all__ = [
     "show_scoring_notes",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 EVALUATE_COMMAND = (
     "python -m fer_core evaluate --model <model> --dataset <fer2013|ferplus|affectnet|rafdb|imagefolder> "
     "--dataset-path <folder> --split test --resize-grid"
@@ -40,12 +40,13 @@ EVALUATE_COMMAND = (
 
 def checkpoints_root() -> Path:
     """Where model directories live (settings: ``FER_CHECKPOINTS_DIR``; default ``checkpoints/`` in the repo)."""
-    return Path(os.environ.get("FER_CHECKPOINTS_DIR") or REPO_ROOT / "checkpoints")
+    return Checkpoints.at().root
 
 
 def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
     """Cheap identity of everything the dashboard reads under ``root``."""
-    paths = [*root.glob("*/runs/*"), *root.glob("*/card.json"), *root.glob("*/history.csv")] if root.is_dir() else []
+    files = ("runs/*", CARD_FILE, HISTORY_FILE)
+    paths = [path for name in files for path in root.glob(f"*/{name}")] if root.is_dir() else []
     stats = []
     for path in sorted(paths):
         try:
@@ -75,7 +76,7 @@ def load_histories(runs: list[StoredRun]) -> tuple[dict[str, pd.DataFrame], list
         if run.model_id in histories:
             continue
         try:
-            history = load_history(run.path.parent.parent)
+            history = load_history(ModelDir(run.path.parent.parent))
         except (RunFormatError, OSError) as error:
             warnings.append(str(error))
             continue

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from fer_core.card import ModelCard, TestMetrics
 from fer_core.pipeline import PipelineSettings
 from fer_core.zoo import Classifier, ModelLoadError
 from pages.common import detector_choices, get_classifier, model_choices
@@ -120,33 +121,26 @@ def _count(params) -> str:
     return f"{params / 1e6:.2f} M" if params >= 1e5 else f"{params / 1e3:.1f} k"
 
 
-def _latency_ms(card: dict) -> float | None:
-    """CPU latency per face from the card (written by ``python -m fer_core bench --update-card``)."""
-    value = card.get("latency_ms_per_face")
-    return float(value) if isinstance(value, int | float) else None
-
-
-def model_card_facts(card: dict) -> dict[str, str]:
+def model_card_facts(card: ModelCard) -> dict[str, str]:
     """The headline facts of a card as display strings ("-" where the card does not say)."""
-    test = card.get("metrics", {}).get("test", {}) or {}
-    training = card.get("training", {}) or {}
-    params, latency = card.get("params"), _latency_ms(card)
-    evaluated_on = " ".join(str(test[k]) for k in ("dataset", "split") if k in test)
+    test = card.test_metrics or TestMetrics()
+    latency = card.latency_ms_per_face  # written by ``python -m fer_core bench --update-card``
+    evaluated_on = " ".join(str(v) for v in (test.dataset, test.split) if v is not None)
     return {
-        "model": str(card.get("id", "-")),
-        "architecture": f"{card.get('architecture', '-')} ({card.get('family', '?')})",
-        "labels": ", ".join(card.get("labels", [])) or "-",
-        "test accuracy": _percent(test.get("accuracy")),
-        "test macro-F1": _percent(test.get("macro_f1")),
+        "model": card.id or "-",
+        "architecture": f"{card.architecture or '-'} ({card.family or '?'})",
+        "labels": ", ".join(card.labels or ()) or "-",
+        "test accuracy": _percent(test.accuracy),
+        "test macro-F1": _percent(test.macro_f1),
         "evaluated on": evaluated_on or "not evaluated yet",
-        "parameters": _count(params),
+        "parameters": _count(card.params),
         "CPU latency": f"{latency:.2f} ms / face" if latency is not None else "-",
-        "trained on": str(training.get("dataset", "-")),
-        "selected on": str(training.get("selection_split", "-")),
+        "trained on": str(card.training_fact("dataset") or "-"),
+        "selected on": str(card.training_fact("selection_split") or "-"),
     }
 
 
-def render_model_card(card: dict) -> None:
+def render_model_card(card: ModelCard) -> None:
     """The card's headline numbers as metrics, and the provenance facts underneath."""
     facts = model_card_facts(card)
     st.markdown(f"**Model** {literal(facts['model'])} · {literal(facts['architecture'])}")

@@ -15,7 +15,6 @@ their ratio are printed, and with ``--update-card`` written into each of our mod
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -29,8 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fer_core.bench import measure  # noqa: E402  (after the repository is on the path)
-from fer_core.workflows import write_json_atomic  # noqa: E402
-from fer_core.zoo import load_model, resolve_model_dir, split_head  # noqa: E402
+from fer_core.model_dir import Checkpoints, split_head  # noqa: E402
+from fer_core.zoo import load_model  # noqa: E402
 
 FER_TFLITE = "fer/data/emotion_model_quantized.tflite"
 FER_INPUT = 64
@@ -72,10 +71,7 @@ def alternating_medians(functions: dict, rounds: int, calls: int) -> dict[str, f
 
 
 def record(model: str, row: dict) -> None:
-    card_path = resolve_model_dir(split_head(model)[0]) / "card.json"
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    card["peer_latency"] = row
-    write_json_atomic(card_path, card)
+    Checkpoints.at().resolve(split_head(model)[0]).update_card(lambda card: setattr(card, "peer_latency", row))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,36 +9,37 @@ input size); ensembles get their members' total.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_core.workflows import write_json_atomic  # noqa: E402  (after the repository is on the path)
+from fer_core.card import ModelCard  # noqa: E402  (after the repository is on the path)
+from fer_core.model_dir import Checkpoints, ModelDir  # noqa: E402
 from fer_core.zoo import forward_mflops, load_model  # noqa: E402
 
 
-def model_mflops(directory: Path, card: dict, root: Path) -> float | None:
-    if card.get("family") == "ensemble":
-        members = [json.loads((root / m.split("@")[0] / "card.json").read_text()) for m in card["members"]]
-        values = [m.get("mflops") for m in members]
+def model_mflops(directory: ModelDir, card: ModelCard, checkpoints: Checkpoints) -> float | None:
+    if card.is_ensemble:
+        values = [checkpoints.read_card(member).mflops for member in card.members]
         return None if None in values else round(sum(values), 3)
-    return forward_mflops(load_model(directory, backend="torch").module, card)
+    return forward_mflops(load_model(directory.path, backend="torch").module, card.input)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoints", type=Path, default=REPO / "checkpoints")
     args = parser.parse_args(argv)
-    for card_path in sorted(args.checkpoints.glob("*/card.json"), key=lambda p: "ensemble" in p.parent.name):
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-        if card.get("mflops") is not None:
+    checkpoints = Checkpoints(args.checkpoints)
+    directories = [d for d in checkpoints.model_dirs() if d.has_card()]
+    for directory in sorted(directories, key=lambda d: d.read_card().is_ensemble):  # members before ensembles
+        card = directory.read_card()
+        if card.mflops is not None:
             continue
-        card["mflops"] = model_mflops(card_path.parent, card, args.checkpoints)
-        write_json_atomic(card_path, card)
-        print(f"{card_path.parent.name}: {card['mflops']} MFLOPs")
+        mflops = model_mflops(directory, card, checkpoints)
+        directory.update_card(lambda card, mflops=mflops: setattr(card, "mflops", mflops))
+        print(f"{directory.name}: {mflops} MFLOPs")
     return 0
 
 

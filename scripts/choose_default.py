@@ -15,31 +15,32 @@ The rule (validation splits only, never a test split):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_core.workflows import write_json_atomic  # noqa: E402  (after the repository is on the path)
+from fer_core.card import ModelCard  # noqa: E402  (after the repository is on the path)
+from fer_core.model_dir import DEFAULT_FILE, Checkpoints, write_json_atomic  # noqa: E402
 
 HEADS = ("fer2013", "ferplus")
 
 
-def head_validation(card: dict, head: str) -> dict | None:
+def head_validation(card: ModelCard, head: str) -> dict | None:
     """The head's validation scores at its chosen logit adjustment (None when it was never balanced)."""
-    balance = ((card.get("heads") or {}).get(head) or {}).get("balance")
+    entry = (card.heads or {}).get(head)
+    balance = entry.balance if entry is not None else None
     if not balance:
         return None
     return next((row for row in balance["validation"] if row["tau"] == balance["tau"]), None)
 
 
-def candidate_row(card: dict) -> dict:
+def candidate_row(card: ModelCard) -> dict:
     """One model's facts for the rule: its per-head validation scores, speed against `fer`, eligibility."""
     scores = {head: head_validation(card, head) for head in HEADS}
-    ratio = (card.get("peer_latency") or {}).get("ratio_to_fer")
-    if not card.get("heads"):
+    ratio = (card.peer_latency or {}).get("ratio_to_fer")
+    if not card.heads:
         reasons = ["serves one label set"]
     else:
         reasons = [f"no balanced {head} head" for head, score in scores.items() if score is None]
@@ -47,7 +48,7 @@ def candidate_row(card: dict) -> dict:
         reasons.append("no peer benchmark")
     elif ratio > 1:
         reasons.append(f"{ratio:.2f}x fer's latency")
-    row = {"model": card["id"], "ratio_to_fer": ratio, "eligible": not reasons, "why_not": "; ".join(reasons)}
+    row = {"model": card.id, "ratio_to_fer": ratio, "eligible": not reasons, "why_not": "; ".join(reasons)}
     for head, score in scores.items():
         row[f"{head}_acc"] = score["accuracy"] if score else None
         row[f"{head}_macro_f1"] = score["macro_f1"] if score else None
@@ -58,8 +59,8 @@ def candidate_row(card: dict) -> dict:
 
 
 def rank(checkpoints: Path) -> list[dict]:
-    cards = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(checkpoints.glob("*/card.json"))]
-    rows = [candidate_row(card) for card in cards if card.get("family") != "ensemble"]
+    cards = [model_dir.read_card() for model_dir in Checkpoints(checkpoints).model_dirs() if model_dir.has_card()]
+    rows = [candidate_row(card) for card in cards if not card.is_ensemble]
     return sorted(rows, key=lambda r: (r["eligible"], r["rule_score"] or 0), reverse=True)
 
 
@@ -92,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"winner: {winner['model']}")
     if args.write:
-        write_json_atomic(args.checkpoints / "default.json", {"model": winner["model"]})
-        print(f"wrote {args.checkpoints / 'default.json'}")
+        write_json_atomic(args.checkpoints / DEFAULT_FILE, {"model": winner["model"]})
+        print(f"wrote {args.checkpoints / DEFAULT_FILE}")
     return 0
 
 

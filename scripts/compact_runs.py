@@ -9,7 +9,6 @@ the same; calibration (ECE) is computed from float16 instead of float32 probabil
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -18,8 +17,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_core.runs import compact_rows  # noqa: E402  (after the repository is on the path)
-from fer_core.workflows import write_json_atomic  # noqa: E402
+from fer_core.json_files import read_json_object  # noqa: E402  (after the repository is on the path)
+from fer_core.model_dir import Checkpoints, write_json_atomic  # noqa: E402
+from fer_core.runs import compact_rows  # noqa: E402
 
 PROBABILITIES_NOTE = "float16, clean condition only (resize conditions keep pred)"
 
@@ -32,7 +32,7 @@ def compact_run(parquet_path: Path) -> tuple[int, int]:
     rows.to_parquet(tmp, index=False, compression="zstd", compression_level=19)
     tmp.replace(parquet_path)
     sidecar = parquet_path.with_suffix(".json")
-    info = json.loads(sidecar.read_text(encoding="utf-8"))
+    info = read_json_object(sidecar)
     info["probabilities"] = PROBABILITIES_NOTE
     write_json_atomic(sidecar, info)
     return before, parquet_path.stat().st_size
@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoints", type=Path, default=REPO / "checkpoints")
     args = parser.parse_args(argv)
-    for parquet_path in sorted(args.checkpoints.glob("*/runs/*.parquet")):
+    runs = [path for model_dir in Checkpoints(args.checkpoints).model_dirs() for path in model_dir.run_files()]
+    for parquet_path in runs:
         before, after = compact_run(parquet_path)
         print(f"{parquet_path.relative_to(args.checkpoints)}: {before / 1e6:.2f} MB -> {after / 1e6:.2f} MB")
     return 0

@@ -22,7 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_core.recipes import load_recipe  # noqa: E402  (after the repository is on the path)
+from fer_core.model_dir import ModelDir  # noqa: E402  (after the repository is on the path)
+from fer_core.recipes import load_recipe  # noqa: E402
 
 
 def model_name(recipe: str) -> str:
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{recipe}: exit {process.returncode} after {time.time() - started:.0f}s", flush=True)
                 del running[recipe]
         time.sleep(2)
-    finished = [work / model_name(r) for r in args.recipes if (work / model_name(r) / "card.json").is_file()]
+    finished = [work / model_name(r) for r in args.recipes if ModelDir(work / model_name(r)).has_card()]
     for path in bundle(finished, out, args.bundle_mb):
         print(f"wrote {path}")
     logs = out / "logs.tar"

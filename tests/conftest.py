@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from fer_core.card import ModelCard
 from fer_core.labels import FER2013
 from fer_core.models import create_model
 from fer_core.preprocess import InputSpec
@@ -33,15 +34,15 @@ def make_tiny_model_dir(directory: Path, *, labels=FER2013.names, channels: int 
     """A randomly initialised tiny CNN saved as a complete model directory (card + weights)."""
     torch.manual_seed(0)
     model = create_model("cnn", num_classes=len(labels), in_chans=channels, img_size=size, widths=(8, 16)).eval()
-    card = {
-        "id": directory.name,
-        "architecture": "cnn",
-        "arch_args": {"widths": [8, 16]},
-        "labels": list(labels),
-        "label_set": "fer2013" if len(labels) == 7 else "ferplus",
-        "input": InputSpec(size=size, channels=channels).to_dict(),
-        "metrics": {},
-    }
+    card = ModelCard(
+        id=directory.name,
+        architecture="cnn",
+        arch_args={"widths": [8, 16]},
+        labels=tuple(labels),
+        label_set="fer2013" if len(labels) == 7 else "ferplus",
+        input=InputSpec(size=size, channels=channels),
+        metrics={},
+    )
     return save_model_dir(model, directory, card=card)
 
 

@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fer_core.card import ModelCard
 from fer_core.labels import FER2013
+from fer_core.model_dir import ModelDir
+from fer_core.preprocess import InputSpec
 
 __all__ = [
     "AGE_GROUPS",
@@ -142,23 +145,23 @@ def write_model_dir(
     """A model directory with card.json, optional history.csv and one stored run per ``(dataset, split)``."""
     model_dir = Path(root) / model_id
     model_dir.mkdir(parents=True, exist_ok=True)
-    card = {
-        "id": model_id,
-        "family": "timm",
-        "architecture": "cnn",
-        "arch_args": {},
-        "labels": list(labels),
-        "label_set": label_set,
-        "input": {"size": 48, "channels": 1, "mean": [0.5], "std": [0.5]},
-        "params": params,
-        "weights_mb": round(params * 2 / 1e6, 3),
-        "latency_ms_per_face": latency_ms,
-        "training": {"dataset": label_set, "train_split": "train", "selection_split": "val", "epochs": 5},
-        "metrics": {},
-        "license": "MIT",
-        "provenance": "synthetic test fixture",
-    }
-    (model_dir / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    card = ModelCard(
+        id=model_id,
+        family="timm",
+        architecture="cnn",
+        arch_args={},
+        labels=tuple(labels),
+        label_set=label_set,
+        input=InputSpec(size=48, channels=1, mean=(0.5,), std=(0.5,)),
+        params=params,
+        weights_mb=round(params * 2 / 1e6, 3),
+        latency_ms_per_face=latency_ms,
+        training={"dataset": label_set, "train_split": "train", "selection_split": "val", "epochs": 5},
+        metrics={},
+        license="MIT",
+        provenance="synthetic test fixture",
+    )
+    ModelDir(model_dir).write_card(card)
     if history:
         synthetic_history().to_csv(model_dir / "history.csv", index=False)
     for (dataset, split), rows in runs.items():

@@ -20,6 +20,7 @@ from conftest import make_tiny_model_dir
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from fer_core.card import ModelCard
 from fer_core.labels import FER2013
 from fer_core.video import VideoInfo
 from pages.demo_figures import probability_figure, shares_figure, stacked_probabilities_figure, top_emotion_figure
@@ -221,13 +222,13 @@ FULL_CARD = {
         (FULL_CARD, "evaluated on", "fer2013 PrivateTest"),
         (FULL_CARD, "selected on", "PublicTest"),
         ({**FULL_CARD, "params": 45_600}, "parameters", "45.6 k"),
-        ({"id": "x", "labels": []}, "test accuracy", "-"),
-        ({"id": "x", "labels": []}, "evaluated on", "not evaluated yet"),
+        ({"id": "x"}, "test accuracy", "-"),
+        ({"id": "x"}, "evaluated on", "not evaluated yet"),
         ({"id": "x", "latency_ms_per_face": 2.5}, "CPU latency", "2.50 ms / face"),
     ],
 )
 def test_model_card_facts(card: dict, key: str, expected: str) -> None:
-    assert model_card_facts(card)[key] == expected
+    assert model_card_facts(ModelCard.from_dict(card))[key] == expected
 
 
 def _timeline(labels: tuple[str, ...]) -> pd.DataFrame:

@@ -15,8 +15,6 @@ from fer_core.evaluate import (
     evaluate_classifier,
     parse_condition,
     resize_grid_conditions,
-    run_paths,
-    run_stem,
     write_run,
 )
 from fer_core.labels import FER2013, FERPLUS, SharedClasses
@@ -103,16 +101,6 @@ def test_model_with_more_classes_is_restricted_to_the_datasets(tmp_path: Path) -
     expected = full[:, classes.model_columns()] / full[:, classes.model_columns()].sum(1, keepdims=True)
     np.testing.assert_allclose(probs, expected, atol=1e-4)
     np.testing.assert_array_equal(rows["pred"], expected.argmax(1))
-
-
-@pytest.mark.parametrize(
-    ("dataset", "split", "stem"),
-    [("rafdb", "test", "rafdb-test"), ("my faces/2024", "test", "my_faces_2024-test"), ("../x", "val", "x-val")],
-)
-def test_run_file_names_are_safe_for_any_dataset_id(tmp_path: Path, dataset: str, split: str, stem: str) -> None:
-    assert run_stem(dataset, split) == stem
-    parquet_path, _ = run_paths(tmp_path, dataset, split)
-    assert parquet_path.parent == tmp_path / "runs"
 
 
 @pytest.mark.parametrize("tta", ["flip", "tencrop"])

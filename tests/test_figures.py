@@ -10,13 +10,15 @@ import pytest
 from run_fixtures import synthetic_history, synthetic_rows
 
 from fer_core import figures, metrics
+from fer_core.card import ModelCard
 from fer_core.labels import FER2013, emotion_color_hex
 from fer_core.runs import StoredRun
 
 
-def _run(model_id: str, seed: int, card: dict | None = None) -> StoredRun:
+def _run(model_id: str, seed: int, card: ModelCard | None = None) -> StoredRun:
     info = {"model_id": model_id, "dataset": "fer2013", "split": "test", "labels": list(FER2013.names)}
-    return StoredRun(model_id, "fer2013", "test", Path("x.parquet"), info, synthetic_rows(seed=seed), card or {})
+    rows = synthetic_rows(seed=seed)
+    return StoredRun(model_id, "fer2013", "test", Path("x.parquet"), info, rows, card or ModelCard())
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +58,9 @@ def test_learning_curves_draw_train_and_val_for_each_model() -> None:
 
 def test_accuracy_latency_figure_skips_models_without_latency() -> None:
     runs = [
-        _run("fast", 1, {"params": 1000, "latency_ms_per_face": 0.5}),
-        _run("big", 2, {"params": 9000, "latency_ms_per_face": 4.0}),
-        _run("unknown", 3, {"params": 5000}),
+        _run("fast", 1, ModelCard(params=1000, latency_ms_per_face=0.5)),
+        _run("big", 2, ModelCard(params=9000, latency_ms_per_face=4.0)),
+        _run("unknown", 3, ModelCard(params=5000)),
     ]
     board = metrics.leaderboard(runs)
     fig = figures.accuracy_latency_figure(board)
@@ -69,7 +71,7 @@ def test_accuracy_latency_figure_skips_models_without_latency() -> None:
 
 
 def test_accuracy_compute_figure_plots_counted_mflops() -> None:
-    runs = [_run("a", 1, {"params": 1000, "mflops": 38.0}), _run("b", 2, {"params": 2000})]
+    runs = [_run("a", 1, ModelCard(params=1000, mflops=38.0)), _run("b", 2, ModelCard(params=2000))]
     fig = figures.accuracy_latency_figure(metrics.leaderboard(runs), cost="MFLOPs")
     assert [(t.name, t.x[0]) for t in fig.data] == [("a", 38.0)]
     assert "compute" in fig.layout.title.text and "MFLOPs" in fig.layout.xaxis.title.text

@@ -197,12 +197,12 @@ def test_cli_predict_reports_a_hostile_model_directory_without_a_traceback(
 
 
 def test_model_picker_lists_every_model_even_beside_an_unreadable_card(tmp_path: Path) -> None:
-    from fer_core.zoo import model_choices
+    from fer_core.model_dir import Checkpoints
 
     make_tiny_model_dir(tmp_path / "good")
     make_tiny_model_dir(tmp_path / "broken")
     (tmp_path / "broken" / "card.json").write_bytes(b'{"id": "\xe9"}')
-    assert model_choices(tmp_path) == ["broken", "good"]
+    assert Checkpoints.at(tmp_path).choices() == ["broken", "good"]
     with pytest.raises(ModelLoadError, match="UTF-8"):
         load_model("broken", root=tmp_path)
 
@@ -269,7 +269,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_default_model_loads_and_predicts_without_python_network_calls(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fer_core.zoo import CHECKPOINTS_DIR
+    from fer_core.model_dir import CHECKPOINTS_DIR
 
     if not (CHECKPOINTS_DIR / "default.json").is_file():
         pytest.skip("no shipped default model")
@@ -286,7 +286,7 @@ def test_default_model_opens_no_internet_socket_at_all(tmp_path: Path) -> None:
 
     from conftest import REPO_ROOT
 
-    from fer_core.zoo import CHECKPOINTS_DIR
+    from fer_core.model_dir import CHECKPOINTS_DIR
 
     if shutil.which("strace") is None or not (CHECKPOINTS_DIR / "default.json").is_file():
         pytest.skip("needs strace and the shipped default model")

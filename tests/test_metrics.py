@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from fer_core import metrics
+from fer_core.card import ModelCard
 from fer_core.runs import StoredRun
 
 NAMES = ("angry", "happy", "sad")
@@ -35,9 +36,9 @@ def make_rows(labels, preds, *, names=NAMES, condition="clean", confidence=None,
     return rows
 
 
-def make_run(model_id: str, rows: pd.DataFrame, card: dict | None = None) -> StoredRun:
+def make_run(model_id: str, rows: pd.DataFrame, card: ModelCard | None = None) -> StoredRun:
     info = {"model_id": model_id, "dataset": "fer2013", "split": "test", "labels": list(metrics.class_names(rows))}
-    return StoredRun(model_id, "fer2013", "test", Path(f"{model_id}.parquet"), info, rows, card or {})
+    return StoredRun(model_id, "fer2013", "test", Path(f"{model_id}.parquet"), info, rows, card or ModelCard())
 
 
 def test_class_names_follow_probability_columns() -> None:
@@ -177,7 +178,7 @@ def test_accuracy_vs_size_is_long_and_carries_the_clean_reference() -> None:
 
 
 def test_leaderboard_uses_clean_rows_and_cards() -> None:
-    card = {"params": 1234, "weights_mb": 0.5, "latency_ms_per_face": 2.0, "training": {"selection_split": "val"}}
+    card = ModelCard(params=1234, weights_mb=0.5, latency_ms_per_face=2.0, training={"selection_split": "val"})
     board = metrics.leaderboard([make_run("good", _grid_rows(), card), make_run("bare", make_rows(LABELS, PREDS))])
     assert list(board["model"]) == ["good", "bare"]  # sorted by accuracy, best first
     good, bare = board.iloc[0], board.iloc[1]
@@ -193,7 +194,7 @@ def test_leaderboard_uses_clean_rows_and_cards() -> None:
 
 
 def test_leaderboard_cost_columns_come_from_the_card() -> None:
-    card = {"params": 10, "mflops": 37.8, "training": {"cpu_hours": 0.9, "epochs": 30, "train_samples": 28709}}
+    card = ModelCard(params=10, mflops=37.8, training={"cpu_hours": 0.9, "epochs": 30, "train_samples": 28709})
     board = metrics.leaderboard([make_run("zoo", _grid_rows(), card), make_run("old", make_rows(LABELS, PREDS))])
     zoo, old = board.set_index("model").loc["zoo"], board.set_index("model").loc["old"]
     assert (zoo["MFLOPs"], zoo["train CPU-h"], zoo["images seen (M)"]) == (37.8, 0.9, 0.861)

@@ -192,18 +192,15 @@ def test_live_models_export_to_onnx_with_dynamic_batch(name: str, tmp_path: Path
 @pytest.mark.parametrize("name", ["ddamfn", "vgg13", "vit", "clip_vision"])
 def test_model_directory_round_trip_through_the_zoo(name: str, tmp_path: Path) -> None:
     """The zoo's contract: timm family rebuilds from arch_args (JSON lists), hf family from its own directory."""
+    from fer_core.card import ModelCard
     from fer_core.preprocess import InputSpec
     from fer_core.zoo import load_model, save_model_dir
 
     model = build_tiny(name).eval()
     arch_args = {k: json_ready(v) for k, v in architecture_info(name).tiny_args.items()}
-    card = {
-        "id": name,
-        "architecture": name,
-        "arch_args": arch_args,
-        "labels": list(FER2013.names),
-        "input": InputSpec(size=48, channels=1).to_dict(),
-    }
+    card = ModelCard(
+        id=name, architecture=name, arch_args=arch_args, labels=FER2013.names, input=InputSpec(size=48, channels=1)
+    )
     save_model_dir(model, tmp_path / name, card=card, half=False)
     loaded = load_model(tmp_path / name, backend="torch").module
     batch = random_batch(2, 1, 48)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fer_core.card import ModelCard
 from fer_core.export import export_onnx
 from fer_core.quantize import INT8_FILE, quantize_int8
 from fer_core.zoo import load_model, served_onnx_file
@@ -30,7 +31,7 @@ def test_quantised_model_is_kept_and_served(exported_dir: Path) -> None:
     assert report["kept"] and (exported_dir / INT8_FILE).is_file()
     card = json.loads((exported_dir / "card.json").read_text())
     assert card["onnx"]["file"] == INT8_FILE and 0.5 <= card["onnx"]["val_top1_agreement"] <= 1
-    assert served_onnx_file(exported_dir, card).name == INT8_FILE
+    assert served_onnx_file(exported_dir, ModelCard.from_dict(card)).name == INT8_FILE
     probs = load_model(exported_dir, backend="auto").predict(FACES[:4])
     assert probs.shape == (4, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
 
@@ -45,4 +46,4 @@ def test_quantised_model_that_disagrees_is_not_kept(exported_dir: Path) -> None:
 
 def test_card_naming_a_missing_or_foreign_file_falls_back_to_the_float_export(exported_dir: Path) -> None:
     for name in ("missing.onnx", "../model.onnx"):
-        assert served_onnx_file(exported_dir, {"onnx": {"file": name}}).name == "model.onnx"
+        assert served_onnx_file(exported_dir, ModelCard(onnx={"file": name})).name == "model.onnx"

@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from run_fixtures import GRID_CONDITIONS, synthetic_history, synthetic_rows, write_model_dir
 
+from fer_core.card import ModelCard
 from fer_core.labels import FERPLUS
-from fer_core.runs import RunFormatError, discover_runs, load_card, load_history, load_run, scan_runs
+from fer_core.model_dir import ModelDir
+from fer_core.runs import RunFormatError, discover_runs, load_history, load_run, read_model_card, scan_runs
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def test_round_trip_keeps_rows_info_and_card(root: Path) -> None:
     run = scan.runs[0]
     assert run.labels == ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
     assert run.conditions == list(GRID_CONDITIONS)
-    assert run.card["id"] == "cnn_a" and run.card["params"] == 100_000
+    assert run.card.id == "cnn_a" and run.card.params == 100_000
     expected = synthetic_rows(seed=1)
     pd.testing.assert_frame_equal(
         run.rows.astype({"condition": str}), expected.astype({"condition": str}), check_dtype=False
@@ -140,24 +142,24 @@ def test_bad_card_is_a_problem_but_runs_still_load(root: Path, card_text: str | 
     else:
         card_path.write_text(card_text)
     scan = scan_runs(root)
-    assert len(scan.runs) == 3 and scan.runs[2].card == {}
+    assert len(scan.runs) == 3 and scan.runs[2].card == ModelCard()
     assert [p.path for p in scan.problems] == [card_path] and message in scan.problems[0].message
 
 
-def test_load_card_and_history(root: Path) -> None:
-    assert load_card(root / "cnn_a")["label_set"] == "fer2013"
-    history = load_history(root / "cnn_a")
+def test_read_card_and_history(root: Path) -> None:
+    assert read_model_card(ModelDir(root / "cnn_a")).label_set == "fer2013"
+    history = load_history(ModelDir(root / "cnn_a"))
     pd.testing.assert_frame_equal(history, synthetic_history())
-    assert load_history(root / "vit_b") is None
-    with pytest.raises(FileNotFoundError):
-        load_card(root / "nowhere")
+    assert load_history(ModelDir(root / "vit_b")) is None
+    with pytest.raises(RunFormatError, match=r"missing card\.json"):
+        read_model_card(ModelDir(root / "nowhere"))
 
 
 @pytest.mark.parametrize(("text", "message"), [("loss,acc\n1,2\n", "missing column 'epoch'"), ("", "unreadable CSV")])
 def test_malformed_history_names_the_file(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "history.csv").write_text(text)
     with pytest.raises(RunFormatError, match=message):
-        load_history(tmp_path)
+        load_history(ModelDir(tmp_path))
 
 
 def test_rows_keep_metadata_with_missing_values(root: Path) -> None:

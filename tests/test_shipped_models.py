@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 
 from fer_core import metrics
+from fer_core.card import ModelCard
 from fer_core.evaluate import DEFAULT_PAIRS, DEFAULT_SIZES, evaluate_classifier
+from fer_core.model_dir import CHECKPOINTS_DIR, Checkpoints
 from fer_core.runs import load_run
-from fer_core.zoo import CHECKPOINTS_DIR, default_model_name, list_models, load_model
+from fer_core.zoo import load_model
 
-SHIPPED = list_models(CHECKPOINTS_DIR)
+SHIPPED = Checkpoints(CHECKPOINTS_DIR).names()
 SELECTION = {"fer2013": "PublicTest", "ferplus": "FER2013Valid", "fer2013+ferplus": "PublicTest = FER2013Valid"}
 CARD_KEYS = ("id", "family", "architecture", "labels", "input", "params", "weights_mb", "training", "metrics")
 pytestmark = pytest.mark.skipif(not SHIPPED, reason="no shipped models in checkpoints/")
@@ -39,7 +41,7 @@ TRAINED = [name for name in SHIPPED if _card(name)["family"] != "ensemble"]
 
 
 def test_default_model_is_shipped_and_fast_enough() -> None:
-    name = default_model_name(CHECKPOINTS_DIR).split("@")[0]
+    name = Checkpoints(CHECKPOINTS_DIR).default_name().split("@")[0]
     assert name in SHIPPED
     card = _card(name)
     assert card["latency_ms_per_face"] <= 3.0, "the default live model must classify a face in <= 3 ms on 1 core"
@@ -63,7 +65,7 @@ def test_card_is_selected_on_validation(name: str) -> None:
 
 @pytest.mark.parametrize(("name", "model", "dataset", "headline"), SHIPPED_RUNS)
 def test_test_run_has_clean_grid_and_age_groups_and_matches_the_card(name, model, dataset, headline) -> None:
-    run = load_run(CHECKPOINTS_DIR / name / "runs" / f"{dataset}-test.parquet", _card(name))
+    run = load_run(CHECKPOINTS_DIR / name / "runs" / f"{dataset}-test.parquet", ModelCard.from_dict(_card(name)))
     assert run.model_id == model
     expected = {"clean"} | {f"resize:{px}:{d}>{u}" for d, u in DEFAULT_PAIRS for px in DEFAULT_SIZES}
     assert set(run.conditions) == expected
@@ -79,7 +81,7 @@ def test_fresh_evaluation_reproduces_the_stored_run(name, model, dataset, headli
     """Re-run the model on the real test split: same predictions as the stored run, so the same accuracy."""
     from fer_core.data import load_split
 
-    run = load_run(CHECKPOINTS_DIR / name / "runs" / f"{dataset}-test.parquet", _card(name))
+    run = load_run(CHECKPOINTS_DIR / name / "runs" / f"{dataset}-test.parquet", ModelCard.from_dict(_card(name)))
     arrays = load_split(dataset, data_root / dataset, "test", label_mode=run.info["label_mode"])
     clf = load_model(model, backend=run.info.get("backend", "torch"))
     rows, _ = evaluate_classifier(clf, arrays.images, arrays.labels, arrays.sample_ids, progress=False)

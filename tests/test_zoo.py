@@ -11,14 +11,8 @@ import torch
 from conftest import make_tiny_model_dir
 
 from fer_core.labels import FERPLUS
-from fer_core.zoo import (
-    CHECKPOINTS_DIR,
-    ModelLoadError,
-    default_model_name,
-    list_models,
-    load_card,
-    load_model,
-)
+from fer_core.model_dir import CHECKPOINTS_DIR, Checkpoints
+from fer_core.zoo import ModelLoadError, load_model
 
 rng = np.random.default_rng(0)
 
@@ -36,7 +30,7 @@ def test_save_load_round_trip_gives_probabilities(tmp_path: Path, labels, channe
     probs = clf.predict([*random_crops(3), rng.integers(0, 256, (30, 20), dtype=np.uint8)])
     assert probs.shape == (4, len(clf.labels))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    assert clf.card["params"] > 0
+    assert clf.card.params > 0
     assert (directory / "model.safetensors").is_file() and (directory / "config.json").is_file()
 
 
@@ -110,10 +104,11 @@ def test_unknown_name_lists_known_models(tmp_path: Path) -> None:
 def test_default_model_resolves(tmp_path: Path) -> None:
     make_tiny_model_dir(tmp_path / "alpha")
     (tmp_path / "default.json").write_text(json.dumps({"model": "alpha"}))
-    assert default_model_name(tmp_path) == "alpha"
-    assert list_models(tmp_path) == ["alpha"]
+    checkpoints = Checkpoints.at(tmp_path)
+    assert checkpoints.default_name() == "alpha"
+    assert checkpoints.names() == ["alpha"]
     assert load_model("default", root=tmp_path).name == "alpha"
-    assert load_card("alpha", root=tmp_path)["architecture"] == "cnn"
+    assert checkpoints.read_card("alpha").architecture == "cnn"
 
 
 def test_shipped_default_model_loads_and_meets_its_card() -> None:
@@ -121,7 +116,7 @@ def test_shipped_default_model_loads_and_meets_its_card() -> None:
         pytest.skip("no shipped default model in checkpoints/")
     clf = load_model("default")
     assert clf.predict(random_crops(2)).shape == (2, len(clf.labels))
-    assert clf.card["params"] == sum(p.numel() for p in load_model("default", backend="torch").module.parameters())
+    assert clf.card.params == sum(p.numel() for p in load_model("default", backend="torch").module.parameters())
 
 
 def test_huggingface_hub_directory_loads(tmp_path: Path) -> None:

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from fer_core.card import HeadCard, ModelCard
 from fer_core.labels import FER2013, FERPLUS
+from fer_core.model_dir import Checkpoints
 from fer_core.models import create_model
 from fer_core.preprocess import InputSpec
 from fer_core.train import Head
-from fer_core.zoo import ModelLoadError, load_model, model_choices, save_model_dir, split_head
+from fer_core.zoo import ModelLoadError, load_model, save_model_dir
 
 HEADS = (Head(FER2013.name, FER2013.names), Head(FERPLUS.name, FERPLUS.names, offset=7))
 
@@ -20,30 +22,22 @@ HEADS = (Head(FER2013.name, FER2013.names), Head(FERPLUS.name, FERPLUS.names, of
 def make_two_head_dir(directory: Path, *, bias: list[float] | None = None) -> Path:
     torch.manual_seed(0)
     model = create_model("cnn", num_classes=15, widths=(8, 16)).eval()
-    heads = {h.name: h.to_dict() for h in HEADS}
+    heads = {h.name: HeadCard.from_dict(h.to_dict()) for h in HEADS}
     if bias is not None:
-        heads["fer2013"]["logit_bias"] = bias
-    card = {
-        "id": directory.name,
-        "architecture": "cnn",
-        "arch_args": {"widths": [8, 16]},
-        "labels": list(FERPLUS.names),
-        "label_set": "ferplus",
-        "heads": heads,
-        "default_head": "ferplus",
-        "num_outputs": 15,
-        "input": InputSpec(size=48, channels=1).to_dict(),
-        "metrics": {},
-    }
+        heads["fer2013"].logit_bias = tuple(bias)
+    card = ModelCard(
+        id=directory.name,
+        architecture="cnn",
+        arch_args={"widths": [8, 16]},
+        labels=FERPLUS.names,
+        label_set="ferplus",
+        heads=heads,
+        default_head="ferplus",
+        num_outputs=15,
+        input=InputSpec(size=48, channels=1),
+        metrics={},
+    )
     return save_model_dir(model, directory, card=card)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("joint@fer2013", ("joint", "fer2013")), ("joint", ("joint", None)), ("a/b@c/d", ("a/b@c/d", None))],
-)
-def test_split_head(text: str, expected: tuple) -> None:
-    assert split_head(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -66,7 +60,7 @@ def test_each_head_serves_its_block_of_outputs(tmp_path: Path, head, labels, blo
 def test_head_in_the_name_and_picker_choices(tmp_path: Path) -> None:
     make_two_head_dir(tmp_path / "joint")
     assert load_model("joint@fer2013", root=tmp_path, backend="torch").name == "joint@fer2013"
-    assert model_choices(tmp_path) == ["joint@fer2013", "joint@ferplus"]
+    assert Checkpoints.at(tmp_path).choices() == ["joint@fer2013", "joint@ferplus"]
 
 
 def test_logit_bias_shifts_the_head(tmp_path: Path) -> None:
