@@ -33,7 +33,6 @@ __all__ = [
     "STATS_WINDOW",
     "LiveProcessor",
     "LiveStats",
-    "TimelinePoint",
     "hud_lines",
     "main_face",
     "quiet_closed_transport_errors",
@@ -62,17 +61,6 @@ class LiveStats:
     latency_ms: dict[str, float] = field(default_factory=dict)
     last_labels: tuple[str, ...] = ()
     seconds_since_last_frame: float | None = None
-
-
-@dataclass(frozen=True)
-class TimelinePoint:
-    """The main face of one frame: its smoothed class probabilities at ``time_s`` seconds into the session."""
-
-    time_s: float
-    track_id: int | None
-    label: str
-    confidence: float
-    probabilities: tuple[float, ...]
 
 
 def main_face(result: FrameResult) -> FaceResult | None:
@@ -144,7 +132,7 @@ class LiveProcessor:
         self._shown_fps = 0.0
         self._fps_published_at: float | None = None
         self._timings: deque[dict[str, float]] = deque(maxlen=STATS_WINDOW)
-        self._timeline: deque[TimelinePoint] = deque(maxlen=TIMELINE_MAX_POINTS)
+        self._timeline: deque[FrameResult] = deque(maxlen=TIMELINE_MAX_POINTS)
 
     # ------------------------------------------------------------------------------------------ settings
 
@@ -223,7 +211,7 @@ class LiveProcessor:
             self._publish_fps(arrival)
             self._timings.append(dict(result.timings_ms))
             if face is not None and result.labels == self._pipeline.labels:
-                self._timeline.append(_timeline_point(result, face))
+                self._timeline.append(result.with_faces((face,)))
             return self._stats_locked(now=arrival)
 
     # ------------------------------------------------------------------------------------------ readers
@@ -257,14 +245,15 @@ class LiveProcessor:
             seconds_since_last_frame=None if self._last_arrival is None else max(0.0, now - self._last_arrival),
         )
 
-    def timeline(self, window_s: float | None = None) -> list[TimelinePoint]:
-        """Main-face points, oldest first; only the last ``window_s`` seconds of the session when given."""
+    def timeline(self, window_s: float | None = None) -> list[FrameResult]:
+        """The main face of each frame (a result holding that face only), oldest first; only the last ``window_s``
+        seconds of the session when given. ``frames_table(timeline, labels)`` makes it the one face table."""
         with self._lock:
             points = list(self._timeline)
         if window_s is None or not points:
             return points
-        cutoff = points[-1].time_s - window_s
-        return [point for point in points if point.time_s >= cutoff]
+        cutoff = points[-1].timestamp - window_s
+        return [point for point in points if point.timestamp >= cutoff]
 
     def last_frame(self) -> np.ndarray | None:
         """The last annotated frame (BGR), or ``None`` before the first frame."""
@@ -280,16 +269,6 @@ class LiveProcessor:
         if not ok:
             raise RuntimeError("OpenCV could not encode the snapshot as PNG")
         return encoded.tobytes()
-
-
-def _timeline_point(result: FrameResult, face: FaceResult) -> TimelinePoint:
-    return TimelinePoint(
-        time_s=float(result.timestamp or 0.0),
-        track_id=face.track_id,
-        label=face.display_label,
-        confidence=face.confidence,
-        probabilities=tuple(float(p) for p in face.probabilities),
-    )
 
 
 def rtc_configuration(ice_servers_json: str | None) -> dict:

@@ -17,11 +17,13 @@ from time import perf_counter
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
 from fer_core.detect import FaceDetector
 from fer_core.tracking import IoUTracker, ProbabilitySmoother
 
 __all__ = [
+    "FACE_COLUMNS",
     "Box",
     "ClassifierLike",
     "FacePipeline",
@@ -31,6 +33,10 @@ __all__ = [
     "classify_whole_image",
     "crop_face",
     "expand_box",
+    "face_columns",
+    "frames_table",
+    "labels_of_columns",
+    "prob_column",
     "reading_order",
 ]
 
@@ -38,6 +44,27 @@ Box = tuple[int, int, int, int]
 UNCERTAIN = "uncertain"
 TOO_SMALL = "too small"
 TIMING_KEYS = ("detect", "classify", "track", "total")
+PROB_PREFIX = "p_"
+# The one face-table schema (image table, video and live timelines, CLI JSON lines), before the p_<label> columns.
+# ``label`` is always the most probable class (of the smoothed probabilities); ``shown_as`` is what a viewer saw,
+# by the one rule of ``FaceResult.display_label``. ``face`` numbers the faces of a frame from 1 in result order
+# (reading order for a photo).
+FACE_COLUMNS = (
+    "frame",
+    "time_s",
+    "face",
+    "track_id",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "detector_score",
+    "label",
+    "shown_as",
+    "confidence",
+    "uncertain",
+    "too_small",
+)
 
 
 class ClassifierLike(Protocol):
@@ -194,28 +221,88 @@ class FrameResult:
         if face.label != self.labels[face.label_id]:
             raise ValueError(f"label {face.label!r} is not labels[{face.label_id}] = {self.labels[face.label_id]!r}")
 
+    def with_faces(self, faces: Sequence[FaceResult]) -> FrameResult:
+        """The same frame holding only ``faces`` (the live timeline keeps the main face of each frame)."""
+        return dataclasses.replace(self, faces=tuple(faces))
+
+    # ------------------------------------------------------------------------------------------ columns
+
+    @property
+    def boxes(self) -> np.ndarray:
+        """``(N, 4)`` int boxes ``x1, y1, x2, y2``, one row per face."""
+        return np.array([face.box for face in self.faces], dtype=np.int64).reshape(-1, 4)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """``(N, C)`` smoothed probabilities in label order; NaN rows for too-small faces."""
+        rows = [face.probabilities if face.probabilities is not None else _NAN_ROW for face in self.faces]
+        return np.array([np.broadcast_to(row, len(self.labels)) for row in rows], np.float32).reshape(
+            -1, len(self.labels)
+        )
+
+    def columns(self, *, empty_row: bool = False) -> dict[str, list]:
+        """The faces as columns of :func:`face_columns` (the one face-table schema), one entry per face.
+
+        ``empty_row``: a frame without faces still gets one entry (``frame`` and ``time_s`` set, the rest NaN), so
+        a video timeline lists every analysed frame.
+        """
+        if empty_row and not self.faces:
+            names = face_columns(self.labels)
+            return {"frame": [self.frame_index], "time_s": [self.timestamp], **{k: [math.nan] for k in names[2:]}}
+        faces, boxes, probs = self.faces, self.boxes, self.probabilities
+        columns: dict[str, list] = {
+            "frame": [self.frame_index] * len(faces),
+            "time_s": [self.timestamp] * len(faces),
+            "face": list(range(1, len(faces) + 1)),
+            "track_id": [face.track_id for face in faces],
+            **{key: boxes[:, i].tolist() for i, key in enumerate(("x1", "y1", "x2", "y2"))},
+            "detector_score": [face.detector_score for face in faces],
+            "label": [face.label for face in faces],
+            "shown_as": [face.display_label for face in faces],
+            "confidence": [face.confidence for face in faces],
+            "uncertain": [face.uncertain for face in faces],
+            "too_small": [face.too_small for face in faces],
+        }
+        columns.update({prob_column(name): probs[:, i].tolist() for i, name in enumerate(self.labels)})
+        return columns
+
+    def to_frame(self, *, empty_row: bool = False) -> pd.DataFrame:
+        """One row per face in the one face-table schema (see :meth:`columns`)."""
+        return pd.DataFrame(self.columns(empty_row=empty_row), columns=face_columns(self.labels))
+
     def to_records(self) -> list[dict]:
-        """Flat rows, one per face, for tables and timelines (``p_<label>`` is NaN for too-small faces)."""
-        rows = []
-        for face in self.faces:
-            row = {
-                "frame": self.frame_index,
-                "time_s": self.timestamp,
-                "track_id": face.track_id,
-                "x1": face.box[0],
-                "y1": face.box[1],
-                "x2": face.box[2],
-                "y2": face.box[3],
-                "detector_score": face.detector_score,
-                "label": face.label,
-                "confidence": face.confidence,
-                "uncertain": face.uncertain,
-                "too_small": face.too_small,
-            }
-            probs = face.probabilities if face.probabilities is not None else [math.nan] * len(self.labels)
-            row.update({f"p_{name}": float(p) for name, p in zip(self.labels, probs, strict=True)})
-            rows.append(row)
-        return rows
+        """The rows of :meth:`to_frame` as plain Python values (the CLI's JSON lines)."""
+        columns = self.columns()
+        return [{key: values[i] for key, values in columns.items()} for i in range(len(self.faces))]
+
+
+_NAN_ROW = np.array([math.nan], np.float32)
+
+
+def prob_column(label: str) -> str:
+    """The column of one class probability: ``p_<label>`` (the same in face tables and stored runs)."""
+    return f"{PROB_PREFIX}{label}"
+
+
+def face_columns(labels: Sequence[str]) -> list[str]:
+    """Columns of a face table for a label set, in order: :data:`FACE_COLUMNS`, then ``p_<label>`` per class."""
+    return [*FACE_COLUMNS, *(prob_column(name) for name in labels)]
+
+
+def labels_of_columns(columns: Sequence[str]) -> list[str]:
+    """The class names of a face table or stored run, from its ``p_<label>`` columns, in order."""
+    return [str(c).removeprefix(PROB_PREFIX) for c in columns if str(c).startswith(PROB_PREFIX)]
+
+
+def frames_table(results: Sequence[FrameResult], labels: Sequence[str], *, empty_rows: bool = False) -> pd.DataFrame:
+    """The faces of many frames (a video or live timeline) as one face table; frames of other labels are skipped."""
+    names = face_columns(labels)
+    merged: dict[str, list] = {name: [] for name in names}
+    for result in results:
+        if tuple(result.labels) == tuple(labels):
+            for name, values in result.columns(empty_row=empty_rows).items():
+                merged[name] += values
+    return pd.DataFrame(merged, columns=names)
 
 
 def expand_box(box: Sequence[int], margin: float, width: int, height: int) -> Box:

@@ -8,6 +8,7 @@ yuv420p in MP4 with the index at the front (``+faststart``), the one combination
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core.annotate import annotate_frame
-from fer_core.pipeline import FacePipeline, FrameResult
+from fer_core.pipeline import UNCERTAIN, FacePipeline, FrameResult, frames_table, labels_of_columns
 
 __all__ = [
     "TIMELINE_FORMATS",
@@ -32,24 +33,9 @@ __all__ = [
     "iter_frames",
     "process_video",
     "read_timeline",
-    "timeline_columns",
 ]
 
 TIMELINE_FORMATS = (".csv", ".parquet", ".json")
-_BASE_COLUMNS = (
-    "frame",
-    "time_s",
-    "track_id",
-    "x1",
-    "y1",
-    "x2",
-    "y2",
-    "detector_score",
-    "label",
-    "confidence",
-    "uncertain",
-    "too_small",
-)
 
 
 class VideoError(RuntimeError):
@@ -186,19 +172,6 @@ class VideoSink:
             self._container.close()
 
 
-def timeline_columns(labels: tuple[str, ...]) -> list[str]:
-    """Columns of a timeline table for a label set, in order."""
-    return [*_BASE_COLUMNS, *(f"p_{name}" for name in labels)]
-
-
-def _timeline_rows(result: FrameResult, frame_index: int, time_s: float) -> list[dict]:
-    """One row per face; a frame without faces still gets one row, its face fields empty (NaN)."""
-    rows = result.to_records() or [{}]
-    for row in rows:
-        row["frame"], row["time_s"] = frame_index, time_s
-    return rows
-
-
 def process_video(
     src: str | Path,
     dst: str | Path | None,
@@ -221,7 +194,7 @@ def process_video(
     info = VideoInfo.from_path(src)
     total = info.frame_count if max_frames is None else min(info.frame_count, max_frames)
     pipeline.reset()
-    rows: list[dict] = []
+    results: list[FrameResult] = []
     sink = VideoSink(dst, info.fps, (info.width, info.height)) if dst is not None else None
     last: FrameResult | None = None
     with sink if sink is not None else contextlib.nullcontext():
@@ -229,13 +202,13 @@ def process_video(
             if max_frames is not None and index >= max_frames:
                 break
             if index % frame_step == 0:
-                last = pipeline.process(frame, timestamp=index / info.fps)
-                rows += _timeline_rows(last, index, index / info.fps)
+                last = dataclasses.replace(pipeline.process(frame, timestamp=index / info.fps), frame_index=index)
+                results.append(last)
             if sink is not None:
                 sink.write(annotate_frame(frame, last, show_bars=show_bars))
             if progress is not None:
                 progress(index + 1, max(total, index + 1))
-    return pd.DataFrame(rows, columns=timeline_columns(pipeline.labels))
+    return frames_table(results, pipeline.labels, empty_rows=True)
 
 
 def export_timeline(df: pd.DataFrame, path: str | Path) -> Path:
@@ -270,7 +243,10 @@ def emotion_shares(df: pd.DataFrame) -> pd.DataFrame:
     as "uncertain", as displayed.
     """
     classified = df[df["track_id"].notna() & ~df["too_small"].fillna(True).astype(bool)]
-    labels = [c.removeprefix("p_") for c in df.columns if c.startswith("p_")] + ["uncertain"]
-    shown = classified["label"].where(~classified["uncertain"].astype(bool), "uncertain")
+    labels = [*labels_of_columns(df.columns), UNCERTAIN]
+    if "shown_as" in classified:
+        shown = classified["shown_as"]
+    else:  # a timeline exported before the column existed: the same rule, from label and uncertain
+        shown = classified["label"].where(~classified["uncertain"].astype(bool), UNCERTAIN)
     shares = shown.groupby(classified["track_id"]).value_counts(normalize=True).unstack(fill_value=0.0)
     return shares.reindex(columns=labels, fill_value=0.0).rename_axis(index="track_id", columns=None)

@@ -348,41 +348,11 @@ def update_card_metrics(
 
 
 def predict_images(model: str, paths: Sequence[str], detector: str = "haar") -> list[dict]:
-    """Detect and classify the faces of image files as the Image page does; one JSON-ready record per face.
+    """Detect and classify the faces of image files exactly as the Image page does (``fer_core.photo``).
 
-    Files are decoded by ``fer_core.imageio.decode_image`` (EXIF orientation, grey/alpha/16-bit, huge photos
-    downscaled) and searched with the ``photo`` detection preset, so the CLI finds the faces the page finds. Boxes
-    are in the pixels of the upright original. An image without a face gets one record saying why it may be.
+    One face-table row per face (boxes in the pixels of the upright original); an image without a face gets one
+    record saying why it may be, an unreadable one a record with its error.
     """
-    from fer_core.detect import create_detector, no_face_reason
-    from fer_core.imageio import ImageDecodeError, decode_image
-    from fer_core.pipeline import FacePipeline, PipelineSettings
+    from fer_core.photo import photo_detector, predict_photo_files
 
-    clf = load_model(model)
-    face_detector = create_detector(detector, preset="photo")
-    pipeline = FacePipeline(clf, face_detector, PipelineSettings(smoothing=0.0, max_faces=50))
-    records = []
-    for path in paths:
-        try:
-            decoded = decode_image(Path(path).read_bytes(), name=Path(path).name)
-        except (OSError, ImageDecodeError) as err:
-            records.append({"image": str(path), "error": str(err)})
-            continue
-        pipeline.reset()
-        result = pipeline.process(decoded.bgr)
-        for record in result.to_records():
-            records.append({"image": str(path), **_jsonable(_to_original_pixels(record, decoded.scale))})
-        if not result.faces:
-            records.append({"image": str(path), "faces": 0, "why": no_face_reason(face_detector, decoded.size)})
-    return records
-
-
-def _to_original_pixels(record: dict, scale: float) -> dict:
-    """A face record with its box mapped from the decoded (possibly downscaled) image back to the original."""
-    if scale == 1.0:
-        return record
-    return {**record, **{key: round(record[key] / scale) for key in ("x1", "y1", "x2", "y2")}}
-
-
-def _jsonable(record: dict) -> dict:
-    return {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
+    return list(predict_photo_files(load_model(model), paths, photo_detector(detector)))

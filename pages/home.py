@@ -5,12 +5,12 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
+from fer_app.common import get_detector
+from fer_app.demo_views import load_classifier_or_stop, render_model_card, selected_default_model
+from fer_app.routing import enter_through_navigation
+from fer_core.demo_figures import probability_figure
+from fer_core.photo import SAMPLE_PHOTO_NAME, analyse_image, sample_photo_bytes
 from fer_core.pipeline import PipelineSettings
-from pages.common import get_detector
-from pages.demo_figures import probability_figure
-from pages.demo_views import load_classifier_or_stop, render_model_card, selected_default_model
-from pages.image_logic import SAMPLE_PHOTO_NAME, analyse_image, sample_photo_bytes
-from pages.routing import enter_through_navigation
 
 enter_through_navigation()
 

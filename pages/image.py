@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer_app.common import get_detector
+from fer_app.demo_views import demo_sidebar, load_classifier_or_stop
+from fer_app.plain_text import literal
+from fer_app.routing import enter_through_navigation
+from fer_core.demo_figures import probability_figure
 from fer_core.detect import FaceDetector, no_face_reason
 from fer_core.memory import release_freed_memory
-from fer_core.pipeline import ClassifierLike, PipelineSettings
-from pages.common import get_detector
-from pages.demo_figures import probability_figure
-from pages.demo_views import demo_sidebar, load_classifier_or_stop
-from pages.image_logic import (
+from fer_core.photo import (
     IMAGE_TYPES,
+    PHOTO_MAX_FACES,
+    PHOTO_PRESET,
     SAMPLE_PHOTO_NAME,
     ImageAnalysis,
     analyse_image,
@@ -24,8 +27,7 @@ from pages.image_logic import (
     results_table,
     sample_photo_bytes,
 )
-from pages.plain_text import literal
-from pages.routing import enter_through_navigation
+from fer_core.pipeline import ClassifierLike, PipelineSettings, prob_column
 
 enter_through_navigation()
 
@@ -79,7 +81,8 @@ def show_faces(analysis: ImageAnalysis, key: str) -> None:
             st.caption(f"Bars for the first {MAX_BAR_CHARTS} faces; the table lists all {len(result.faces)}.")
     if result.faces:
         table = faces_table(analysis)
-        config = {c: _PERCENT for c in table.columns if c == "confidence" or c.startswith("p_")}
+        percent = ["confidence", *map(prob_column, result.labels)]
+        config = dict.fromkeys(percent, _PERCENT)
         st.dataframe(table, hide_index=True, column_config=config)
 
 
@@ -131,9 +134,9 @@ def download_buttons(analyses: list[ImageAnalysis], model: str) -> None:
 
 
 st.title("Image")
-demo = demo_sidebar("image", max_faces=50)
+demo = demo_sidebar("image", max_faces=PHOTO_MAX_FACES)
 model = load_classifier_or_stop(demo.model)
-face_detector = get_detector(demo.detector, "photo")
+face_detector = get_detector(demo.detector, PHOTO_PRESET)
 images = chosen_images()
 if not images:
     st.info("Upload one or more photos, or tick **Use the sample photo**.")

@@ -14,24 +14,23 @@ from collections.abc import Callable
 import av
 import cv2
 import numpy as np
-import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from streamlit_webrtc.eventloop import get_global_event_loop
 
+from fer_app.common import get_detector
+from fer_app.demo_views import DemoSettings, demo_sidebar, load_classifier_or_stop
+from fer_app.routing import enter_through_navigation
+from fer_core.demo_figures import stacked_probabilities_figure
 from fer_core.live import (
     ICE_SERVERS_ENV,
     STATS_WINDOW,
     LiveProcessor,
     LiveStats,
-    TimelinePoint,
     quiet_closed_transport_errors,
     rtc_configuration,
 )
-from pages.common import get_detector
-from pages.demo_figures import stacked_probabilities_figure
-from pages.demo_views import DemoSettings, demo_sidebar, load_classifier_or_stop
-from pages.routing import enter_through_navigation
+from fer_core.pipeline import frames_table
 
 enter_through_navigation()
 
@@ -101,23 +100,6 @@ def stream_state(processor: LiveProcessor, playing: bool) -> str:
     return "stopped" if frames else "idle"
 
 
-def timeline_frame(points: list[TimelinePoint], labels: tuple[str, ...]) -> pd.DataFrame:
-    """Timeline points as the table the shared figures expect (``time_s``, ``p_<label>``, ...)."""
-    rows = [
-        {
-            "time_s": p.time_s,
-            "label": p.label,
-            "confidence": p.confidence,
-            "uncertain": p.label == "uncertain",
-            "too_small": False,
-            **{f"p_{name}": prob for name, prob in zip(labels, p.probabilities, strict=True)},
-        }
-        for p in points
-        if len(p.probabilities) == len(labels)
-    ]
-    return pd.DataFrame(rows)
-
-
 def show_metrics(stats: LiveStats) -> None:
     """Two metrics a row (the panel is narrow), then where the time goes."""
     latency = stats.latency_ms
@@ -168,7 +150,7 @@ def live_timeline(processor: LiveProcessor) -> None:
         st.caption("No face classified yet: face the camera, in good light.")
         return
     labels = processor.labels
-    figure = stacked_probabilities_figure(timeline_frame(points, labels), labels)
+    figure = stacked_probabilities_figure(frames_table(points, labels), labels)
     figure.update_layout(title=f"Main face, last {TIMELINE_SECONDS:.0f} s")
     st.plotly_chart(figure, key="live_timeline", width="stretch")
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from fer_core import figures, metrics
-from fer_core.runs import StoredRun
-from pages.dashboard_data import (
+from fer_app.dashboard_data import (
     runs_or_guidance,
     select_dataset_runs,
 )
-from pages.routing import enter_through_navigation
+from fer_app.routing import enter_through_navigation
+from fer_core import figures, metrics
+from fer_core.runs import StoredRun
 
 enter_through_navigation()
 

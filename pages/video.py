@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer_app.common import get_detector
+from fer_app.demo_views import DemoSettings, demo_sidebar, load_classifier_or_stop
+from fer_app.plain_text import literal
+from fer_app.routing import enter_through_navigation
+from fer_core.demo_figures import shares_figure, stacked_probabilities_figure, top_emotion_figure
 from fer_core.detect import no_face_reason
 from fer_core.pipeline import FacePipeline
 from fer_core.video import VideoError, VideoInfo
-from pages.common import get_detector
-from pages.demo_figures import shares_figure, stacked_probabilities_figure, top_emotion_figure
-from pages.demo_views import DemoSettings, demo_sidebar, load_classifier_or_stop
-from pages.plain_text import literal
-from pages.routing import enter_through_navigation
-from pages.video_logic import (
+from fer_core.video_analysis import (
     MAX_SECONDS,
     SAMPLE_CLIP_NAME,
     TIMELINE_MIME,

@@ -7,7 +7,7 @@ Cases: ``png_9400`` (a 9400x9400 PNG of about 250 KB, the decompression-bomb sha
 the largest PNG still decoded), ``jpeg_12mp`` (a 4000x3000 camera photo), ``video_4k`` (2 s of 3840x2160 video at
 15 fps). Each case runs in its own Python process: it
 imports everything and analyses a small image first (the baseline), then runs the case the way the page does
-(``pages.image_logic.analyse_image`` / ``pages.video_logic.analyse_video`` with the shipped default model and the
+(``fer_core.photo.analyse_image`` / ``fer_core.video_analysis.analyse_video`` with the shipped default model and the
 Haar detector), drops the result and reports:
 
 - ``peak_mb``: the peak resident set size during the case (kernel ``VmHWM``, reset first) minus the baseline;
@@ -92,7 +92,7 @@ def _analysers():
 
 
 def _image_case(data: bytes, name: str) -> Callable[[], object]:
-    from pages.image_logic import analyse_image
+    from fer_core.photo import analyse_image
 
     classifier, detector, settings = _analysers()
     analyse_image("warmup.png", png_bomb_bytes(64), classifier, detector, settings)
@@ -102,7 +102,7 @@ def _image_case(data: bytes, name: str) -> Callable[[], object]:
 def _video_case(folder: Path) -> Callable[[], object]:
     from fer_core.pipeline import FacePipeline
     from fer_core.sample_media import write_face_video
-    from pages.video_logic import analyse_video
+    from fer_core.video_analysis import analyse_video
 
     classifier, detector, settings = _analysers()
     small = write_face_video(folder / "warmup.mp4", 3, size=(320, 240), fps=15)

@@ -20,14 +20,14 @@ from conftest import make_tiny_model_dir
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from fer_app.demo_views import model_card_facts
+from fer_app.plain_text import literal
 from fer_core.card import ModelCard
+from fer_core.demo_figures import probability_figure, shares_figure, stacked_probabilities_figure, top_emotion_figure
 from fer_core.labels import FER2013
+from fer_core.photo import sample_photo_bytes
 from fer_core.video import VideoInfo
-from pages.demo_figures import probability_figure, shares_figure, stacked_probabilities_figure, top_emotion_figure
-from pages.demo_views import model_card_facts
-from pages.image_logic import sample_photo_bytes
-from pages.plain_text import literal
-from pages.video_logic import VideoSource, frames_to_process, source_info, staged_file, write_sample_clip
+from fer_core.video_analysis import VideoSource, frames_to_process, source_info, staged_file, write_sample_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PAGES = {name: str(REPO_ROOT / "pages" / f"{name}.py") for name in ("home", "image", "video")}
@@ -243,6 +243,7 @@ def _timeline(labels: tuple[str, ...]) -> pd.DataFrame:
             "too_small": [False] * 4,
         }
     )
+    frame["shown_as"] = frame["label"].where(~frame["uncertain"], "uncertain")
     return frame.assign(**{f"p_{n}": probs[:, i] for i, n in enumerate(labels)})
 
 

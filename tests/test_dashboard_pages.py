@@ -43,7 +43,7 @@ def checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         label_set="ferplus",
     )
     monkeypatch.setenv("FER_CHECKPOINTS_DIR", str(root))
-    monkeypatch.syspath_prepend(str(REPO_ROOT))  # pages import pages.dashboard_data, as under streamlit run
+    monkeypatch.syspath_prepend(str(REPO_ROOT))  # pages import fer_app.dashboard_data, as under streamlit run
     return root
 
 

@@ -387,7 +387,7 @@ def _flat_png(side: int) -> bytes:
 
 
 def _sample_face() -> bytes:
-    from pages.image_logic import sample_photo_bytes
+    from fer_core.photo import sample_photo_bytes
 
     return sample_photo_bytes()
 
@@ -432,7 +432,7 @@ def page_model():
 def test_hostile_image_is_judged_alone_quickly_and_in_bounded_memory(
     page_model, name: str, make, message: str | None, max_peak_mb: int
 ) -> None:
-    from pages.image_logic import analyse_image
+    from fer_core.photo import analyse_image
 
     data = make()
     started = time.perf_counter()
@@ -449,7 +449,7 @@ def test_hostile_image_is_judged_alone_quickly_and_in_bounded_memory(
 
 def test_accepted_extensions_and_the_decoders_formats_are_one_list() -> None:
     from fer_core.imageio import IMAGE_EXTENSIONS, ImageDecodeError, decode_image
-    from pages.image_logic import IMAGE_TYPES
+    from fer_core.photo import IMAGE_TYPES
 
     assert IMAGE_TYPES == IMAGE_EXTENSIONS and "gif" in IMAGE_EXTENSIONS
     with pytest.raises(ImageDecodeError) as caught:
@@ -573,7 +573,7 @@ VIDEO_CASES = [
 def test_video_page_leaves_no_staged_file_and_shows_names_as_text(
     page_checkpoints: Path, temp_root: Path, tmp_path: Path, name: str, content, message: str | None
 ) -> None:
-    from pages.video_logic import write_sample_clip
+    from fer_core.video_analysis import write_sample_clip
 
     at = run_page("video")
     if content is None:

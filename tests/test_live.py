@@ -15,7 +15,7 @@ from fer_core import live
 from fer_core.detect import create_detector
 from fer_core.labels import FER2013, FERPLUS
 from fer_core.live import LiveProcessor, hud_lines, main_face, rtc_configuration
-from fer_core.pipeline import PipelineSettings
+from fer_core.pipeline import PipelineSettings, frames_table
 from fer_core.sample_media import moving_face_frames
 
 FRAME_SIZE = (640, 480)
@@ -114,7 +114,7 @@ def test_seconds_since_last_frame_tracks_the_clock():
 def test_main_face_is_the_largest_classified_face():
     processor = _processor()
     processor.process(_frame())
-    point = processor.timeline()[-1]
+    (point,) = processor.timeline()[-1].faces
     result_boxes = {face.track_id: face.box for face in processor._last_result.faces}
     assert result_boxes[point.track_id] == TWO_FACES[0]
     assert main_face(processor._last_result).box == TWO_FACES[0]
@@ -129,7 +129,7 @@ def test_timeline_window_keeps_the_last_seconds(window_s, expected):
         processor.process(_frame())
     points = processor.timeline(window_s)
     assert len(points) == expected
-    assert [p.time_s for p in points] == sorted(p.time_s for p in points)
+    assert [p.timestamp for p in points] == sorted(p.timestamp for p in points)
 
 
 def test_timeline_is_bounded_and_keeps_the_newest(monkeypatch):
@@ -137,7 +137,7 @@ def test_timeline_is_bounded_and_keeps_the_newest(monkeypatch):
     processor = _processor(boxes=TWO_FACES[:1], clock=StepClock(1.0))
     for _ in range(10):
         processor.process(_frame())
-    times = [point.time_s for point in processor.timeline()]
+    times = [point.timestamp for point in processor.timeline()]
     assert len(times) == 4
     assert times == sorted(times) and times[-1] == max(times)
     assert processor.stats().frames_processed == 10
@@ -173,7 +173,8 @@ def test_confidence_threshold_turns_labels_uncertain_live():
     processor.update_settings(confidence_threshold=0.95)
     processor.process(_frame())
     assert processor.stats().last_labels == ("uncertain", "uncertain")
-    assert processor.timeline()[-1].label == "uncertain"
+    table = frames_table(processor.timeline(), processor.labels)
+    assert table["shown_as"].iloc[-1] == "uncertain" and table["label"].iloc[-1] == "happy"
 
 
 def test_show_bars_changes_the_drawing():
@@ -216,7 +217,7 @@ def test_set_models_switches_label_set_and_keeps_settings():
     assert processor.timeline() == [], "points of the old label set are dropped"
     processor.process(_frame())
     assert processor.stats().last_labels == ("neutral", "neutral")
-    assert len(processor.timeline()[-1].probabilities) == len(FERPLUS.names)
+    assert len(processor.timeline()[-1].faces[0].probabilities) == len(FERPLUS.names)
 
 
 def test_snapshot_png_is_the_last_annotated_frame():

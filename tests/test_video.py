@@ -12,7 +12,7 @@ import pytest
 
 from fer_core import video
 from fer_core.detect import HaarDetector
-from fer_core.pipeline import FacePipeline, PipelineSettings
+from fer_core.pipeline import FacePipeline, PipelineSettings, face_columns
 from fer_core.sample_media import moving_face_frames, write_face_video, write_y4m
 from fer_core.video import (
     VideoError,
@@ -23,7 +23,6 @@ from fer_core.video import (
     iter_frames,
     process_video,
     read_timeline,
-    timeline_columns,
 )
 
 LABELS = ("happy", "sad", "neutral")
@@ -80,7 +79,7 @@ def test_process_video_round_trip(face_video: Path, tmp_path: Path, frame_step: 
     )
     analysed = list(range(0, N_FRAMES, frame_step))
     assert _stream_facts(out) == ("h264", "yuv420p", N_FRAMES)  # skipped frames are still written
-    assert list(timeline.columns) == timeline_columns(LABELS)
+    assert list(timeline.columns) == face_columns(LABELS)
     assert len(timeline) == len(analysed) * 1  # one face per analysed frame
     assert timeline["frame"].tolist() == analysed
     np.testing.assert_allclose(timeline["time_s"], np.array(analysed) / 10)

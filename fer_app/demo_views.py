@@ -1,6 +1,6 @@
 """Streamlit pieces shared by the demo pages: the settings sidebar, model loading with a clear stop, the model card.
 
-Models and detectors themselves come only from ``pages.common`` (the one cached loader); this module turns the
+Models and detectors themselves come only from ``fer_app.common`` (the one cached loader); this module turns the
 sidebar widgets into ``PipelineSettings`` and renders what a card says.
 """
 
@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from fer_app.common import detector_choices, get_classifier, model_choices
+from fer_app.plain_text import literal
 from fer_core.card import ModelCard, TestMetrics
 from fer_core.pipeline import PipelineSettings
 from fer_core.zoo import Classifier, ModelLoadError
-from pages.common import detector_choices, get_classifier, model_choices
-from pages.plain_text import literal
 
 __all__ = [
     "DemoSettings",

@@ -1,7 +1,8 @@
-"""Plotly figures of the demo pages (home, image, video): per-face probability bars, per-track timelines, shares.
+"""Plotly figures of the demo pages (home, image, video, live): per-face probability bars, timelines, shares.
 
-Pure functions from results to figures (no Streamlit calls), so every page draws the same emotion in the same
-colour (``fer_core.labels.emotion_color_hex``) and the figures can be checked without a running app.
+Pure functions from face tables (``fer_core.pipeline.face_columns``) to figures (no Streamlit calls), so every
+page draws the same emotion in the same colour (``fer_core.labels.emotion_color_hex``) and the figures can be
+checked without a running app.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from fer_core.labels import emotion_color_hex
+from fer_core.pipeline import UNCERTAIN, prob_column
 
 __all__ = ["probability_figure", "shares_figure", "stacked_probabilities_figure", "top_emotion_figure"]
 
@@ -49,19 +51,14 @@ def probability_figure(labels: Sequence[str], probabilities: Sequence[float], ti
     return figure
 
 
-def _shown_label(timeline: pd.DataFrame) -> pd.Series:
-    """What the viewer saw per row: the label, or "uncertain" below the confidence threshold."""
-    return timeline["label"].where(~timeline["uncertain"].astype(bool), "uncertain")
-
-
 def top_emotion_figure(timeline: pd.DataFrame, labels: Sequence[str]) -> go.Figure:
     """Confidence of the top emotion over time for one track: a grey line with markers coloured by emotion."""
     rows = timeline[~timeline["too_small"].astype(bool)].sort_values("time_s")
-    shown = _shown_label(rows)
+    shown = rows["shown_as"]  # the one rule for what a viewer saw (fer_core.pipeline.FaceResult.display_label)
     figure = go.Figure(
         go.Scatter(x=rows["time_s"], y=rows["confidence"], mode="lines", line={"color": "#cccccc"}, showlegend=False)
     )
-    for name in [*labels, "uncertain"]:
+    for name in [*labels, UNCERTAIN]:
         part = rows[shown == name]
         if part.empty:
             continue
@@ -92,7 +89,7 @@ def stacked_probabilities_figure(timeline: pd.DataFrame, labels: Sequence[str]) 
         figure.add_trace(
             go.Scatter(
                 x=rows["time_s"],
-                y=rows[f"p_{name}"],
+                y=rows[prob_column(name)],
                 name=name,
                 mode="lines",
                 stackgroup="probabilities",

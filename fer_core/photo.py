@@ -1,32 +1,51 @@
-"""What the image page does with one upload, without Streamlit: decode, detect and classify, annotate, tabulate.
+"""The photo use case, shared by the Image page and ``python -m fer_core predict``: decode, detect, classify, tabulate.
 
-Keeping this apart from the page makes each upload an independent, testable function of its bytes: a broken file
-becomes an :class:`ImageAnalysis` carrying an error message, so the page can show it and carry on with the rest.
+One path for both, so a photo gives the same answer wherever it is analysed: decoded by
+:func:`fer_core.imageio.decode_image` (EXIF orientation, grey/alpha/16-bit, huge photos downscaled), searched with
+the ``photo`` detection preset, classified with :data:`PHOTO_SETTINGS` (up to 50 faces, no temporal smoothing; the
+page's sliders may change the threshold and margin), and tabulated in the one face-table schema
+(:meth:`fer_core.pipeline.FrameResult.to_frame`) with the image name in front and boxes in the pixels of the
+upright original. Each upload is an independent function of its bytes: a broken file becomes an
+:class:`ImageAnalysis` carrying an error message, so the page can show it and carry on with the rest.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 
 from fer_core.annotate import annotate_frame
-from fer_core.detect import FaceDetector
+from fer_core.detect import FaceDetector, create_detector, no_face_reason
 from fer_core.imageio import IMAGE_EXTENSIONS, DecodedImage, ImageDecodeError, check_image_name, decode_image
 from fer_core.memory import release_freed_memory
-from fer_core.pipeline import ClassifierLike, FacePipeline, FrameResult, PipelineSettings, classify_whole_image
+from fer_core.pipeline import (
+    FACE_COLUMNS,
+    ClassifierLike,
+    FacePipeline,
+    FrameResult,
+    PipelineSettings,
+    classify_whole_image,
+    face_columns,
+)
 from fer_core.sample_media import sample_face_image
 
 __all__ = [
     "IMAGE_TYPES",
+    "PHOTO_MAX_FACES",
+    "PHOTO_PRESET",
+    "PHOTO_SETTINGS",
     "SAMPLE_PHOTO_NAME",
     "ImageAnalysis",
     "analyse_image",
     "faces_table",
+    "photo_detector",
+    "predict_photo_files",
     "results_json",
     "results_table",
     "sample_photo_bytes",
@@ -34,7 +53,10 @@ __all__ = [
 
 IMAGE_TYPES = IMAGE_EXTENSIONS  # one list, from fer_core.imageio: what the decoder reads is what the page takes
 SAMPLE_PHOTO_NAME = "astronaut.png"
-_TABLE_COLUMNS = ("image", "face", "x1", "y1", "x2", "y2", "label", "shown_as", "confidence", "uncertain")
+PHOTO_MAX_FACES = 50  # a group photo; the table lists every face
+PHOTO_SETTINGS = PipelineSettings(smoothing=0.0, max_faces=PHOTO_MAX_FACES)  # a still image has no past to smooth
+PHOTO_PRESET = "photo"
+BOX_COLUMNS = ("x1", "y1", "x2", "y2")
 
 
 @dataclass(frozen=True)
@@ -58,12 +80,17 @@ class ImageAnalysis:
         return self.ok and not self.whole_image and not self.result.faces
 
 
+def photo_detector(kind: str = "haar", model_path: str | None = None) -> FaceDetector:
+    """The face detector photos are searched with (the ``photo`` preset of ``kind``)."""
+    return create_detector(kind, model_path=model_path, preset=PHOTO_PRESET)
+
+
 def analyse_image(
     name: str,
     data: bytes,
     classifier: ClassifierLike,
     detector: FaceDetector,
-    settings: PipelineSettings,
+    settings: PipelineSettings = PHOTO_SETTINGS,
     *,
     whole_image: bool = False,
     max_side: int = 2048,
@@ -90,45 +117,34 @@ def analyse_image(
 
 
 def faces_table(analysis: ImageAnalysis) -> pd.DataFrame:
-    """One row per face: image, face number, box, label, what was shown, confidence, uncertain, ``p_<class>``."""
-    if not analysis.ok:
-        return pd.DataFrame(columns=list(_TABLE_COLUMNS))
-    labels = analysis.result.labels
-    rows = []
-    for number, (face, record) in enumerate(zip(analysis.result.faces, analysis.result.to_records(), strict=True), 1):
-        row = {"image": analysis.name, "face": number, **{k: record[k] for k in ("x1", "y1", "x2", "y2")}}
-        row.update(label=face.label, shown_as=face.display_label, confidence=face.confidence, uncertain=face.uncertain)
-        row.update({f"p_{name}": record[f"p_{name}"] for name in labels})
-        rows.append(row)
-    return pd.DataFrame(rows, columns=[*_TABLE_COLUMNS, *(f"p_{name}" for name in labels)])
+    """The faces of one photo in the one face-table schema, ``image`` first, boxes in the original's pixels."""
+    labels = analysis.result.labels if analysis.ok else ()
+    table = analysis.result.to_frame() if analysis.ok else pd.DataFrame(columns=face_columns(labels))
+    scale = analysis.decoded.scale if analysis.ok else 1.0
+    if scale != 1.0 and len(table):
+        table[list(BOX_COLUMNS)] = (table[list(BOX_COLUMNS)] / scale).round().astype(int)
+    table.insert(0, "image", analysis.name)
+    return table
 
 
 def results_table(analyses: Sequence[ImageAnalysis]) -> pd.DataFrame:
     """All faces of all successfully analysed images (the CSV download)."""
     tables = [faces_table(a) for a in analyses if a.ok and a.result.faces]
     if not tables:
-        return pd.DataFrame(columns=list(_TABLE_COLUMNS))
+        return pd.DataFrame(columns=["image", *FACE_COLUMNS])
     return pd.concat(tables, ignore_index=True)
+
+
+def face_records(analysis: ImageAnalysis) -> list[dict]:
+    """The rows of :func:`faces_table` as JSON-ready dicts (NaN probabilities of too-small faces as null)."""
+    table = faces_table(analysis).astype(object)
+    return table.where(table.notna(), None).to_dict("records")
 
 
 def _image_record(analysis: ImageAnalysis) -> dict:
     if not analysis.ok:
         return {"image": analysis.name, "error": analysis.error}
-    decoded, result = analysis.decoded, analysis.result
-    faces = []
-    for number, face in enumerate(result.faces, 1):
-        probs = face.probabilities if face.probabilities is not None else []
-        faces.append(
-            {
-                "face": number,
-                "box": list(face.box),
-                "label": face.label,
-                "shown_as": face.display_label,
-                "confidence": round(face.confidence, 5),
-                "uncertain": face.uncertain,
-                "probabilities": {n: round(float(p), 5) for n, p in zip(result.labels, probs, strict=False)},
-            }
-        )
+    decoded = analysis.decoded
     return {
         "image": analysis.name,
         "width": decoded.size[0],
@@ -137,15 +153,37 @@ def _image_record(analysis: ImageAnalysis) -> dict:
         "scale": round(decoded.scale, 6),
         "notes": list(decoded.notes),
         "whole_image": analysis.whole_image,
-        "faces": faces,
+        "faces": face_records(analysis),
     }
 
 
 def results_json(analyses: Sequence[ImageAnalysis], model: str) -> str:
-    """Every image (failed ones with their error) and its faces, as indented JSON (the JSON download)."""
+    """Every image (failed ones with their error) and its faces as face-table rows, as indented JSON."""
     labels = next((list(a.result.labels) for a in analyses if a.ok), [])
     document = {"model": model, "labels": labels, "images": [_image_record(a) for a in analyses]}
     return json.dumps(document, indent=2)
+
+
+def predict_photo_files(
+    classifier: ClassifierLike, paths: Sequence[str | Path], detector: FaceDetector
+) -> Iterator[dict]:
+    """The CLI's ``predict``: one face-table row per face of each file, as the Image page analyses an upload.
+
+    A file that cannot be read or decoded gives one record with its ``error``; one without a face gives one record
+    saying why it may be (the smallest face searched at its size).
+    """
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as err:
+            yield {"image": str(path), "error": str(err)}
+            continue
+        analysis = analyse_image(str(path), data, classifier, detector)
+        if not analysis.ok:
+            yield {"image": str(path), "error": analysis.error}
+        elif not analysis.result.faces:
+            yield {"image": str(path), "faces": 0, "why": no_face_reason(detector, analysis.decoded.size)}
+        yield from face_records(analysis)
 
 
 def sample_photo_bytes() -> bytes:

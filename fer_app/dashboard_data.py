@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from fer_app.plain_text import literal
 from fer_core.model_dir import CARD_FILE, HISTORY_FILE, Checkpoints, ModelDir
 from fer_core.runs import RunFormatError, RunScan, StoredRun, load_history, scan_runs
-from pages.plain_text import literal
 
 __all__ = [
     "checkpoints_root",
