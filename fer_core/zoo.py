@@ -143,8 +143,8 @@ def _state_for_saving(model: nn.Module, half: bool) -> dict[str, torch.Tensor]:
 
 
 def _save_timm(model: nn.Module, directory: ModelDir, card: ModelCard, half: bool) -> None:
-    config = {
-        "architecture": card.architecture,
+    config = {  # timm's own create_model(**config) rebuilds it: the entrypoint's name, not the catalogue's
+        "architecture": architecture_info(card.architecture).timm_name,
         "num_classes": int(card.num_outputs or len(card.labels)),
         "in_chans": card.input.channels,
         "img_size": card.input.size,
@@ -259,8 +259,9 @@ def _build_hf(directory: Path, card: ModelCard | None) -> nn.Module:
         except KeyError as err:
             raise ModelLoadError(f"{card_path}: {err.args[0]}") from None
         _check_hf_weights(directory, image_classifier=False)
-        wrapper_cls = type(create_model(info.name, num_classes=2, **info.tiny_args))
-        return built_or_refused(lambda: wrapper_cls.from_pretrained_dir(directory), directory)
+        if info.wrapper is None:
+            raise ModelLoadError(f"{card_path}: architecture {info.name!r} is not a transformers family")
+        return built_or_refused(lambda: info.wrapper.from_pretrained_dir(directory), directory)
     from transformers import AutoModelForImageClassification
 
     _check_hf_weights(directory, image_classifier=True)

@@ -227,6 +227,47 @@ def test_catalogue_entry_is_a_timm_model(name: str) -> None:
     assert type(via_timm) is type(build_tiny(name))
 
 
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_pretrained_weights_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="no pretrained weights"):
+        timm.create_model(architecture_info(name).timm_name, pretrained=True, **architecture_info(name).tiny_args)
+
+
+# resnet18_budget keeps ResNet's stem max pool: its own builder, not resnet18's with other arguments.
+SAME_BUILDER_VARIANTS = [name for name in list_budget_variants() if name != "resnet18_budget"]
+
+
+@pytest.mark.parametrize("name", SAME_BUILDER_VARIANTS)
+def test_a_variant_is_its_builder_with_its_own_arguments(name: str) -> None:
+    info = architecture_info(name)
+    assert info.args and architecture_info(info.timm_name) is info
+    variant = create_model(name, num_classes=7)
+    full = create_model(info.budget_of, num_classes=7, **info.args)
+    assert type(variant) is type(full)
+    assert [p.shape for p in variant.parameters()] == [p.shape for p in full.parameters()]
+
+
+def test_a_saved_timm_config_is_rebuilt_by_timm_itself(tiny_model_dir: Path) -> None:
+    """``timm.create_model(**config.json)`` gives the saved model back, without fer_core's loader."""
+    import json
+
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    assert config["architecture"] == "fer_cnn"
+    model = timm.create_model(
+        config["architecture"],
+        num_classes=config["num_classes"],
+        in_chans=config["in_chans"],
+        img_size=config["img_size"],
+        **config["model_args"],
+    ).eval()
+    model.load_state_dict({k: v.float() for k, v in load_file(str(tiny_model_dir / "model.safetensors")).items()})
+    from fer_core.zoo import load_model
+
+    batch = random_batch(2, 1, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch), load_model(tiny_model_dir, backend="torch").module(batch))
+
+
 @pytest.mark.parametrize("num_heads", [2, 3])
 def test_ddamfn_attention_loss_is_finite_and_differentiable(num_heads: int) -> None:
     model = build_tiny("ddamfn", num_heads=num_heads).train()

@@ -18,10 +18,9 @@ from __future__ import annotations
 from itertools import pairwise
 
 import torch
-from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
+from fer_core.models.factory import register
 from fer_core.models.transformer import PositionalEmbedding, SequencePooling, TransformerEncoder
 
 __all__ = ["CCT", "ConvTokenizer"]
@@ -101,42 +100,24 @@ class CCT(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+@register(
+    "cct",
+    description="Compact Convolutional Transformer: conv tokenizer, encoder, sequence pooling",
+    paper="Hassani et al. 2021, arXiv 2104.05704",
+    tiny_args={"embed_dim": 16, "depth": 1, "num_heads": 2, "num_convs": 1},
+)
+@register(
+    "cct_budget",
+    description="CCT-4/3x3 at 96 dims: 3-conv tokenizer (36 tokens), sequence pooling",
+    paper="Hassani et al. 2021, arXiv 2104.05704",
+    tiny_args={"embed_dim": 16, "depth": 1, "num_heads": 2, "num_convs": 1},
+    budget_of="cct",
+    args={"embed_dim": 96, "depth": 4, "num_heads": 2, "num_convs": 3, "tokenizer_chans": 32},
+)
 def _create_cct(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> CCT:
-    kwargs = builder_kwargs(kwargs)
+    """The builder of every variant.
+
+    ``cct``: CCT-4/3x2 at 128 dims: 144 tokens at 48 px (about 0.5M params);
+    ``cct_budget``: CCT-4/3x3 at 96 dims: 36 tokens at 48 px (about 0.27M params, 38 MFLOPs).
+    """
     return CCT(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
-
-
-@register_model
-def fer_cct(pretrained: bool = False, **kwargs) -> CCT:
-    """CCT-4/3x2 at 128 dims: 144 tokens at 48 px (about 0.5M params)."""
-    return _create_cct(**kwargs)
-
-
-@register_model
-def fer_cct_budget(pretrained: bool = False, **kwargs) -> CCT:
-    """CCT-4/3x3 at 96 dims: 36 tokens at 48 px (about 0.27M params, 38 MFLOPs)."""
-    model_args = {"embed_dim": 96, "depth": 4, "num_heads": 2, "num_convs": 3, "tokenizer_chans": 32}
-    return _create_cct(**{**model_args, **kwargs})
-
-
-add_architecture(
-    Architecture(
-        name="cct",
-        timm_name="fer_cct",
-        family="timm",
-        description="Compact Convolutional Transformer: conv tokenizer, encoder, sequence pooling",
-        paper="Hassani et al. 2021, arXiv 2104.05704",
-        tiny_args={"embed_dim": 16, "depth": 1, "num_heads": 2, "num_convs": 1},
-    )
-)
-add_architecture(
-    Architecture(
-        name="cct_budget",
-        timm_name="fer_cct_budget",
-        family="timm",
-        description="CCT-4/3x3 at 96 dims: 3-conv tokenizer (36 tokens), sequence pooling",
-        paper="Hassani et al. 2021, arXiv 2104.05704",
-        tiny_args={"embed_dim": 16, "depth": 1, "num_heads": 2, "num_convs": 1},
-        budget_of="cct",
-    )
-)

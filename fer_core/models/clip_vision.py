@@ -17,10 +17,9 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
-from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
+from fer_core.models.factory import register
 from fer_core.models.hf import build_hf_config
 
 __all__ = ["HEAD_FILE", "CLIPVisionClassifier"]
@@ -70,37 +69,6 @@ class CLIPVisionClassifier(nn.Module):
         return model
 
 
-def _create_clip_vision(
-    num_classes: int = 7, in_chans: int = 1, img_size: int = 48, drop_rate: float = 0.1, **kwargs
-) -> CLIPVisionClassifier:
-    from transformers import CLIPVisionModel
-
-    kwargs = builder_kwargs(kwargs)
-    config = build_hf_config(
-        "CLIPVisionConfig", CLIP_DEFAULTS, num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs
-    )
-    return CLIPVisionClassifier(CLIPVisionModel(config), drop_rate=drop_rate)
-
-
-@register_model
-def fer_hf_clip_vision(pretrained: bool = False, **kwargs) -> CLIPVisionClassifier:
-    """CLIP vision tower, 256-dim x 6 layers, 4x4 patches, linear head (about 4.8M params)."""
-    return _create_clip_vision(**kwargs)
-
-
-@register_model
-def fer_hf_clip_vision_budget(pretrained: bool = False, **kwargs) -> CLIPVisionClassifier:
-    """CLIP vision tower, 8x8 patches, 96-dim x 4 layers, 3 heads (about 0.46M params, 35 MFLOPs at 48 px)."""
-    model_args = {
-        "patch_size": 8,
-        "hidden_size": 96,
-        "intermediate_size": 384,
-        "num_hidden_layers": 4,
-        "num_attention_heads": 3,
-    }
-    return _create_clip_vision(**{**model_args, **kwargs})
-
-
 _TINY_CLIP = {
     "patch_size": 8,
     "hidden_size": 16,
@@ -108,24 +76,41 @@ _TINY_CLIP = {
     "num_hidden_layers": 1,
     "num_attention_heads": 2,
 }
-add_architecture(
-    Architecture(
-        name="clip_vision",
-        timm_name="fer_hf_clip_vision",
-        family="hf",
-        description="CLIP vision tower (transformers) + linear head on the pooled output",
-        paper="Radford et al. 2021, arXiv 2103.00020",
-        tiny_args=_TINY_CLIP,
-    )
+_CLIP_PAPER = "Radford et al. 2021, arXiv 2103.00020"
+
+
+@register(
+    "clip_vision",
+    family="hf",
+    description="CLIP vision tower (transformers) + linear head on the pooled output",
+    paper=_CLIP_PAPER,
+    tiny_args=_TINY_CLIP,
+    wrapper=CLIPVisionClassifier,
 )
-add_architecture(
-    Architecture(
-        name="clip_vision_budget",
-        timm_name="fer_hf_clip_vision_budget",
-        family="hf",
-        description="CLIP vision tower at 35 MFLOPs: 8x8 patches, 96-dim x 4 layers",
-        paper="Radford et al. 2021, arXiv 2103.00020",
-        tiny_args=_TINY_CLIP,
-        budget_of="clip_vision",
-    )
+@register(
+    "clip_vision_budget",
+    family="hf",
+    description="CLIP vision tower at 35 MFLOPs: 8x8 patches, 96-dim x 4 layers",
+    paper=_CLIP_PAPER,
+    tiny_args=_TINY_CLIP,
+    budget_of="clip_vision",
+    args={
+        "patch_size": 8,
+        "hidden_size": 96,
+        "intermediate_size": 384,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 3,
+    },
+    wrapper=CLIPVisionClassifier,
 )
+def _create_clip_vision(
+    num_classes: int = 7, in_chans: int = 1, img_size: int = 48, drop_rate: float = 0.1, **kwargs
+) -> CLIPVisionClassifier:
+    """CLIP vision tower, 256-dim x 6 layers, 4x4 patches, linear head (about 4.8M params; budget: 8x8 patches,
+    96-dim x 4 layers, 3 heads, about 0.46M params, 35 MFLOPs at 48 px)."""
+    from transformers import CLIPVisionModel
+
+    config = build_hf_config(
+        "CLIPVisionConfig", CLIP_DEFAULTS, num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs
+    )
+    return CLIPVisionClassifier(CLIPVisionModel(config), drop_rate=drop_rate)

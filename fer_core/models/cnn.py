@@ -11,10 +11,9 @@ zoo: every other ``*_budget`` variant is sized to train at about its speed on on
 from __future__ import annotations
 
 import torch
-from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
+from fer_core.models.factory import register
 
 __all__ = ["FerCNN"]
 
@@ -63,42 +62,21 @@ class FerCNN(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+@register(
+    "cnn",
+    description="VGG-style CNN baseline with batch norm and dropout",
+    paper="Khaireddin & Chen 2021, arXiv 2105.03588",
+    tiny_args={"widths": (8, 16)},
+)
+@register(
+    "cnn_budget",
+    description="cnn at half width (16-32-64-128): the compute-budget reference",
+    paper="Khaireddin & Chen 2021, arXiv 2105.03588",
+    tiny_args={"widths": (8, 16)},
+    budget_of="cnn",
+    args={"widths": (16, 32, 64, 128), "drop_rate": 0.1, "head_dropout": 0.3},
+)
 def _create_cnn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> FerCNN:
-    kwargs = builder_kwargs(kwargs)
+    """``cnn``: widths 32-64-128-256 (about 1.2M params); ``cnn_budget``: half width, light dropout (about 0.3M
+    params, 59 MFLOPs at 48 px)."""
     return FerCNN(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
-
-
-@register_model
-def fer_cnn(pretrained: bool = False, **kwargs) -> FerCNN:
-    """VGG-style baseline, widths 32-64-128-256 (about 1.2M params)."""
-    return _create_cnn(**kwargs)
-
-
-@register_model
-def fer_cnn_budget(pretrained: bool = False, **kwargs) -> FerCNN:
-    """Half-width baseline, 16-32-64-128, light dropout (about 0.3M params, 59 MFLOPs at 48 px)."""
-    model_args = {"widths": (16, 32, 64, 128), "drop_rate": 0.1, "head_dropout": 0.3}
-    return _create_cnn(**{**model_args, **kwargs})
-
-
-add_architecture(
-    Architecture(
-        name="cnn",
-        timm_name="fer_cnn",
-        family="timm",
-        description="VGG-style CNN baseline with batch norm and dropout",
-        paper="Khaireddin & Chen 2021, arXiv 2105.03588",
-        tiny_args={"widths": (8, 16)},
-    )
-)
-add_architecture(
-    Architecture(
-        name="cnn_budget",
-        timm_name="fer_cnn_budget",
-        family="timm",
-        description="cnn at half width (16-32-64-128): the compute-budget reference",
-        paper="Khaireddin & Chen 2021, arXiv 2105.03588",
-        tiny_args={"widths": (8, 16)},
-        budget_of="cnn",
-    )
-)

@@ -12,11 +12,10 @@ of 16 dims: about 49 MFLOPs per 48 px face.
 from __future__ import annotations
 
 import torch
-from timm.models import register_model
 from torch import nn
 
 from fer_core.models.cnn import conv_bn_relu
-from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
+from fer_core.models.factory import register
 from fer_core.models.transformer import PositionalEmbedding, TransformerEncoder
 
 __all__ = ["FerCNNMHA"]
@@ -64,42 +63,25 @@ class FerCNNMHA(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+@register(
+    "cnn_mha",
+    description="CNN features + multi-head self-attention over spatial tokens",
+    paper="Vaswani et al. 2017, arXiv 1706.03762 (attention); CNN stem as in cnn",
+    tiny_args={"widths": (8, 16), "depth": 1, "num_heads": 2},
+)
+@register(
+    "cnn_mha_budget",
+    description="cnn_mha at half width (16-32-64 convs, 64-dim tokens, 2 layers)",
+    paper="Vaswani et al. 2017, arXiv 1706.03762 (attention); CNN stem as in cnn",
+    tiny_args={"widths": (8, 16), "depth": 1, "num_heads": 2},
+    budget_of="cnn_mha",
+    args={"widths": (16, 32, 64), "depth": 2, "num_heads": 4},
+)
 def _create_cnn_mha(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> FerCNNMHA:
-    kwargs = builder_kwargs(kwargs)
+    """The builder of every variant.
+
+    ``cnn_mha``: Conv stages 32-64-128 (6x6 tokens at 48 px), two attention layers with 4 heads;
+    ``cnn_mha_budget``: Conv stages 16-32-64, two attention layers with 4 heads over 6x6 tokens (about 49 MFLOPs
+    at 48 px).
+    """
     return FerCNNMHA(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
-
-
-@register_model
-def fer_cnn_mha(pretrained: bool = False, **kwargs) -> FerCNNMHA:
-    """Conv stages 32-64-128 (6x6 tokens at 48 px), two attention layers with 4 heads."""
-    return _create_cnn_mha(**kwargs)
-
-
-@register_model
-def fer_cnn_mha_budget(pretrained: bool = False, **kwargs) -> FerCNNMHA:
-    """Conv stages 16-32-64, two attention layers with 4 heads over 6x6 tokens (about 49 MFLOPs at 48 px)."""
-    model_args = {"widths": (16, 32, 64), "depth": 2, "num_heads": 4}
-    return _create_cnn_mha(**{**model_args, **kwargs})
-
-
-add_architecture(
-    Architecture(
-        name="cnn_mha",
-        timm_name="fer_cnn_mha",
-        family="timm",
-        description="CNN features + multi-head self-attention over spatial tokens",
-        paper="Vaswani et al. 2017, arXiv 1706.03762 (attention); CNN stem as in cnn",
-        tiny_args={"widths": (8, 16), "depth": 1, "num_heads": 2},
-    )
-)
-add_architecture(
-    Architecture(
-        name="cnn_mha_budget",
-        timm_name="fer_cnn_mha_budget",
-        family="timm",
-        description="cnn_mha at half width (16-32-64 convs, 64-dim tokens, 2 layers)",
-        paper="Vaswani et al. 2017, arXiv 1706.03762 (attention); CNN stem as in cnn",
-        tiny_args={"widths": (8, 16), "depth": 1, "num_heads": 2},
-        budget_of="cnn_mha",
-    )
-)

@@ -31,10 +31,9 @@ from itertools import combinations
 
 import torch
 import torch.nn.functional as F
-from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
+from fer_core.models.factory import register
 from fer_core.models.mobilefacenet import BUDGET_STAGES, DEFAULT_STAGES, MobileFaceNetBackbone
 
 __all__ = ["DDAMFN", "DualDirectionAttention", "attention_diversity_loss"]
@@ -129,48 +128,34 @@ class DDAMFN(nn.Module):
         return {**super().__getstate__(), "_attention_maps": []}
 
 
-def _create_ddamfn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> DDAMFN:
-    kwargs = builder_kwargs(kwargs)
-    return DDAMFN(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
-
-
-@register_model
-def fer_ddamfn(pretrained: bool = False, **kwargs) -> DDAMFN:
-    """MFN backbone (mixed 3/5 depthwise kernels, 8x downsampling), two DDA heads, 512-channel GDConv head."""
-    return _create_ddamfn(**kwargs)
-
-
-@register_model
-def fer_ddamfn_budget(pretrained: bool = False, **kwargs) -> DDAMFN:
-    """MFN at half width (stem 32, stages 32-64-64, mixed 3/5 kernels), two DDA heads, 256 channels (10 MFLOPs)."""
-    model_args = {"stem_chans": 32, "stages": BUDGET_STAGES, "feature_chans": 256}
-    return _create_ddamfn(**{**model_args, **kwargs})
-
-
 _TINY_DDAMFN = {
     "stem_chans": 8,
     "stages": ((8, 1, 2, 2), (16, 1, 2, 2)),
     "kernel_sizes": (3, 5, 7),
     "feature_chans": 16,
 }
-add_architecture(
-    Architecture(
-        name="ddamfn",
-        timm_name="fer_ddamfn",
-        family="timm",
-        description="Dual-Direction Attention Mixed Feature Network (MFN backbone + DDA heads)",
-        paper="Zhang et al. 2023, Electronics 12(17):3595",
-        tiny_args=_TINY_DDAMFN,
-    )
+
+
+@register(
+    "ddamfn",
+    description="Dual-Direction Attention Mixed Feature Network (MFN backbone + DDA heads)",
+    paper="Zhang et al. 2023, Electronics 12(17):3595",
+    tiny_args=_TINY_DDAMFN,
 )
-add_architecture(
-    Architecture(
-        name="ddamfn_budget",
-        timm_name="fer_ddamfn_budget",
-        family="timm",
-        description="DDAMFN at half width: MFN 32-64-64 (mixed 3/5 kernels), two DDA heads",
-        paper="Zhang et al. 2023, Electronics 12(17):3595",
-        tiny_args=_TINY_DDAMFN,
-        budget_of="ddamfn",
-    )
+@register(
+    "ddamfn_budget",
+    description="DDAMFN at half width: MFN 32-64-64 (mixed 3/5 kernels), two DDA heads",
+    paper="Zhang et al. 2023, Electronics 12(17):3595",
+    tiny_args=_TINY_DDAMFN,
+    budget_of="ddamfn",
+    args={"stem_chans": 32, "stages": BUDGET_STAGES, "feature_chans": 256},
 )
+def _create_ddamfn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> DDAMFN:
+    """The builder of every variant.
+
+    ``ddamfn``: MFN backbone (mixed 3/5 depthwise kernels, 8x downsampling), two DDA heads, 512-channel GDConv
+    head;
+    ``ddamfn_budget``: MFN at half width (stem 32, stages 32-64-64, mixed 3/5 kernels), two DDA heads, 256
+    channels (10 MFLOPs).
+    """
+    return DDAMFN(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)

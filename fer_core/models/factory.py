@@ -1,11 +1,20 @@
-"""The catalogue of architectures and the single ``create_model`` door."""
+"""The catalogue of architectures, the one decorator that registers them, and the single ``create_model`` door.
+
+Each architecture is one builder in its model module, decorated with :func:`register` once per variant: the
+decorator registers it with timm as ``fer_<name>`` (the variant's arguments as its defaults, ``pretrained=True``
+refused) and puts its catalogue entry (family, description, paper, tiny test arguments) beside it. Cards and
+recipes name an architecture by its catalogue name (``cnn``); a timm-layout ``config.json`` names the timm
+entrypoint (``fer_cnn``), so ``timm.create_model(**config)`` rebuilds a saved model on its own.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import timm
+from timm.models import register_model
 from torch import nn
 
 __all__ = [
@@ -15,6 +24,8 @@ __all__ = [
     "create_model",
     "list_architectures",
     "list_budget_variants",
+    "register",
+    "timm_name_of",
 ]
 
 
@@ -26,6 +37,8 @@ class Architecture:
     "hf": transformers ``save_pretrained`` layout). ``tiny_args`` builds a very small variant for tests.
     ``budget_of`` names the full-size architecture that this entry is the compute-budget variant of (about
     100 MFLOPs per face or less at 48 px, sized to train at about the speed of the others on one CPU thread).
+    ``args`` are the variant's own arguments (the builder's defaults otherwise); ``wrapper`` is the class an
+    hf-family directory is rebuilt with (its ``from_pretrained_dir``).
     """
 
     name: str
@@ -35,6 +48,8 @@ class Architecture:
     paper: str = ""
     tiny_args: dict[str, Any] = field(default_factory=dict)
     budget_of: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
+    wrapper: type | None = None
 
 
 ARCHITECTURES: dict[str, Architecture] = {}
@@ -43,9 +58,52 @@ ARCHITECTURES: dict[str, Architecture] = {}
 TIMM_ONLY_KWARGS = ("pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
 
 
-def add_architecture(arch: Architecture) -> None:
-    """Add an architecture to the catalogue (called by each model module at import)."""
-    ARCHITECTURES[arch.name] = arch
+def timm_name_of(name: str) -> str:
+    """The timm entrypoint of catalogue name ``name``: ``fer_<name>`` (the prefix keeps clear of timm's own
+    ``resnet18``, ``vgg16`` ...)."""
+    return f"fer_{name}"
+
+
+def register(
+    name: str,
+    *,
+    description: str,
+    paper: str = "",
+    family: str = "timm",
+    tiny_args: dict[str, Any] | None = None,
+    budget_of: str = "",
+    args: dict[str, Any] | None = None,
+    wrapper: type | None = None,
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator: register ``builder`` with timm as ``fer_<name>`` (``args`` as its defaults) and in the catalogue.
+
+    Stack it once per variant on the same builder; the builder itself is returned unchanged.
+    """
+
+    def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        timm_name = timm_name_of(name)
+        register_model(_entrypoint(builder, timm_name, dict(args or {}), description))
+        entry = Architecture(
+            name, timm_name, family, description, paper, dict(tiny_args or {}), budget_of, dict(args or {}), wrapper
+        )
+        ARCHITECTURES[name] = entry
+        return builder
+
+    return decorate
+
+
+def _entrypoint(builder: Callable[..., nn.Module], timm_name: str, args: dict[str, Any], doc: str) -> Callable:
+    """The timm entrypoint of one variant: its arguments under the caller's, no pretrained weights ever."""
+
+    def entrypoint(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+        if pretrained:
+            raise ValueError(f"{timm_name}: there are no pretrained weights (every model here trains from scratch)")
+        return builder(**builder_kwargs({**args, **kwargs}))
+
+    entrypoint.__name__ = entrypoint.__qualname__ = timm_name
+    entrypoint.__module__ = builder.__module__
+    entrypoint.__doc__ = doc
+    return entrypoint
 
 
 def builder_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -71,11 +129,11 @@ def list_budget_variants() -> list[str]:
 
 
 def architecture_info(name: str) -> Architecture:
-    """Catalogue entry of ``name``; the error lists the valid names."""
-    try:
-        return ARCHITECTURES[name]
-    except KeyError:
-        raise KeyError(f"unknown architecture {name!r}; known: {', '.join(list_architectures())}") from None
+    """Catalogue entry of ``name`` (or of its timm name ``fer_<name>``); the error lists the valid names."""
+    entry = ARCHITECTURES.get(name) or ARCHITECTURES.get(str(name).removeprefix("fer_"))
+    if entry is None or (name not in ARCHITECTURES and entry.timm_name != name):
+        raise KeyError(f"unknown architecture {name!r}; known: {', '.join(list_architectures())}")
+    return entry
 
 
 def create_model(

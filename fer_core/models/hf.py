@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
+from fer_core.models.factory import register
 
 __all__ = ["HFImageClassifier", "build_hf_config", "label_config"]
 
@@ -121,7 +120,6 @@ class HFImageClassifier(nn.Module):
 def _create_hf(architecture: str, num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs):
     import transformers
 
-    kwargs = builder_kwargs(kwargs)
     config_class, model_class, defaults = HF_SPECS[architecture]
     config = build_hf_config(
         config_class, defaults, num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs
@@ -129,86 +127,88 @@ def _create_hf(architecture: str, num_classes: int = 7, in_chans: int = 1, img_s
     return HFImageClassifier(getattr(transformers, model_class)(config))
 
 
-@register_model
-def fer_hf_vit(pretrained: bool = False, **kwargs) -> HFImageClassifier:
-    """transformers ViT, ViT-Tiny widths, 4x4 patches (about 5.4M params)."""
-    return _create_hf("vit", **kwargs)
+_TINY_CONVNEXT = {"num_stages": 2, "hidden_sizes": (8, 16), "depths": (1, 1)}
+_TINY_VIT = {
+    "patch_size": 8,
+    "hidden_size": 16,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 32,
+}
+_VIT_PAPER = "Dosovitskiy et al. 2021, arXiv 2010.11929"
+_BUDGET_CONVNEXT = {"patch_size": 4, "num_stages": 3, "hidden_sizes": (40, 80, 160), "depths": (2, 2, 2)}
 
 
-@register_model
-def fer_hf_convnext(pretrained: bool = False, **kwargs) -> HFImageClassifier:
-    """transformers ConvNeXt, femto widths, 2x2 stem (about 4.8M params)."""
-    return _create_hf("convnext", **kwargs)
-
-
-@register_model
-def fer_hf_convnextv2(pretrained: bool = False, **kwargs) -> HFImageClassifier:
-    """transformers ConvNeXt V2 (GRN blocks), femto widths, 2x2 stem (about 4.8M params)."""
-    return _create_hf("convnextv2", **kwargs)
-
-
-@register_model
-def fer_hf_vit_budget(pretrained: bool = False, **kwargs) -> HFImageClassifier:
-    """transformers ViT, 8x8 patches, 96-dim x 4 layers, 3 heads (about 0.46M params, 35 MFLOPs at 48 px)."""
-    model_args = {
+@register(
+    "vit",
+    family="hf",
+    description="Vision Transformer (transformers), ViT-Tiny widths, 4x4 patches",
+    paper=_VIT_PAPER,
+    tiny_args=_TINY_VIT,
+    wrapper=HFImageClassifier,
+)
+@register(
+    "vit_budget",
+    family="hf",
+    description="ViT (transformers) at 35 MFLOPs: 8x8 patches, 96-dim x 4 layers",
+    paper=_VIT_PAPER,
+    tiny_args=_TINY_VIT,
+    budget_of="vit",
+    args={
         "patch_size": 8,
         "hidden_size": 96,
         "num_hidden_layers": 4,
         "num_attention_heads": 3,
         "intermediate_size": 384,
-    }
-    return _create_hf("vit", **{**model_args, **kwargs})
+    },
+    wrapper=HFImageClassifier,
+)
+def _create_vit(**kwargs) -> HFImageClassifier:
+    """transformers ViT, ViT-Tiny widths, 4x4 patches (about 5.4M params; budget: 0.46M params, 35 MFLOPs)."""
+    return _create_hf("vit", **kwargs)
 
 
-@register_model
-def fer_hf_convnext_budget(pretrained: bool = False, **kwargs) -> HFImageClassifier:
-    """transformers ConvNeXt, 4x4 stem, three stages 40-80-160 x 2 blocks (about 0.5M params, 26 MFLOPs)."""
-    model_args = {"patch_size": 4, "num_stages": 3, "hidden_sizes": (40, 80, 160), "depths": (2, 2, 2)}
-    return _create_hf("convnext", **{**model_args, **kwargs})
+@register(
+    "convnext",
+    family="hf",
+    description="ConvNeXt (transformers), femto widths, 2x2 stem",
+    paper="Liu et al. 2022, arXiv 2201.03545",
+    tiny_args=_TINY_CONVNEXT,
+    wrapper=HFImageClassifier,
+)
+@register(
+    "convnext_budget",
+    family="hf",
+    description="ConvNeXt (transformers) at 26 MFLOPs: 4x4 stem, 3 stages 40-80-160",
+    paper="Liu et al. 2022, arXiv 2201.03545",
+    tiny_args=_TINY_CONVNEXT,
+    budget_of="convnext",
+    args=_BUDGET_CONVNEXT,
+    wrapper=HFImageClassifier,
+)
+def _create_convnext(**kwargs) -> HFImageClassifier:
+    """transformers ConvNeXt, femto widths, 2x2 stem (about 4.8M params; budget: 0.5M params, 26 MFLOPs)."""
+    return _create_hf("convnext", **kwargs)
 
 
-@register_model
-def fer_hf_convnextv2_budget(pretrained: bool = False, **kwargs) -> HFImageClassifier:
-    """transformers ConvNeXt V2 (GRN), 4x4 stem, three stages 40-80-160 x 2 blocks (about 0.5M params, 26 MFLOPs)."""
-    model_args = {"patch_size": 4, "num_stages": 3, "hidden_sizes": (40, 80, 160), "depths": (2, 2, 2)}
-    return _create_hf("convnextv2", **{**model_args, **kwargs})
-
-
-_BUDGET_DESCRIPTIONS = {
-    "vit": "ViT (transformers) at 35 MFLOPs: 8x8 patches, 96-dim x 4 layers",
-    "convnext": "ConvNeXt (transformers) at 26 MFLOPs: 4x4 stem, 3 stages 40-80-160",
-    "convnextv2": "ConvNeXt V2 (transformers) at 26 MFLOPs: 4x4 stem, 3 stages 40-80-160",
-}
-_TINY_CONVNEXT = {"num_stages": 2, "hidden_sizes": (8, 16), "depths": (1, 1)}
-for _name, _description, _paper, _tiny in (
-    (
-        "vit",
-        "Vision Transformer (transformers), ViT-Tiny widths, 4x4 patches",
-        "Dosovitskiy et al. 2021, arXiv 2010.11929",
-        {"patch_size": 8, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32},
-    ),
-    (
-        "convnext",
-        "ConvNeXt (transformers), femto widths, 2x2 stem",
-        "Liu et al. 2022, arXiv 2201.03545",
-        _TINY_CONVNEXT,
-    ),
-    (
-        "convnextv2",
-        "ConvNeXt V2 (transformers), femto widths, 2x2 stem",
-        "Woo et al. 2023, arXiv 2301.00808",
-        _TINY_CONVNEXT,
-    ),
-):
-    add_architecture(Architecture(_name, f"fer_hf_{_name}", "hf", _description, _paper, _tiny))
-    add_architecture(
-        Architecture(
-            f"{_name}_budget",
-            f"fer_hf_{_name}_budget",
-            "hf",
-            _BUDGET_DESCRIPTIONS[_name],
-            _paper,
-            _tiny,
-            budget_of=_name,
-        )
-    )
+@register(
+    "convnextv2",
+    family="hf",
+    description="ConvNeXt V2 (transformers), femto widths, 2x2 stem",
+    paper="Woo et al. 2023, arXiv 2301.00808",
+    tiny_args=_TINY_CONVNEXT,
+    wrapper=HFImageClassifier,
+)
+@register(
+    "convnextv2_budget",
+    family="hf",
+    description="ConvNeXt V2 (transformers) at 26 MFLOPs: 4x4 stem, 3 stages 40-80-160",
+    paper="Woo et al. 2023, arXiv 2301.00808",
+    tiny_args=_TINY_CONVNEXT,
+    budget_of="convnextv2",
+    args=_BUDGET_CONVNEXT,
+    wrapper=HFImageClassifier,
+)
+def _create_convnextv2(**kwargs) -> HFImageClassifier:
+    """transformers ConvNeXt V2 (GRN blocks), femto widths, 2x2 stem (about 4.8M params; budget: 0.5M, 26 MFLOPs)."""
+    return _create_hf("convnextv2", **kwargs)

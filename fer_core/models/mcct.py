@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
+from fer_core.models.factory import register
 from fer_core.models.mobilefacenet import BUDGET_STAGES, DEFAULT_STAGES, MobileFaceNetBackbone
 from fer_core.models.transformer import PositionalEmbedding, SequencePooling, TransformerEncoder
 
@@ -68,24 +67,6 @@ class MCCT(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def _create_mcct(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> MCCT:
-    kwargs = builder_kwargs(kwargs)
-    return MCCT(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
-
-
-@register_model
-def fer_mcct(pretrained: bool = False, **kwargs) -> MCCT:
-    """MobileFaceNet (8x downsampling) + 5-layer 256-dim encoder with sequence pooling."""
-    return _create_mcct(**kwargs)
-
-
-@register_model
-def fer_mcct_budget(pretrained: bool = False, **kwargs) -> MCCT:
-    """MobileFaceNet at half width (stem 32, stages 32-64-64) + 2-layer 128-dim encoder (about 30 MFLOPs)."""
-    model_args = {"stem_chans": 32, "stages": BUDGET_STAGES, "embed_dim": 128, "depth": 2, "num_heads": 2}
-    return _create_mcct(**{**model_args, **kwargs})
-
-
 _TINY_MCCT = {
     "stem_chans": 8,
     "stages": ((8, 1, 2, 2), (16, 1, 2, 2)),
@@ -93,24 +74,27 @@ _TINY_MCCT = {
     "depth": 1,
     "num_heads": 2,
 }
-add_architecture(
-    Architecture(
-        name="mcct",
-        timm_name="fer_mcct",
-        family="timm",
-        description="MobileFaceNet backbone + compact transformer with sequence pooling",
-        paper="Chen et al. 2018, arXiv 1804.07573; Hassani et al. 2021, arXiv 2104.05704",
-        tiny_args=_TINY_MCCT,
-    )
+
+
+@register(
+    "mcct",
+    description="MobileFaceNet backbone + compact transformer with sequence pooling",
+    paper="Chen et al. 2018, arXiv 1804.07573; Hassani et al. 2021, arXiv 2104.05704",
+    tiny_args=_TINY_MCCT,
 )
-add_architecture(
-    Architecture(
-        name="mcct_budget",
-        timm_name="fer_mcct_budget",
-        family="timm",
-        description="MCCT at half width: MobileFaceNet 32-64-64 + 2-layer 128-dim encoder",
-        paper="Chen et al. 2018, arXiv 1804.07573; Hassani et al. 2021, arXiv 2104.05704",
-        tiny_args=_TINY_MCCT,
-        budget_of="mcct",
-    )
+@register(
+    "mcct_budget",
+    description="MCCT at half width: MobileFaceNet 32-64-64 + 2-layer 128-dim encoder",
+    paper="Chen et al. 2018, arXiv 1804.07573; Hassani et al. 2021, arXiv 2104.05704",
+    tiny_args=_TINY_MCCT,
+    budget_of="mcct",
+    args={"stem_chans": 32, "stages": BUDGET_STAGES, "embed_dim": 128, "depth": 2, "num_heads": 2},
 )
+def _create_mcct(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> MCCT:
+    """The builder of every variant.
+
+    ``mcct``: MobileFaceNet (8x downsampling) + 5-layer 256-dim encoder with sequence pooling;
+    ``mcct_budget``: MobileFaceNet at half width (stem 32, stages 32-64-64) + 2-layer 128-dim encoder (about 30
+    MFLOPs).
+    """
+    return MCCT(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)

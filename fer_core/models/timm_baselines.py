@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import timm
 from timm.layers import ClassifierHead
-from timm.models import register_model
 from timm.models.resnet import BasicBlock
 from timm.models.vgg import VGG, ConvMlp
 from timm.models.vgg import cfgs as VGG_CFGS
 from torch import nn
 
-from fer_core.models.factory import ARCHITECTURES, TIMM_ONLY_KWARGS, Architecture, add_architecture
+from fer_core.models.factory import TIMM_ONLY_KWARGS, register
 
 __all__ = [
     "adapt_densenet_stem",
@@ -96,16 +95,54 @@ def adapt_densenet_stem(model: nn.Module, in_chans: int) -> nn.Module:
     return model
 
 
-@register_model
-def fer_resnet18(pretrained: bool = False, in_chans: int = 1, **kwargs) -> nn.Module:
+_RESNET_PAPER = "He et al. 2016, arXiv 1512.03385"
+_VGG_PAPER = "Simonyan & Zisserman 2015, arXiv 1409.1556"
+_DENSENET_PAPER = "Huang et al. 2017, arXiv 1608.06993"
+_TINY_VGG = {"head_width": 16, "width_multiplier": 1 / 16}
+_TINY_DENSENET = {"growth_rate": 8, "block_config": (2, 2, 2, 2)}
+
+
+@register(
+    "resnet18",
+    description="timm ResNet-18, 3x3 stride-1 stem, no max pool",
+    paper=_RESNET_PAPER,
+    tiny_args={"layers": (1, 1, 1, 1), "channels": (8, 16, 16, 16), "stem_width": 8},
+)
+def _create_resnet18(in_chans: int = 1, **kwargs) -> nn.Module:
     """timm ResNet-18 with a 3x3 stride-1 stem and no stem max pool (about 11.2M params)."""
     model = timm.create_model("resnet18", pretrained=False, in_chans=in_chans, **_timm_kwargs(kwargs))
     return adapt_resnet_stem(model, in_chans)
 
 
-@register_model
-def fer_vgg16(
-    pretrained: bool = False,
+@register(
+    "resnet18_budget",
+    description="ResNet-18 at quarter width (16-32-64-128), stem max pool kept",
+    paper=_RESNET_PAPER,
+    tiny_args={"layers": (1, 1, 1, 1), "channels": (8, 16, 16, 16)},
+    budget_of="resnet18",
+    args={"channels": (16, 32, 64, 128)},
+)
+def _create_resnet18_pooled(in_chans: int = 1, **kwargs) -> nn.Module:
+    """ResNet-18 with a 3x3 stride-1 stem and its max pool kept (the budget variant: about 0.7M params, 40 MFLOPs)."""
+    model = timm.create_model("resnet18", pretrained=False, in_chans=in_chans, **_timm_kwargs(kwargs))
+    return adapt_resnet_stem_pooled(model, in_chans)
+
+
+@register(
+    "vgg16",
+    description="timm VGG-16-BN, four pools, 1x1 ConvMlp head",
+    paper=_VGG_PAPER,
+    tiny_args=_TINY_VGG,
+)
+@register(
+    "vgg16_budget",
+    description="VGG-16-BN at 3/16 width, 13 convs, 256-channel head",
+    paper=_VGG_PAPER,
+    tiny_args=_TINY_VGG,
+    budget_of="vgg16",
+    args={"width_multiplier": 3 / 16, "head_width": 256},
+)
+def _create_vgg16(
     num_classes: int = 7,
     batch_norm: bool = True,
     head_width: int = 1024,
@@ -113,7 +150,8 @@ def fer_vgg16(
     drop_rate: float = 0.5,
     **kwargs,
 ) -> nn.Module:
-    """timm VGG-16 (batch norm by default) with four max pools and a 1x1 ConvMlp head (about 16.3M params)."""
+    """timm VGG-16 (batch norm by default) with four max pools and a 1x1 ConvMlp head (about 16.3M params; the
+    budget variant at 3/16 width with a 256-channel head: about 0.6M params, 51 MFLOPs)."""
     model = VGG(
         vgg16_small_input_cfg(width_multiplier),
         num_classes=num_classes,
@@ -124,73 +162,22 @@ def fer_vgg16(
     return replace_vgg_head(model, num_classes, head_width, drop_rate)
 
 
-@register_model
-def fer_densenet121(pretrained: bool = False, in_chans: int = 1, **kwargs) -> nn.Module:
-    """timm DenseNet-121 with a 3x3 stride-1 stem conv (about 7M params)."""
+@register(
+    "densenet121",
+    description="timm DenseNet-121, 3x3 stride-1 stem",
+    paper=_DENSENET_PAPER,
+    tiny_args=_TINY_DENSENET,
+)
+@register(
+    "densenet121_budget",
+    description="DenseNet at a third of DenseNet-121's depth (2-4-8-5), growth 12",
+    paper=_DENSENET_PAPER,
+    tiny_args=_TINY_DENSENET,
+    budget_of="densenet121",
+    args={"growth_rate": 12, "block_config": (2, 4, 8, 5)},
+)
+def _create_densenet121(in_chans: int = 1, **kwargs) -> nn.Module:
+    """timm DenseNet-121 with a 3x3 stride-1 stem conv (about 7M params; the budget variant at a third of the depth,
+    growth rate 12: about 0.2M params, 33 MFLOPs)."""
     model = timm.create_model("densenet121", pretrained=False, in_chans=in_chans, **_timm_kwargs(kwargs))
     return adapt_densenet_stem(model, in_chans)
-
-
-@register_model
-def fer_resnet18_budget(pretrained: bool = False, in_chans: int = 1, **kwargs) -> nn.Module:
-    """ResNet-18 at quarter width (16-32-64-128), 3x3 stride-1 stem + max pool (about 0.7M params, 40 MFLOPs)."""
-    model_args = {"channels": (16, 32, 64, 128)}
-    model = timm.create_model("resnet18", pretrained=False, in_chans=in_chans, **_timm_kwargs({**model_args, **kwargs}))
-    return adapt_resnet_stem_pooled(model, in_chans)
-
-
-@register_model
-def fer_vgg16_budget(pretrained: bool = False, **kwargs) -> nn.Module:
-    """VGG-16-BN at 3/16 width (12-24-48-96-96), 256-channel head (about 0.6M params, 51 MFLOPs)."""
-    model_args = {"width_multiplier": 3 / 16, "head_width": 256}
-    return fer_vgg16(**{**model_args, **kwargs})
-
-
-@register_model
-def fer_densenet121_budget(pretrained: bool = False, **kwargs) -> nn.Module:
-    """DenseNet-121 at a third of its depth (blocks 2-4-8-5), growth rate 12 (about 0.2M params, 33 MFLOPs)."""
-    model_args = {"growth_rate": 12, "block_config": (2, 4, 8, 5)}
-    return fer_densenet121(**{**model_args, **kwargs})
-
-
-for _name, _description, _paper, _tiny in (
-    (
-        "resnet18",
-        "timm ResNet-18, 3x3 stride-1 stem, no max pool",
-        "He et al. 2016, arXiv 1512.03385",
-        {"layers": (1, 1, 1, 1), "channels": (8, 16, 16, 16), "stem_width": 8},
-    ),
-    (
-        "vgg16",
-        "timm VGG-16-BN, four pools, 1x1 ConvMlp head",
-        "Simonyan & Zisserman 2015, arXiv 1409.1556",
-        {"head_width": 16, "width_multiplier": 1 / 16},
-    ),
-    (
-        "densenet121",
-        "timm DenseNet-121, 3x3 stride-1 stem",
-        "Huang et al. 2017, arXiv 1608.06993",
-        {"growth_rate": 8, "block_config": (2, 2, 2, 2)},
-    ),
-):
-    add_architecture(Architecture(_name, f"fer_{_name}", "timm", _description, _paper, _tiny))
-
-for _name, _description, _tiny in (
-    (
-        "resnet18",
-        "ResNet-18 at quarter width (16-32-64-128), stem max pool kept",
-        {"layers": (1, 1, 1, 1), "channels": (8, 16, 16, 16)},
-    ),
-    ("vgg16", "VGG-16-BN at 3/16 width, 13 convs, 256-channel head", {"head_width": 16, "width_multiplier": 1 / 16}),
-    (
-        "densenet121",
-        "DenseNet at a third of DenseNet-121's depth (2-4-8-5), growth 12",
-        {"growth_rate": 8, "block_config": (2, 2, 2, 2)},
-    ),
-):
-    _full = ARCHITECTURES[_name]
-    add_architecture(
-        Architecture(
-            f"{_name}_budget", f"fer_{_name}_budget", "timm", _description, _full.paper, _tiny, budget_of=_name
-        )
-    )

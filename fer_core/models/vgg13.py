@@ -14,10 +14,9 @@ layer's input follows from ``img_size`` (4x4x256 at the paper's 64 px, 3x3x256 a
 from __future__ import annotations
 
 import torch
-from timm.models import register_model
 from torch import nn
 
-from fer_core.models.factory import Architecture, add_architecture, builder_kwargs
+from fer_core.models.factory import register
 
 __all__ = ["FerPlusVGG13"]
 
@@ -84,42 +83,25 @@ class FerPlusVGG13(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+@register(
+    "vgg13",
+    description="FER+ VGG13 (Barsoum et al.): 10 conv layers, two FC-1024, dropout",
+    paper="Barsoum et al. 2016, arXiv 1608.01041",
+    tiny_args={"blocks": ((8, 1), (16, 1)), "fc_width": 16},
+)
+@register(
+    "vgg13_budget",
+    description="FER+ VGG13 at quarter width: 10 convs (16-32-64-64), two FC-256",
+    paper="Barsoum et al. 2016, arXiv 1608.01041",
+    tiny_args={"blocks": ((8, 1), (16, 1)), "fc_width": 16},
+    budget_of="vgg13",
+    args={"blocks": QUARTER_BLOCKS, "fc_width": 256},
+)
 def _create_vgg13(num_classes: int = 8, in_chans: int = 1, img_size: int = 64, **kwargs) -> FerPlusVGG13:
-    kwargs = builder_kwargs(kwargs)
+    """The builder of every variant.
+
+    ``vgg13``: Barsoum et al.'s FER+ VGG13 (blocks 64-128-256-256, FC 1024-1024), with batch norm by default;
+    ``vgg13_budget``: The FER+ VGG13 at quarter width: blocks 16-32-64-64, FC 256-256 (about 62 MFLOPs at 48
+    px).
+    """
     return FerPlusVGG13(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
-
-
-@register_model
-def fer_vgg13(pretrained: bool = False, **kwargs) -> FerPlusVGG13:
-    """Barsoum et al.'s FER+ VGG13 (blocks 64-128-256-256, FC 1024-1024), with batch norm by default."""
-    return _create_vgg13(**kwargs)
-
-
-@register_model
-def fer_vgg13_budget(pretrained: bool = False, **kwargs) -> FerPlusVGG13:
-    """The FER+ VGG13 at quarter width: blocks 16-32-64-64, FC 256-256 (about 62 MFLOPs at 48 px)."""
-    model_args = {"blocks": QUARTER_BLOCKS, "fc_width": 256}
-    return _create_vgg13(**{**model_args, **kwargs})
-
-
-add_architecture(
-    Architecture(
-        name="vgg13",
-        timm_name="fer_vgg13",
-        family="timm",
-        description="FER+ VGG13 (Barsoum et al.): 10 conv layers, two FC-1024, dropout",
-        paper="Barsoum et al. 2016, arXiv 1608.01041",
-        tiny_args={"blocks": ((8, 1), (16, 1)), "fc_width": 16},
-    )
-)
-add_architecture(
-    Architecture(
-        name="vgg13_budget",
-        timm_name="fer_vgg13_budget",
-        family="timm",
-        description="FER+ VGG13 at quarter width: 10 convs (16-32-64-64), two FC-256",
-        paper="Barsoum et al. 2016, arXiv 1608.01041",
-        tiny_args={"blocks": ((8, 1), (16, 1)), "fc_width": 16},
-        budget_of="vgg13",
-    )
-)
