@@ -132,6 +132,17 @@ def _extra(data: Mapping[str, Any], cls: type) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in known}
 
 
+def _read_part(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    """A part whose fields are plain values: each checked against its annotation (``str | None`` ...)."""
+    kinds = {"str | None": str, "int | None": int, "float | None": (int, float)}
+    values = {
+        f.name: _check(data.get(f.name), kinds[f.type], f.name, where)
+        for f in dataclasses.fields(cls)
+        if f.type in kinds
+    }
+    return cls(**values, extra=_extra(data, cls), key_order=tuple(data))
+
+
 def _mapping(data: Any, what: str, where: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise _fail(where, f"{what} must be a JSON object, got {data!r:.80}")
@@ -194,20 +205,7 @@ class TestMetrics:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "card.json") -> TestMetrics:
-        data = _mapping(data, "'metrics.test'", where)
-        number = (int, float)
-        return cls(
-            dataset=_check(data.get("dataset"), str, "dataset", where),
-            split=_check(data.get("split"), str, "split", where),
-            label_mode=_check(data.get("label_mode"), str, "label_mode", where),
-            samples=_check(data.get("samples"), int, "samples", where),
-            accuracy=_check(data.get("accuracy"), number, "accuracy", where),
-            balanced_accuracy=_check(data.get("balanced_accuracy"), number, "balanced_accuracy", where),
-            macro_f1=_check(data.get("macro_f1"), number, "macro_f1", where),
-            run=_check(data.get("run"), str, "run", where),
-            extra=_extra(data, cls),
-            key_order=tuple(data),
-        )
+        return _read_part(cls, _mapping(data, "'metrics.test'", where), where)
 
     def to_dict(self) -> dict[str, Any]:
         return _emit(self)
@@ -269,16 +267,7 @@ class Latency:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "card.json") -> Latency:
-        data = _mapping(data, "'latency'", where)
-        return cls(
-            backend=_check(data.get("backend"), str, "backend", where),
-            threads=_check(data.get("threads"), int, "threads", where),
-            batch=_check(data.get("batch"), int, "batch", where),
-            machine=_check(data.get("machine"), str, "machine", where),
-            command=_check(data.get("command"), str, "command", where),
-            extra=_extra(data, cls),
-            key_order=tuple(data),
-        )
+        return _read_part(cls, _mapping(data, "'latency'", where), where)
 
     def to_dict(self) -> dict[str, Any]:
         return _emit(self)

@@ -51,9 +51,25 @@ def probability_figure(labels: Sequence[str], probabilities: Sequence[float], ti
     return figure
 
 
+def _classified(timeline: pd.DataFrame) -> pd.DataFrame:
+    """The rows of classified faces (no too-small ones, no empty frames), in time order."""
+    return timeline[~timeline["too_small"].astype(bool)].sort_values("time_s")
+
+
+def _over_time(figure: go.Figure, quantity: str, top: float) -> go.Figure:
+    """The layout every timeline figure shares: time on x, a percentage ``quantity`` from 0 to ``top`` on y."""
+    figure.update_layout(
+        height=300,
+        margin=_MARGIN,
+        xaxis_title="time (s)",
+        yaxis={"title": quantity, "range": [0, top], "tickformat": ".0%"},
+    )
+    return figure
+
+
 def top_emotion_figure(timeline: pd.DataFrame, labels: Sequence[str]) -> go.Figure:
     """Confidence of the top emotion over time for one track: a grey line with markers coloured by emotion."""
-    rows = timeline[~timeline["too_small"].astype(bool)].sort_values("time_s")
+    rows = _classified(timeline)
     shown = rows["shown_as"]  # the one rule for what a viewer saw (fer_core.pipeline.FaceResult.display_label)
     figure = go.Figure(
         go.Scatter(x=rows["time_s"], y=rows["confidence"], mode="lines", line={"color": "#cccccc"}, showlegend=False)
@@ -72,18 +88,12 @@ def top_emotion_figure(timeline: pd.DataFrame, labels: Sequence[str]) -> go.Figu
                 hovertemplate=f"{name} %{{y:.0%}} at %{{x:.2f}} s<extra></extra>",
             )
         )
-    figure.update_layout(
-        height=300,
-        margin=_MARGIN,
-        xaxis_title="time (s)",
-        yaxis={"title": "confidence", "range": [0, 1.02], "tickformat": ".0%"},
-    )
-    return figure
+    return _over_time(figure, "confidence", 1.02)
 
 
 def stacked_probabilities_figure(timeline: pd.DataFrame, labels: Sequence[str]) -> go.Figure:
     """Every class probability over time for one track, stacked to 100%."""
-    rows = timeline[~timeline["too_small"].astype(bool)].sort_values("time_s")
+    rows = _classified(timeline)
     figure = go.Figure()
     for name in labels:
         figure.add_trace(
@@ -97,13 +107,7 @@ def stacked_probabilities_figure(timeline: pd.DataFrame, labels: Sequence[str]) 
                 hovertemplate=f"{name} %{{y:.0%}}<extra></extra>",
             )
         )
-    figure.update_layout(
-        height=300,
-        margin=_MARGIN,
-        xaxis_title="time (s)",
-        yaxis={"title": "probability", "range": [0, 1], "tickformat": ".0%"},
-    )
-    return figure
+    return _over_time(figure, "probability", 1.0)
 
 
 def shares_figure(shares: pd.DataFrame) -> go.Figure:

@@ -97,6 +97,11 @@ def _directory_lock(directory: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _file(name: str, doc: str) -> property:
+    """A read-only property: the path of the directory's file ``name``."""
+    return property(lambda self: self.path / name, doc=doc)
+
+
 @dataclass(frozen=True)
 class ModelDir:
     """One model directory: the paths of its files, its card, its config and its stored runs."""
@@ -110,33 +115,13 @@ class ModelDir:
     def name(self) -> str:
         return self.path.name
 
-    @property
-    def card_path(self) -> Path:
-        return self.path / CARD_FILE
-
-    @property
-    def config_path(self) -> Path:
-        return self.path / CONFIG_FILE
-
-    @property
-    def weights_path(self) -> Path:
-        return self.path / WEIGHTS_FILE
-
-    @property
-    def onnx_path(self) -> Path:
-        return self.path / ONNX_FILE
-
-    @property
-    def history_path(self) -> Path:
-        return self.path / HISTORY_FILE
-
-    @property
-    def preprocessor_path(self) -> Path:
-        return self.path / PREPROCESSOR_FILE
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.path / RUNS_DIR
+    card_path = _file(CARD_FILE, "``card.json``: the model card")
+    config_path = _file(CONFIG_FILE, "``config.json``: the architecture (timm layout) or transformers config")
+    weights_path = _file(WEIGHTS_FILE, "``model.safetensors``: the weights")
+    onnx_path = _file(ONNX_FILE, "``model.onnx``: the float ONNX export")
+    history_path = _file(HISTORY_FILE, "``history.csv``: per-epoch training history")
+    preprocessor_path = _file(PREPROCESSOR_FILE, "``preprocessor_config.json`` of a hub directory")
+    runs_dir = _file(RUNS_DIR, "``runs/``: the stored evaluation runs")
 
     def has_card(self) -> bool:
         return self.card_path.is_file()

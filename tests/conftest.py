@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -57,3 +58,35 @@ def data_root() -> Path:
     if not (DATA_ROOT / "fer2013").is_dir() or not (DATA_ROOT / "ferplus").is_dir():
         pytest.skip(f"real datasets not found under {DATA_ROOT} (set FER_DATA_DIR)")
     return DATA_ROOT
+
+
+def edit_json(path: Path, change) -> None:
+    """Rewrite the JSON file at ``path`` after ``change(data)`` edited it in place."""
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def hub_vit_dir(directory: Path, *, preprocessor: dict | None = None, **config_changes) -> Path:
+    """A tiny transformers ViT image classifier in ``save_pretrained`` layout, as downloaded from the hub."""
+    from transformers import ViTConfig, ViTForImageClassification
+
+    config = ViTConfig(
+        image_size=32,
+        patch_size=8,
+        num_channels=3,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        id2label={0: "happy", 1: "sad", 2: "neutral"},
+        label2id={"happy": 0, "sad": 1, "neutral": 2},
+    )
+    ViTForImageClassification(config).save_pretrained(directory, safe_serialization=True)
+    if preprocessor is None:
+        preprocessor = {"size": {"height": 32, "width": 32}, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
+    if preprocessor:
+        (directory / "preprocessor_config.json").write_text(json.dumps(preprocessor))
+    if config_changes:
+        edit_json(directory / "config.json", lambda data: data.update(config_changes))
+    return directory

@@ -17,19 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_tiny_model_dir
+from conftest import edit_json, hub_vit_dir, make_tiny_model_dir
 from safetensors.torch import load_file, save_file
 
 from fer_core.cli import main as cli_main
 from fer_core.zoo import ModelLoadError, load_model
 
 # ------------------------------------------------------------------------------------------------- helpers
-
-
-def edit_json(path: Path, change: Callable[[dict], None]) -> None:
-    data = json.loads(path.read_text())
-    change(data)
-    path.write_text(json.dumps(data))
 
 
 @contextmanager
@@ -49,31 +43,6 @@ def peak_rss_growth() -> dict:
     measured: dict = {}
     yield measured
     measured["mb"] = (kib("VmHWM:") - start) / 1024
-
-
-def hub_vit_dir(directory: Path, *, preprocessor: dict | None = None, **config_changes) -> Path:
-    """A tiny transformers ViT image classifier in ``save_pretrained`` layout, as downloaded from the hub."""
-    from transformers import ViTConfig, ViTForImageClassification
-
-    config = ViTConfig(
-        image_size=32,
-        patch_size=8,
-        num_channels=3,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        id2label={0: "happy", 1: "sad", 2: "neutral"},
-        label2id={"happy": 0, "sad": 1, "neutral": 2},
-    )
-    ViTForImageClassification(config).save_pretrained(directory, safe_serialization=True)
-    if preprocessor is None:
-        preprocessor = {"size": {"height": 32, "width": 32}, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
-    if preprocessor:
-        (directory / "preprocessor_config.json").write_text(json.dumps(preprocessor))
-    if config_changes:
-        edit_json(directory / "config.json", lambda data: data.update(config_changes))
-    return directory
 
 
 # ------------------------------------------------------------------------------------------- model directories

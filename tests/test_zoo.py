@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_tiny_model_dir
+from conftest import hub_vit_dir, make_tiny_model_dir
 
 from fer_core.labels import FERPLUS
 from fer_core.model_dir import CHECKPOINTS_DIR, Checkpoints
@@ -120,26 +120,7 @@ def test_shipped_default_model_loads_and_meets_its_card() -> None:
 
 
 def test_huggingface_hub_directory_loads(tmp_path: Path) -> None:
-    from transformers import ViTConfig, ViTForImageClassification
-
-    config = ViTConfig(
-        image_size=32,
-        patch_size=8,
-        num_channels=3,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        num_labels=3,
-        id2label={0: "happy", 1: "sad", 2: "neutral"},
-        label2id={"happy": 0, "sad": 1, "neutral": 2},
-    )
-    model = ViTForImageClassification(config).eval()
-    hub_dir = tmp_path / "hub-vit"
-    model.save_pretrained(hub_dir, safe_serialization=True)
-    (hub_dir / "preprocessor_config.json").write_text(
-        json.dumps({"size": {"height": 32, "width": 32}, "image_mean": [0.5] * 3, "image_std": [0.5] * 3})
-    )
+    hub_dir = hub_vit_dir(tmp_path / "hub-vit")
     clf = load_model(hub_dir)
     assert clf.labels == ("happy", "sad", "neutral")
     assert clf.input_size == 32 and clf.input_spec.channels == 3

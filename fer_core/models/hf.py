@@ -168,47 +168,26 @@ def _create_vit(**kwargs) -> HFImageClassifier:
     return _create_hf("vit", **kwargs)
 
 
-@register(
-    "convnext",
-    family="hf",
-    description="ConvNeXt (transformers), femto widths, 2x2 stem",
-    paper="Liu et al. 2022, arXiv 2201.03545",
-    tiny_args=_TINY_CONVNEXT,
-    wrapper=HFImageClassifier,
-)
-@register(
-    "convnext_budget",
-    family="hf",
-    description="ConvNeXt (transformers) at 26 MFLOPs: 4x4 stem, 3 stages 40-80-160",
-    paper="Liu et al. 2022, arXiv 2201.03545",
-    tiny_args=_TINY_CONVNEXT,
-    budget_of="convnext",
-    args=_BUDGET_CONVNEXT,
-    wrapper=HFImageClassifier,
-)
 def _create_convnext(**kwargs) -> HFImageClassifier:
     """transformers ConvNeXt, femto widths, 2x2 stem (about 4.8M params; budget: 0.5M params, 26 MFLOPs)."""
     return _create_hf("convnext", **kwargs)
 
 
-@register(
-    "convnextv2",
-    family="hf",
-    description="ConvNeXt V2 (transformers), femto widths, 2x2 stem",
-    paper="Woo et al. 2023, arXiv 2301.00808",
-    tiny_args=_TINY_CONVNEXT,
-    wrapper=HFImageClassifier,
-)
-@register(
-    "convnextv2_budget",
-    family="hf",
-    description="ConvNeXt V2 (transformers) at 26 MFLOPs: 4x4 stem, 3 stages 40-80-160",
-    paper="Woo et al. 2023, arXiv 2301.00808",
-    tiny_args=_TINY_CONVNEXT,
-    budget_of="convnextv2",
-    args=_BUDGET_CONVNEXT,
-    wrapper=HFImageClassifier,
-)
 def _create_convnextv2(**kwargs) -> HFImageClassifier:
     """transformers ConvNeXt V2 (GRN blocks), femto widths, 2x2 stem (about 4.8M params; budget: 0.5M, 26 MFLOPs)."""
     return _create_hf("convnextv2", **kwargs)
+
+
+for _name, _shown, _paper, _builder in (
+    ("convnext", "ConvNeXt", "Liu et al. 2022, arXiv 2201.03545", _create_convnext),
+    ("convnextv2", "ConvNeXt V2", "Woo et al. 2023, arXiv 2301.00808", _create_convnextv2),
+):
+    _common = {"family": "hf", "paper": _paper, "tiny_args": _TINY_CONVNEXT, "wrapper": HFImageClassifier}
+    register(_name, description=f"{_shown} (transformers), femto widths, 2x2 stem", **_common)(_builder)
+    register(
+        f"{_name}_budget",
+        description=f"{_shown} (transformers) at 26 MFLOPs: 4x4 stem, 3 stages 40-80-160",
+        budget_of=_name,
+        args=_BUDGET_CONVNEXT,
+        **_common,
+    )(_builder)
