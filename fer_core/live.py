@@ -13,6 +13,7 @@ This module knows nothing about Streamlit or WebRTC: it takes and returns uint8 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import threading
@@ -157,8 +158,11 @@ class LiveProcessor:
         with self._lock:
             if show_bars is not None:
                 self._show_bars = bool(show_bars)
-            pipeline = self._pipeline
-        return pipeline.update_settings(**pipeline_changes) if pipeline_changes else pipeline.settings
+            return self._pipeline.update_settings(**pipeline_changes) if pipeline_changes else self._pipeline.settings
+
+    def apply_settings(self, settings: PipelineSettings, *, show_bars: bool | None = None) -> PipelineSettings:
+        """Run every field of ``settings`` from the next frame on (what the sidebar chose; tracks are kept)."""
+        return self.update_settings(show_bars=show_bars, **dataclasses.asdict(settings))
 
     def set_models(self, classifier: ClassifierLike, detector: FaceDetector) -> bool:
         """Switch to another classifier or detector; returns whether anything changed.
@@ -185,34 +189,34 @@ class LiveProcessor:
     # ------------------------------------------------------------------------------------------ frames
 
     def process(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """Analyse one frame and return it annotated (a new array; the input is not modified)."""
+        """Analyse one frame and return it annotated (a new array; the input is not modified).
+
+        One lock acquisition for the whole frame: pipeline, drawing and counters see one model and one set of
+        settings, and a change from the UI thread waits at most one frame (a few ms) for it.
+        """
         with self._lock:
-            pipeline, show_bars, show_hud = self._pipeline, self._show_bars, self._show_hud
             arrival = self._clock()
-            elapsed = arrival - self._start
-        result = pipeline.process(frame_bgr, timestamp=elapsed)
-        annotated = annotate_frame(frame_bgr, result, show_bars=show_bars)
-        stats = self._record(result, arrival)
-        if show_hud:
-            draw_hud(annotated, hud_lines(stats))
-        with self._lock:
+            result = self._pipeline.process(frame_bgr, timestamp=arrival - self._start)
+            annotated = annotate_frame(frame_bgr, result, show_bars=self._show_bars)
+            stats = self._record_locked(result, arrival)
+            if self._show_hud:
+                draw_hud(annotated, hud_lines(stats))
             self._last_frame = annotated
         return annotated
 
-    def _record(self, result: FrameResult, arrival: float) -> LiveStats:
-        """Fold one frame into the counters; returns the updated stats (for the HUD of that frame)."""
+    def _record_locked(self, result: FrameResult, arrival: float) -> LiveStats:
+        """Fold one frame into the counters (lock held); returns the updated stats (for the HUD of that frame)."""
         face = main_face(result)
-        with self._lock:
-            self._frames += 1
-            self._max_faces = max(self._max_faces, len(result.faces))
-            self._last_result = result
-            self._last_arrival = arrival
-            self._arrivals.append(arrival)
-            self._publish_fps(arrival)
-            self._timings.append(dict(result.timings_ms))
-            if face is not None and result.labels == self._pipeline.labels:
-                self._timeline.append(result.with_faces((face,)))
-            return self._stats_locked(now=arrival)
+        self._frames += 1
+        self._max_faces = max(self._max_faces, len(result.faces))
+        self._last_result = result
+        self._last_arrival = arrival
+        self._arrivals.append(arrival)
+        self._publish_fps(arrival)
+        self._timings.append(dict(result.timings_ms))
+        if face is not None:
+            self._timeline.append(result.with_faces((face,)))
+        return self._stats_locked(now=arrival)
 
     # ------------------------------------------------------------------------------------------ readers
 

@@ -56,13 +56,7 @@ def session_processor(settings: DemoSettings, show_bars: bool) -> LiveProcessor:
         processor = LiveProcessor(classifier, detector, settings.pipeline)
         st.session_state[PROCESSOR_KEY] = processor
     processor.set_models(classifier, detector)
-    pipeline = settings.pipeline
-    processor.update_settings(
-        show_bars=show_bars,
-        crop_margin=pipeline.crop_margin,
-        confidence_threshold=pipeline.confidence_threshold,
-        smoothing=pipeline.smoothing,
-    )
+    processor.apply_settings(settings.pipeline, show_bars=show_bars)
     return processor
 
 

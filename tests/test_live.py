@@ -344,7 +344,9 @@ def test_hud_and_panel_show_the_same_fps():
     for _ in range(40):
         processor.process(_frame())
         clock.now += 1 / 25
-    hud_fps = float(hud_lines(processor._record(processor._last_result, clock.now))[0].split()[0])
+    with processor._lock:
+        stats = processor._record_locked(processor._last_result, clock.now)
+    hud_fps = float(hud_lines(stats)[0].split()[0])
     assert hud_fps == pytest.approx(processor.stats().fps, abs=0.05)
 
 
@@ -394,3 +396,59 @@ def test_closed_transport_errors_are_quiet_and_other_errors_still_reported():
     finally:
         loop.close()
     assert seen == [other]
+
+
+# Every field changed away from its default; the sidebar's settings object reaches a running session whole.
+CHANGED_SETTINGS = {
+    "crop_margin": 0.3,
+    "smoothing": 0.2,
+    "confidence_threshold": 0.9,
+    "min_face_px": 150,
+    "iou_threshold": 0.5,
+    "max_missed": 1,
+    "max_faces": 1,
+}
+
+
+@pytest.mark.parametrize(("field", "value"), CHANGED_SETTINGS.items())
+def test_every_pipeline_setting_reaches_a_running_session(field: str, value) -> None:
+    processor = _processor()
+    processor.process(_frame())
+    chosen = PipelineSettings(**{field: value})
+    assert processor.apply_settings(chosen, show_bars=False) == chosen == processor.settings
+    pipeline = processor._pipeline
+    assert (pipeline._tracker.iou_threshold, pipeline._tracker.max_missed) == (chosen.iou_threshold, chosen.max_missed)
+    assert pipeline._smoother.smoothing == chosen.smoothing and processor.show_bars is False
+
+
+def test_max_faces_and_min_face_px_take_effect_on_the_next_frame() -> None:
+    processor = _processor()
+    processor.process(_frame())
+    assert processor.stats().faces_in_last_frame == 2
+    processor.apply_settings(PipelineSettings(max_faces=1))
+    processor.process(_frame())
+    assert processor.stats().faces_in_last_frame == 1
+    processor.apply_settings(PipelineSettings(min_face_px=150))
+    processor.process(_frame())
+    assert processor.stats().last_labels == ("happy", "too small")
+
+
+class CountingLock:
+    """A lock that counts its acquisitions."""
+
+    def __init__(self) -> None:
+        self.inner, self.count = threading.Lock(), 0
+
+    def __enter__(self):
+        self.count += 1
+        return self.inner.__enter__()
+
+    def __exit__(self, *exc):
+        return self.inner.__exit__(*exc)
+
+
+def test_a_frame_takes_the_processor_lock_once() -> None:
+    processor = _processor()
+    processor._lock = CountingLock()
+    processor.process(_frame())
+    assert processor._lock.count == 1
