@@ -14,15 +14,7 @@ import torch.nn.functional as F
 
 from fer_core.recipes import AugmentConfig
 
-__all__ = ["augment_batch", "mix_batch", "normalise"]
-
-
-def normalise(images_u8: torch.Tensor, mean: float, std: float, channels: int) -> torch.Tensor:
-    """uint8 ``(B, H, W)`` grey -> float ``(B, channels, H, W)`` normalised."""
-    x = images_u8.float().unsqueeze(1).mul_(1.0 / 255.0).sub_(mean).div_(std)
-    if channels > 1:
-        x = x.expand(-1, channels, -1, -1)
-    return x.contiguous(memory_format=torch.channels_last)
+__all__ = ["augment_batch", "mix_batch"]
 
 
 def _affine_matrices(batch: int, cfg: AugmentConfig, generator: torch.Generator, device) -> torch.Tensor:

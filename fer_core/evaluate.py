@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from fer_core.labels import SharedClasses
 from fer_core.model_dir import ModelDir, write_json_atomic
+from fer_core.preprocess import resize_stack
 from fer_core.runs import compact_rows
 from fer_core.zoo import Classifier, weights_sha256
 
@@ -88,30 +89,14 @@ def parse_condition(condition: str) -> tuple[int, str, str] | None:
         ) from None
 
 
-def _resize_stack(images: np.ndarray, size: int, interpolation: int) -> np.ndarray:
-    """Resize a (N, H, W) uint8 stack, images riding as channels of one cv2.resize call.
-
-    OpenCV takes up to 512 channels at once, except INTER_AREA at non-integer ratios, which takes at most 4.
-    """
-    step = 4 if interpolation == cv2.INTER_AREA else 512
-    planes = np.ascontiguousarray(images.transpose(1, 2, 0))
-    out = np.empty((size, size, len(images)), np.uint8)
-    for start in range(0, len(images), step):
-        chunk = np.ascontiguousarray(planes[:, :, start : start + step])
-        out[:, :, start : start + step] = cv2.resize(chunk, (size, size), interpolation=interpolation).reshape(
-            size, size, -1
-        )
-    return out.transpose(2, 0, 1)
-
-
 def apply_condition(images: np.ndarray, condition: str, output_size: int) -> np.ndarray:
     """Images under a condition, at ``output_size`` px (what the model sees)."""
     parsed = parse_condition(condition)
     if parsed is None:
-        return images if images.shape[-1] == output_size else _resize_stack(images, output_size, cv2.INTER_AREA)
+        return resize_stack(images, output_size)
     px, down, up = parsed
-    small = _resize_stack(images, px, INTERPOLATIONS[down])
-    return _resize_stack(small, output_size, INTERPOLATIONS[up])
+    small = resize_stack(images, px, INTERPOLATIONS[down])
+    return resize_stack(small, output_size, INTERPOLATIONS[up])
 
 
 def evaluate_classifier(

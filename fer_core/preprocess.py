@@ -2,18 +2,38 @@
 
 Every model here is trained on 48x48 grayscale faces (FER2013 / FER+), so live crops are converted to grey even for
 3-channel models (the grey plane is repeated) - a colour crop would be out of the training distribution.
+
+This is the one preprocessing path of the project: training (``fer_core.train``), evaluation
+(``fer_core.evaluate``), dataset decoding (``fer_core.data``) and serving (``Classifier.predict``) resize with
+:func:`resize_face` / :func:`resize_stack` (one rule: INTER_AREA when shrinking, INTER_LINEAR when enlarging) and
+normalise with :func:`normalise` (per channel, with the card's ``mean`` and ``std``), so a face gives the model the
+same tensor wherever it comes from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from fer_core.card import InputSpec
 
-__all__ = ["TTA_MODES", "InputSpec", "prepare_batch", "to_gray", "tta_views"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "TTA_MODES",
+    "InputSpec",
+    "normalise",
+    "prepare_batch",
+    "resize_face",
+    "resize_interpolation",
+    "resize_stack",
+    "to_gray",
+    "tta_views",
+]
 
 TTA_MODES = ("none", "flip", "tencrop")
 
@@ -31,28 +51,62 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected a grey or BGR image, got shape {image.shape}")
 
 
-def _resize_gray(gray: np.ndarray, size: int) -> np.ndarray:
+def resize_interpolation(shape: Sequence[int], size: int) -> int:
+    """The one resize rule: INTER_AREA when shrinking (no aliasing on large webcam crops), INTER_LINEAR otherwise."""
+    return cv2.INTER_AREA if max(shape) > size else cv2.INTER_LINEAR
+
+
+def resize_face(gray: np.ndarray, size: int) -> np.ndarray:
+    """One grey face to ``size`` x ``size`` by :func:`resize_interpolation`."""
     if gray.shape == (size, size):
         return gray
-    # INTER_AREA when shrinking avoids aliasing on large webcam crops; linear when enlarging.
-    shrinking = max(gray.shape) > size
-    return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return cv2.resize(gray, (size, size), interpolation=resize_interpolation(gray.shape, size))
+
+
+def resize_stack(images: np.ndarray, size: int, interpolation: int | None = None) -> np.ndarray:
+    """A ``(N, H, W)`` uint8 stack to ``size`` px, images riding as channels of one cv2.resize call.
+
+    ``interpolation`` defaults to :func:`resize_interpolation` (the resize grid of ``fer_core.evaluate`` names its
+    own). OpenCV takes up to 512 channels at once, except INTER_AREA at non-integer ratios, which takes at most 4.
+    """
+    if images.shape[1:] == (size, size):
+        return images
+    if interpolation is None:
+        interpolation = resize_interpolation(images.shape[1:], size)
+    step = 4 if interpolation == cv2.INTER_AREA else 512
+    planes = np.ascontiguousarray(images.transpose(1, 2, 0))
+    out = np.empty((size, size, len(images)), images.dtype)
+    for start in range(0, len(images), step):
+        chunk = np.ascontiguousarray(planes[:, :, start : start + step])
+        resized = cv2.resize(chunk, (size, size), interpolation=interpolation)
+        out[:, :, start : start + step] = resized.reshape(size, size, -1)
+    return out.transpose(2, 0, 1)
+
+
+def normalise(grays_u8: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+    """uint8 grey ``(N, H, W)`` -> float32 ``(N, channels, H, W)``: scaled to [0, 1], the grey plane repeated to
+    the model's channels, minus ``mean`` and over ``std`` per channel (on the tensor's own device)."""
+    import torch  # here, so that reading datasets (fer_core.data resizes with this module) needs no torch
+
+    x = grays_u8.to(torch.float32).unsqueeze(1) * (1.0 / 255.0)
+    if spec.channels > 1:
+        x = x.expand(-1, spec.channels, -1, -1)
+    mean = torch.tensor(spec.mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    return (x - mean) / std
 
 
 def prepare_batch(crops: Sequence[np.ndarray] | np.ndarray, spec: InputSpec) -> np.ndarray:
-    """Stack face crops into a normalised float32 batch ``(N, channels, size, size)``."""
+    """Stack face crops into a normalised float32 batch ``(N, channels, size, size)`` (for either backend)."""
     if len(crops) == 0:
         return np.zeros((0, spec.channels, spec.size, spec.size), np.float32)
-    if isinstance(crops, np.ndarray) and crops.ndim == 3 and crops.shape[1:] == (spec.size, spec.size):
-        grays = crops  # already a (N, size, size) grey stack, the common case in evaluation
+    if isinstance(crops, np.ndarray) and crops.ndim == 3 and crops.dtype == np.uint8:
+        grays = resize_stack(crops, spec.size)  # already a (N, H, W) grey stack, the common case in evaluation
     else:
-        grays = np.stack([_resize_gray(to_gray(np.asarray(c)), spec.size) for c in crops])
-    batch = grays.astype(np.float32)[:, None] * (1.0 / 255.0)
-    mean = np.asarray(spec.mean, np.float32)
-    std = np.asarray(spec.std, np.float32)
-    if spec.channels == 3:
-        batch = np.repeat(batch, 3, axis=1)
-    return (batch - mean.reshape(1, -1, 1, 1)) / std.reshape(1, -1, 1, 1)
+        grays = np.stack([resize_face(to_gray(np.asarray(c)), spec.size) for c in crops])
+    import torch
+
+    return normalise(torch.from_numpy(np.ascontiguousarray(grays)), spec).numpy()
 
 
 def tta_views(batch: np.ndarray, mode: str, crop_fraction: float = 0.875) -> list[np.ndarray]:

@@ -31,10 +31,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from fer_core.augment import augment_batch, mix_batch, normalise
+from fer_core.augment import augment_batch, mix_batch
 from fer_core.distributed import Distributed, from_environment
 from fer_core.models import create_model
-from fer_core.preprocess import InputSpec
+from fer_core.preprocess import InputSpec, normalise, resize_stack
 from fer_core.recipes import Recipe
 from fer_core.train_state import TrainState, load_state, save_state, write_status
 
@@ -316,7 +316,7 @@ def train_one_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, float]:
 
 def _train_step(run: _Run, images_u8: torch.Tensor, targets: torch.Tensor) -> tuple[float, float, float]:
     recipe, model, spec = run.recipe, run.model, run.spec
-    x = normalise(images_u8, spec.mean[0], spec.std[0], spec.channels)
+    x = normalise(images_u8, spec).contiguous(memory_format=torch.channels_last)
     x = augment_batch(x, recipe.augment, run.generator)
     if recipe.mix_prob > 0 and torch.rand(1, generator=run.generator, device=x.device).item() < recipe.mix_prob:
         x, targets = mix_batch(
@@ -348,7 +348,7 @@ def evaluate_heads(run: _Run, batch: int = 512) -> dict[str, float]:
     model.eval()
     chunks = []
     for start in range(0, len(run.x_val), batch):
-        x = normalise(run.x_val[start : start + batch], spec.mean[0], spec.std[0], spec.channels)
+        x = normalise(run.x_val[start : start + batch], spec).contiguous(memory_format=torch.channels_last)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
             chunks.append(model(x).float())
     logits = torch.cat(chunks) if chunks else torch.zeros(0, sum(h.size for h in run.heads))
@@ -544,8 +544,6 @@ def _input_spec(train_images: np.ndarray, recipe: Recipe) -> InputSpec:
 
 
 def _resized_tensor(images: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
-    tensor = torch.as_tensor(np.ascontiguousarray(images), dtype=torch.uint8)
-    if tensor.shape[-1] != size:
-        resized = F.interpolate(tensor[:, None].float(), size=(size, size), mode="bilinear", antialias=True)
-        tensor = resized[:, 0].round().clamp(0, 255).to(torch.uint8)
-    return tensor.to(device)
+    """The uint8 faces at the model's input size (the serving resize rule), on ``device``."""
+    resized = resize_stack(np.asarray(images, np.uint8), size)
+    return torch.as_tensor(np.ascontiguousarray(resized), dtype=torch.uint8).to(device)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from fer_core.augment import augment_batch, mix_batch, normalise
+from fer_core.augment import augment_batch, mix_batch
+from fer_core.preprocess import InputSpec, normalise
 from fer_core.recipes import AugmentConfig, Recipe, list_recipes, load_recipe
 from fer_core.train import class_weights, fit, soft_cross_entropy, train_targets
 
@@ -62,14 +63,14 @@ def test_soft_cross_entropy_equals_hard_cross_entropy_for_one_hot() -> None:
 
 def test_augment_keeps_shape_and_changes_pixels() -> None:
     images = torch.randint(0, 256, (8, 48, 48), dtype=torch.uint8)
-    x = normalise(images, 0.5, 0.25, 1)
+    x = normalise(images, InputSpec(mean=(0.5,), std=(0.25,)))
     out = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(0))
     assert out.shape == (8, 1, 48, 48) and torch.isfinite(out).all()
     assert not torch.allclose(out, x)
 
 
 def test_identity_augmentation_is_identity() -> None:
-    x = normalise(torch.randint(0, 256, (4, 48, 48), dtype=torch.uint8), 0.5, 0.25, 1)
+    x = normalise(torch.randint(0, 256, (4, 48, 48), dtype=torch.uint8), InputSpec(mean=(0.5,), std=(0.25,)))
     still = AugmentConfig(scale=(1, 1), shift=0, rotation=0, flip=False, erasing=0, brightness=0)
     out = augment_batch(x, still, torch.Generator().manual_seed(0))
     torch.testing.assert_close(out, x, atol=1e-4, rtol=0)

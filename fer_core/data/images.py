@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fer_core.data.arrays import DatasetError
+from fer_core.preprocess import resize_face
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -134,10 +135,7 @@ def decode_gray(data: np.ndarray, size: int | None, source: object) -> np.ndarra
     image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
     if image is None:
         raise DatasetError(f"{source}: unreadable image")
-    if size is not None and image.shape != (size, size):
-        shrinking = max(image.shape) > size
-        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
-    return image
+    return image if size is None else resize_face(image, size)
 
 
 def _read_one(path: Path, size: int | None) -> np.ndarray:
