@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from fer_core.labels import emotion_color_hex
-from fer_core.pipeline import UNCERTAIN, prob_column
+from fer_core.labels import emotion_color_hex, prob_column
+from fer_core.pipeline import UNCERTAIN
 
 __all__ = ["probability_figure", "shares_figure", "stacked_probabilities_figure", "top_emotion_figure"]
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fer_core.labels import SharedClasses
+from fer_core.labels import SharedClasses, labels_of_columns, prob_column
 from fer_core.model_dir import ModelDir, write_json_atomic
 from fer_core.preprocess import resize_stack
 from fer_core.runs import compact_rows
@@ -116,7 +116,7 @@ def evaluate_classifier(
     """
     frames, seconds = [], 0.0
     names = classes.names if classes is not None else clf.labels
-    prob_columns = [f"p_{name}" for name in names]
+    prob_columns = [prob_column(name) for name in names]
     for condition in tqdm(conditions, desc=f"evaluate {clf.name}", disable=not progress):
         shown = apply_condition(images, condition, clf.input_size)
         started = time.perf_counter()
@@ -192,7 +192,7 @@ def write_run(
         "layout": layout or dataset,
         "split": split,
         "label_set": label_set,
-        "labels": [str(column)[2:] for column in rows.columns if str(column).startswith("p_")],
+        "labels": labels_of_columns(rows.columns),
         "label_mode": label_mode,
         "scoring": scoring,
         "dropped": dict(dropped or {}),

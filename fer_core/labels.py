@@ -19,6 +19,7 @@ __all__ = [
     "FER2013",
     "FERPLUS",
     "LABEL_SETS",
+    "PROB_PREFIX",
     "LabelSet",
     "SharedClasses",
     "canonical_name",
@@ -26,7 +27,23 @@ __all__ = [
     "emotion_color_hex",
     "get_label_set",
     "label_set_of",
+    "labels_of_columns",
+    "prob_column",
 ]
+
+# Class probabilities are columns ``p_<label>`` in label order, in stored runs and in face tables alike.
+PROB_PREFIX = "p_"
+
+
+def prob_column(label: str) -> str:
+    """The column of one class's probability: ``p_<label>``."""
+    return f"{PROB_PREFIX}{label}"
+
+
+def labels_of_columns(columns: Sequence[object]) -> list[str]:
+    """The class names of a table from its ``p_<label>`` columns, in column order."""
+    return [str(c).removeprefix(PROB_PREFIX) for c in columns if str(c).startswith(PROB_PREFIX)]
+
 
 # Synonyms users and datasets write for the canonical names.
 _SYNONYMS = {

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from fer_core.labels import PROB_PREFIX, labels_of_columns, prob_column
+
 if TYPE_CHECKING:
     from fer_core.card import ModelCard
     from fer_core.runs import StoredRun
@@ -62,7 +64,7 @@ UNKNOWN_GROUP = "unknown"
 
 def class_names(rows: pd.DataFrame) -> tuple[str, ...]:
     """Class names in label-id order, read from the ``p_<class>`` probability columns."""
-    return tuple(str(c)[2:] for c in rows.columns if str(c).startswith("p_"))
+    return tuple(labels_of_columns(rows.columns))
 
 
 def _num_classes(rows: pd.DataFrame, labels: Sequence[str] | None) -> tuple[str, ...]:
@@ -158,7 +160,7 @@ def expected_calibration_error(rows: pd.DataFrame, n_bins: int = ECE_BINS) -> fl
     """
     if not len(rows):
         return float("nan")
-    probs = rows[[f"p_{name}" for name in class_names(rows)]].to_numpy(np.float64)
+    probs = rows[[prob_column(name) for name in class_names(rows)]].to_numpy(np.float64)
     confidence = probs.max(1)
     correct = _correct(rows).astype(float)
     bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
@@ -321,7 +323,7 @@ def metadata_columns(rows: pd.DataFrame, max_groups: int = 20) -> list[str]:
     return [
         str(c)
         for c in rows.columns
-        if c not in core and not str(c).startswith("p_") and rows[c].nunique(dropna=False) <= max_groups
+        if c not in core and not str(c).startswith(PROB_PREFIX) and rows[c].nunique(dropna=False) <= max_groups
     ]
 
 

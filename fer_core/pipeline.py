@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core.detect import FaceDetector
+from fer_core.labels import prob_column
 from fer_core.tracking import IoUTracker, ProbabilitySmoother
 
 __all__ = [
@@ -35,8 +36,6 @@ __all__ = [
     "expand_box",
     "face_columns",
     "frames_table",
-    "labels_of_columns",
-    "prob_column",
     "reading_order",
 ]
 
@@ -44,7 +43,6 @@ Box = tuple[int, int, int, int]
 UNCERTAIN = "uncertain"
 TOO_SMALL = "too small"
 TIMING_KEYS = ("detect", "classify", "track", "total")
-PROB_PREFIX = "p_"
 # The one face-table schema (image table, video and live timelines, CLI JSON lines), before the p_<label> columns.
 # ``label`` is always the most probable class (of the smoothed probabilities); ``shown_as`` is what a viewer saw,
 # by the one rule of ``FaceResult.display_label``. ``face`` numbers the faces of a frame from 1 in result order
@@ -279,19 +277,9 @@ class FrameResult:
 _NAN_ROW = np.array([math.nan], np.float32)
 
 
-def prob_column(label: str) -> str:
-    """The column of one class probability: ``p_<label>`` (the same in face tables and stored runs)."""
-    return f"{PROB_PREFIX}{label}"
-
-
 def face_columns(labels: Sequence[str]) -> list[str]:
     """Columns of a face table for a label set, in order: :data:`FACE_COLUMNS`, then ``p_<label>`` per class."""
     return [*FACE_COLUMNS, *(prob_column(name) for name in labels)]
-
-
-def labels_of_columns(columns: Sequence[str]) -> list[str]:
-    """The class names of a face table or stored run, from its ``p_<label>`` columns, in order."""
-    return [str(c).removeprefix(PROB_PREFIX) for c in columns if str(c).startswith(PROB_PREFIX)]
 
 
 def frames_table(results: Sequence[FrameResult], labels: Sequence[str], *, empty_rows: bool = False) -> pd.DataFrame:

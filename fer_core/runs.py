@@ -15,6 +15,7 @@ import pandas as pd
 
 from fer_core.card import ModelCard
 from fer_core.json_files import ModelLoadError, read_json_object
+from fer_core.labels import labels_of_columns, prob_column
 from fer_core.model_dir import Checkpoints, ModelDir
 
 __all__ = [
@@ -38,7 +39,6 @@ REQUIRED_COLUMNS = ("sample_id", "condition", "label", "pred")
 REQUIRED_INFO_KEYS = ("model_id", "dataset", "split", "labels")
 
 
-PROBABILITY_PREFIX = "p_"
 CLEAN_CONDITION = "clean"
 
 
@@ -50,7 +50,7 @@ def compact_rows(rows: pd.DataFrame) -> pd.DataFrame:
     to about 0.2 MB for FER2013 PrivateTest), which keeps a zoo of models within the repository's size budget.
     """
     stored = rows.copy()
-    columns = [c for c in stored.columns if str(c).startswith(PROBABILITY_PREFIX)]
+    columns = [prob_column(name) for name in labels_of_columns(stored.columns)]
     stored[columns] = stored[columns].astype("float32")
     stored.loc[stored["condition"] != CLEAN_CONDITION, columns] = float("nan")
     stored[columns] = stored[columns].astype("float16")
@@ -153,7 +153,7 @@ def _validate_info(info: dict, path: Path) -> None:
 
 
 def _validate_rows(rows: pd.DataFrame, labels: list[str], path: Path) -> None:
-    expected = [*REQUIRED_COLUMNS, *(f"p_{name}" for name in labels)]
+    expected = [*REQUIRED_COLUMNS, *(prob_column(name) for name in labels)]
     missing = [column for column in expected if column not in rows.columns]
     if missing:
         raise RunFormatError(f"{path}: missing columns {', '.join(missing)}")
@@ -165,7 +165,8 @@ def _validate_rows(rows: pd.DataFrame, labels: list[str], path: Path) -> None:
 
 def _widen_probabilities(rows: pd.DataFrame) -> pd.DataFrame:
     """float16 probabilities (the stored form) as float32, so that sums and means keep their precision."""
-    narrow = [c for c in rows.columns if str(c).startswith(PROBABILITY_PREFIX) and rows[c].dtype == "float16"]
+    columns = [prob_column(name) for name in labels_of_columns(rows.columns)]
+    narrow = [c for c in columns if rows[c].dtype == "float16"]
     if narrow:
         rows[narrow] = rows[narrow].astype("float32")
     return rows

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from fer_core.annotate import annotate_frame
-from fer_core.pipeline import UNCERTAIN, FacePipeline, FrameResult, frames_table, labels_of_columns
+from fer_core.labels import labels_of_columns
+from fer_core.pipeline import UNCERTAIN, FacePipeline, FrameResult, frames_table
 
 __all__ = [
     "TIMELINE_FORMATS",

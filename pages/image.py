@@ -14,6 +14,7 @@ from fer_app.plain_text import literal
 from fer_app.routing import enter_through_navigation
 from fer_core.demo_figures import probability_figure
 from fer_core.detect import FaceDetector, no_face_reason
+from fer_core.labels import prob_column
 from fer_core.memory import release_freed_memory
 from fer_core.photo import (
     IMAGE_TYPES,
@@ -27,7 +28,7 @@ from fer_core.photo import (
     results_table,
     sample_photo_bytes,
 )
-from fer_core.pipeline import ClassifierLike, PipelineSettings, prob_column
+from fer_core.pipeline import ClassifierLike, PipelineSettings
 
 enter_through_navigation()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fer_core.labels import labels_of_columns
 from fer_core.live import LiveProcessor
 from fer_core.photo import (
     PHOTO_SETTINGS,
@@ -18,7 +19,7 @@ from fer_core.photo import (
     results_json,
     sample_photo_bytes,
 )
-from fer_core.pipeline import FACE_COLUMNS, FaceResult, FrameResult, face_columns, frames_table, labels_of_columns
+from fer_core.pipeline import FACE_COLUMNS, FaceResult, FrameResult, face_columns, frames_table
 from fer_core.workflows import predict_images
 from fer_core.zoo import load_model
 
