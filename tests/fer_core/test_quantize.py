@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_tiny_model_dir
 
 from fer_core.card import ModelCard
 from fer_core.export import export_onnx
 from fer_core.quantize import INT8_FILE, quantize_int8
 from fer_core.zoo import load_model, served_onnx_file
-from tests.conftest import make_tiny_model_dir
 
 RNG = np.random.default_rng(0)
 FACES = RNG.integers(0, 256, (64, 48, 48), dtype=np.uint8)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_data import make_ferplus_tree, write_face
 
 from fer_core.data import DatasetError
 from fer_core.data.joint import load_joint_split, read_names_table
-from tests.test_data import make_ferplus_tree, write_face
 
 
 def _joint_tree(tmp_path: Path) -> tuple[Path, Path]:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_tiny_model_dir
+from test_zoo_heads import make_two_head_dir
 
 from fer_core.ensemble import EnsembleClassifier, save_ensemble_dir
 from fer_core.labels import FERPLUS
 from fer_core.zoo import ModelLoadError, load_model, weights_sha256
-from tests.conftest import make_tiny_model_dir
-from tests.test_zoo_heads import make_two_head_dir
 
 CROPS = np.random.default_rng(0).integers(0, 255, (5, 48, 48), dtype=np.uint8)
 

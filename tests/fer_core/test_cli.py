@@ -128,7 +128,7 @@ def test_train_zoo_trains_several_recipes_and_bundles_them(tmp_path: Path) -> No
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps({"architecture": arch, "arch_args": args, "epochs": 1, "batch_size": 4}))
         recipes.append(str(path))
-    script = Path(__file__).resolve().parents[1] / "scripts" / "train_zoo.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "train_zoo.py"
     spec = importlib.util.spec_from_file_location("train_zoo", script)
     train_zoo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train_zoo)

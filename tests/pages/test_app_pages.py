@@ -29,7 +29,7 @@ from fer_core.photo import sample_photo_bytes
 from fer_core.video import VideoInfo
 from fer_core.video_analysis import VideoSource, frames_to_process, source_info, staged_file, write_sample_clip
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGES = {name: str(REPO_ROOT / "pages" / f"{name}.py") for name in ("home", "image", "video")}
 MODEL_ID = "tiny_page_model"
 TIMEOUT_S = 90

@@ -371,7 +371,7 @@ def test_tracker_forgets_expired_tracks() -> None:
 
 
 def test_live_benchmark_script_reports_every_stage(tmp_path) -> None:
-    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_live.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "bench_live.py"
     spec = importlib.util.spec_from_file_location("bench_live", script)
     bench_live = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench_live)

@@ -16,7 +16,7 @@ from fer_core import metrics
 from fer_core.labels import FER2013, FERPLUS, SharedClasses
 from fer_core.runs import scan_runs
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 30
 CONTEMPT_DROPPED = {"class contempt not in fer2013": 12}
 

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from fer_core import metrics
 from fer_core.labels import FERPLUS
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGES = ("compare", "robustness", "subgroups")
 TIMEOUT_S = 30
 
