@@ -30,6 +30,7 @@ __all__ = [
     "MAX_SECONDS",
     "SAMPLE_CLIP_NAME",
     "TIMELINE_MIME",
+    "VIDEO_PRESET",
     "VIDEO_TYPES",
     "VideoAnalysis",
     "VideoSource",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 VIDEO_TYPES = ("mp4", "avi", "mov", "webm", "mkv")
+VIDEO_PRESET = "video"  # the detection preset clips are searched with (fer_core.detect)
 SAMPLE_CLIP_NAME = "sample_clip.mp4"
 MAX_SECONDS = 300  # the longest stretch one click may analyse: beyond this a CPU server blocks for minutes
 TIMELINE_MIME = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet", ".json": "application/json"}

@@ -9,8 +9,7 @@ from fer_app.common import get_detector
 from fer_app.demo_views import load_classifier_or_stop, render_model_card, selected_default_model
 from fer_app.routing import enter_through_navigation
 from fer_core.demo_figures import probability_figure
-from fer_core.photo import SAMPLE_PHOTO_NAME, analyse_image, sample_photo_bytes
-from fer_core.pipeline import PipelineSettings
+from fer_core.photo import PHOTO_PRESET, SAMPLE_PHOTO_NAME, analyse_image, sample_photo_bytes
 
 enter_through_navigation()
 
@@ -36,8 +35,8 @@ def page_links() -> None:
 def sample_analysis(model: str) -> None:
     """The bundled astronaut photo through the same path as an upload: annotated image and probability bars."""
     classifier = load_classifier_or_stop(model)
-    detector = get_detector("haar", "photo")
-    analysis = analyse_image(SAMPLE_PHOTO_NAME, sample_photo_bytes(), classifier, detector, PipelineSettings())
+    detector = get_detector("haar", PHOTO_PRESET)
+    analysis = analyse_image(SAMPLE_PHOTO_NAME, sample_photo_bytes(), classifier, detector)  # the Image page's path
     image_column, bars_column = st.columns([3, 2])
     image_column.image(analysis.annotated, channels="BGR", caption="Sample photo (scikit-image astronaut, NASA)")
     with bars_column:

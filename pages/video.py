@@ -20,6 +20,7 @@ from fer_core.video_analysis import (
     MAX_SECONDS,
     SAMPLE_CLIP_NAME,
     TIMELINE_MIME,
+    VIDEO_PRESET,
     VIDEO_TYPES,
     VideoAnalysis,
     VideoSource,
@@ -92,7 +93,8 @@ def run_processing(source: VideoSource, demo: DemoSettings, frame_step: int, max
 
     The source is staged only for the processing itself: its temporary file is gone when this returns.
     """
-    pipeline = FacePipeline(load_classifier_or_stop(demo.model), get_detector(demo.detector, "video"), demo.pipeline)
+    detector = get_detector(demo.detector, VIDEO_PRESET)
+    pipeline = FacePipeline(load_classifier_or_stop(demo.model), detector, demo.pipeline)
     with st.status(f"Processing {literal(source.name)}...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting")
 
@@ -135,7 +137,7 @@ def show_timeline(analysis: VideoAnalysis) -> None:
     """Per-face charts: top-emotion confidence over time and all probabilities stacked."""
     tracks = analysis.track_ids
     if not tracks:
-        detector = get_detector(st.session_state.get("video_detector", "haar"), "video")
+        detector = get_detector(st.session_state.get("video_detector", "haar"), VIDEO_PRESET)
         st.warning(f"No face was found in the analysed frames. {no_face_reason(detector, analysis.info.size)}")
         return
     track = st.selectbox("Face", tracks, format_func=lambda t: f"face #{t}", key="video_track")
