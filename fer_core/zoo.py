@@ -506,12 +506,35 @@ def load_model(
         outputs=served.outputs,
         logit_bias=served.logit_bias,
     )
+    _check_card_matches_config(card, directory)
     if backend == "onnx" or (backend == "auto" and directory.onnx_path.is_file()):
         _attach_onnx(clf, directory.path)
     else:
         clf.module = _build_module(directory.path, card).eval()
     check_predicts(clf.predict_prepared, clf.labels, card.input, directory.path)
     return clf
+
+
+def _check_card_matches_config(card: ModelCard, directory: ModelDir) -> None:
+    """A timm-layout ``config.json`` (what timm rebuilds) must describe the model its card describes.
+
+    The card is what the app reads (labels, input), the config what builds the network; a directory where they
+    disagree would build one model and preprocess or label for another, so it is refused naming both values.
+    """
+    if card.arch_args is None or not directory.config_path.is_file():
+        return
+    config = directory.read_config()
+    if "architecture" not in config:
+        return
+    outputs = card.num_outputs or len(card.labels or ())
+    expected = {"in_chans": card.input.channels, "img_size": card.input.size, "num_classes": outputs}
+    for key, value in expected.items():
+        if key in config and config[key] != value:
+            described = f"{len(card.labels or ())} labels, {outputs} outputs, {card.input.channels} input channels"
+            raise ModelLoadError(
+                f"{directory.path}: config.json has {key} {config[key]!r} but card.json describes {value} "
+                f"({described}, {card.input.size} px); the two files must describe one model"
+            )
 
 
 def _build_module(directory: Path, card: ModelCard) -> nn.Module:

@@ -126,3 +126,19 @@ def test_huggingface_hub_directory_loads(tmp_path: Path) -> None:
     assert clf.input_size == 32 and clf.input_spec.channels == 3
     probs = clf.predict(random_crops(2))
     assert probs.shape == (2, 3)
+
+
+@pytest.mark.parametrize(("key", "value"), [("in_chans", 3), ("img_size", 64), ("num_classes", 8)])
+def test_a_config_that_disagrees_with_its_card_is_refused(tiny_model_dir: Path, key: str, value: int) -> None:
+    config_path = tiny_model_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, key: value}))
+    for backend in ("torch", "onnx"):
+        if backend == "onnx":
+            from fer_core.export import export_onnx
+
+            config_path.write_text(json.dumps(config))
+            export_onnx(tiny_model_dir)
+            config_path.write_text(json.dumps({**config, key: value}))
+        with pytest.raises(ModelLoadError, match=f"config.json has {key} {value} but card.json describes"):
+            load_model(tiny_model_dir, backend=backend)
