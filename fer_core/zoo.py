@@ -47,6 +47,7 @@ from fer_core.model_guard import (
     weights_header,
 )
 from fer_core.models import architecture_info, create_model
+from fer_core.models.hf import HFImageClassifier
 from fer_core.preprocess import TTA_MODES, InputSpec, prepare_batch, tta_views
 
 __all__ = [
@@ -214,17 +215,6 @@ def _build_timm(directory: Path, config: dict) -> nn.Module:
     return model
 
 
-class HubImageClassifier(nn.Module):
-    """A transformers ``AutoModelForImageClassification`` loaded offline from a user's directory; returns logits."""
-
-    def __init__(self, hf_model: nn.Module) -> None:
-        super().__init__()
-        self.hf_model = hf_model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hf_model(pixel_values=x).logits
-
-
 def _hf_tower_class(config_path: Path, *, image_classifier: bool):
     """The transformers config of a directory and the model class to rebuild it with (never remote code).
 
@@ -277,7 +267,7 @@ def _build_hf(directory: Path, card: ModelCard | None) -> nn.Module:
         directory,
     )
     _refuse_partial_load(info, directory / WEIGHTS_FILE)
-    return HubImageClassifier(hf_model.float())
+    return HFImageClassifier(hf_model.float())  # the same wrapper the catalogue's transformers families use
 
 
 def _refuse_partial_load(info: dict, weights_path: Path) -> None:
