@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from fer_core.json_files import MAX_LABELS, ModelLoadError
 
@@ -187,10 +187,31 @@ class InputSpec:
 
 
 @dataclass
-class TestMetrics:
+class _Part:
+    """What every part of a card has: the keys this code does not know (kept) and the order keys were read in.
+
+    A part of plain fields (``str | None``, ``int | None``, ``float | None``) is read by its annotations.
+    """
+
+    _what: ClassVar[str] = "a card part"
+    extra: dict[str, Any] = field(default_factory=dict, kw_only=True)
+    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False, kw_only=True)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "card.json") -> Any:
+        return _read_part(cls, _mapping(data, cls._what, where), where)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data: ``None`` fields left out, keys in the order they were read (new ones in field order)."""
+        return _emit(self)
+
+
+@dataclass
+class TestMetrics(_Part):
     """Headline metrics of the clean rows of one stored run (``metrics.test`` of a card or of a head)."""
 
     __test__ = False  # not a pytest test class, despite the name
+    _what = "'metrics.test'"
 
     dataset: str | None = None
     split: str | None = None
@@ -200,15 +221,6 @@ class TestMetrics:
     balanced_accuracy: float | None = None
     macro_f1: float | None = None
     run: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False)
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str = "card.json") -> TestMetrics:
-        return _read_part(cls, _mapping(data, "'metrics.test'", where), where)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _emit(self)
 
 
 def _metrics(data: Any, where: str) -> dict[str, Any] | None:
@@ -220,7 +232,7 @@ def _metrics(data: Any, where: str) -> dict[str, Any] | None:
 
 
 @dataclass
-class HeadCard:
+class HeadCard(_Part):
     """One head of a multi-head model: its label names, its block of outputs, its own adjustment and metrics."""
 
     labels: tuple[str, ...] | None = None
@@ -228,8 +240,6 @@ class HeadCard:
     logit_bias: tuple[float, ...] | None = None
     balance: dict[str, Any] | None = None
     metrics: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "card.json") -> HeadCard:
@@ -245,39 +255,29 @@ class HeadCard:
             key_order=tuple(data),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return _emit(self)
-
     @property
     def test_metrics(self) -> TestMetrics | None:
         return (self.metrics or {}).get("test")
 
 
 @dataclass
-class Latency:
+class Latency(_Part):
     """How a card's ``latency_ms_per_face`` was measured."""
+
+    _what = "'latency'"
 
     backend: str | None = None
     threads: int | None = None
     batch: int | None = None
     machine: str | None = None
     command: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False)
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str = "card.json") -> Latency:
-        return _read_part(cls, _mapping(data, "'latency'", where), where)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _emit(self)
 
 
 # ------------------------------------------------------------------------------------------------ the card
 
 
 @dataclass
-class ModelCard:
+class ModelCard(_Part):
     """A model directory's ``card.json``, typed. Field order is the order a new card is written in."""
 
     schema_version: int = SCHEMA_VERSION
@@ -306,8 +306,6 @@ class ModelCard:
     latency_ms_per_face: float | None = None
     latency: Latency | None = None
     peer_latency: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, data: Any, path: Path | str = "card.json") -> ModelCard:
@@ -325,10 +323,6 @@ class ModelCard:
             extra=_extra(data, cls),
             key_order=tuple(data),
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The card as JSON-ready data (``None`` fields left out, keys in the order they were read)."""
-        return _emit(self)
 
     # ---------------------------------------------------------------------------------------- questions
 

@@ -108,24 +108,19 @@ _TINY_DENSENET = {"growth_rate": 8, "block_config": (2, 2, 2, 2)}
     paper=_RESNET_PAPER,
     tiny_args={"layers": (1, 1, 1, 1), "channels": (8, 16, 16, 16), "stem_width": 8},
 )
-def _create_resnet18(in_chans: int = 1, **kwargs) -> nn.Module:
-    """timm ResNet-18 with a 3x3 stride-1 stem and no stem max pool (about 11.2M params)."""
-    model = timm.create_model("resnet18", pretrained=False, in_chans=in_chans, **_timm_kwargs(kwargs))
-    return adapt_resnet_stem(model, in_chans)
-
-
 @register(
     "resnet18_budget",
     description="ResNet-18 at quarter width (16-32-64-128), stem max pool kept",
     paper=_RESNET_PAPER,
     tiny_args={"layers": (1, 1, 1, 1), "channels": (8, 16, 16, 16)},
     budget_of="resnet18",
-    args={"channels": (16, 32, 64, 128)},
+    args={"channels": (16, 32, 64, 128), "stem_pool": True},
 )
-def _create_resnet18_pooled(in_chans: int = 1, **kwargs) -> nn.Module:
-    """ResNet-18 with a 3x3 stride-1 stem and its max pool kept (the budget variant: about 0.7M params, 40 MFLOPs)."""
+def _create_resnet18(in_chans: int = 1, stem_pool: bool = False, **kwargs) -> nn.Module:
+    """timm ResNet-18 with a 3x3 stride-1 stem (about 11.2M params); ``stem_pool`` keeps the stem max pool (the
+    budget variant at quarter width: about 0.7M params, 40 MFLOPs)."""
     model = timm.create_model("resnet18", pretrained=False, in_chans=in_chans, **_timm_kwargs(kwargs))
-    return adapt_resnet_stem_pooled(model, in_chans)
+    return adapt_resnet_stem_pooled(model, in_chans) if stem_pool else adapt_resnet_stem(model, in_chans)
 
 
 @register(

@@ -233,11 +233,7 @@ def test_pretrained_weights_are_refused(name: str) -> None:
         timm.create_model(architecture_info(name).timm_name, pretrained=True, **architecture_info(name).tiny_args)
 
 
-# resnet18_budget keeps ResNet's stem max pool: its own builder, not resnet18's with other arguments.
-SAME_BUILDER_VARIANTS = [name for name in list_budget_variants() if name != "resnet18_budget"]
-
-
-@pytest.mark.parametrize("name", SAME_BUILDER_VARIANTS)
+@pytest.mark.parametrize("name", list_budget_variants())
 def test_a_variant_is_its_builder_with_its_own_arguments(name: str) -> None:
     info = architecture_info(name)
     assert info.args and architecture_info(info.timm_name) is info
