@@ -155,9 +155,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from fer_core.workflows import predict_images
+    from fer_core.workflows import predict_files
 
-    for record in predict_images(args.model, args.images, detector=args.detector):
+    for record in predict_files(args.model, args.images, detector=args.detector):
         print(json.dumps(record))
     return 0
 
@@ -249,8 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=int, default=17)
     export.set_defaults(func=cmd_export)
 
-    predict = sub.add_parser("predict", help="detect faces in images and print one JSON line per face")
-    predict.add_argument("images", nargs="+")
+    predict = sub.add_parser(
+        "predict", help="detect faces in images or videos and print one JSON line per face (per frame for a video)"
+    )
+    predict.add_argument("images", nargs="+", help="image files, or video files (mp4, avi, mov, webm, mkv)")
     predict.add_argument("--model", default="default")
     predict.add_argument("--detector", default="haar")
     predict.set_defaults(func=cmd_predict)

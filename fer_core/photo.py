@@ -32,6 +32,7 @@ from fer_core.pipeline import (
     PipelineSettings,
     classify_whole_image,
     face_columns,
+    json_records,
 )
 from fer_core.sample_media import sample_face_image
 
@@ -137,8 +138,7 @@ def results_table(analyses: Sequence[ImageAnalysis]) -> pd.DataFrame:
 
 def face_records(analysis: ImageAnalysis) -> list[dict]:
     """The rows of :func:`faces_table` as JSON-ready dicts (NaN probabilities of too-small faces as null)."""
-    table = faces_table(analysis).astype(object)
-    return table.where(table.notna(), None).to_dict("records")
+    return json_records(faces_table(analysis))
 
 
 def _image_record(analysis: ImageAnalysis) -> dict:

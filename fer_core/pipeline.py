@@ -36,6 +36,7 @@ __all__ = [
     "expand_box",
     "face_columns",
     "frames_table",
+    "json_records",
     "reading_order",
 ]
 
@@ -280,6 +281,13 @@ _NAN_ROW = np.array([math.nan], np.float32)
 def face_columns(labels: Sequence[str]) -> list[str]:
     """Columns of a face table for a label set, in order: :data:`FACE_COLUMNS`, then ``p_<label>`` per class."""
     return [*FACE_COLUMNS, *(prob_column(name) for name in labels)]
+
+
+def json_records(table: pd.DataFrame) -> list[dict]:
+    """The rows of a face table as plain JSON-ready dicts (missing values, e.g. too-small faces' probabilities,
+    as ``None``), for the CLI's JSON lines and the Image page's JSON download."""
+    plain = table.astype(object)
+    return plain.where(plain.notna(), None).to_dict("records")
 
 
 def frames_table(results: Sequence[FrameResult], labels: Sequence[str], *, empty_rows: bool = False) -> pd.DataFrame:

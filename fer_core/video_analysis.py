@@ -21,8 +21,9 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from fer_core.detect import FaceDetector, create_detector
 from fer_core.memory import release_freed_memory
-from fer_core.pipeline import FacePipeline
+from fer_core.pipeline import ClassifierLike, FacePipeline, PipelineSettings, json_records
 from fer_core.sample_media import write_face_video
 from fer_core.video import VideoError, VideoInfo, emotion_shares, export_timeline, process_video
 
@@ -31,20 +32,25 @@ __all__ = [
     "SAMPLE_CLIP_NAME",
     "TIMELINE_MIME",
     "VIDEO_PRESET",
+    "VIDEO_SETTINGS",
     "VIDEO_TYPES",
     "VideoAnalysis",
     "VideoSource",
     "analyse_video",
     "check_video_name",
     "frames_to_process",
+    "is_video_name",
+    "predict_video_file",
     "source_info",
     "staged_file",
     "timeline_bytes",
+    "video_detector",
     "write_sample_clip",
 ]
 
 VIDEO_TYPES = ("mp4", "avi", "mov", "webm", "mkv")
 VIDEO_PRESET = "video"  # the detection preset clips are searched with (fer_core.detect)
+VIDEO_SETTINGS = PipelineSettings()  # what the Video page's sidebar starts from: tracks smoothed over frames
 SAMPLE_CLIP_NAME = "sample_clip.mp4"
 MAX_SECONDS = 300  # the longest stretch one click may analyse: beyond this a CPU server blocks for minutes
 TIMELINE_MIME = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet", ".json": "application/json"}
@@ -91,6 +97,32 @@ class VideoAnalysis:
 def _safe_file_name(name: str) -> str:
     """The upload's base name with anything but letters, digits, dot, dash and underscore replaced."""
     return re.sub(r"[^\w.-]", "_", Path(name).name) or "video"
+
+
+def is_video_name(name: str) -> bool:
+    """Whether ``name`` has one of the :data:`VIDEO_TYPES` extensions."""
+    return "." in name and name.rsplit(".", 1)[-1].lower() in VIDEO_TYPES
+
+
+def video_detector(kind: str = "haar", model_path: str | None = None) -> FaceDetector:
+    """The face detector clips are searched with (the ``video`` preset of ``kind``)."""
+    return create_detector(kind, model_path=model_path, preset=VIDEO_PRESET)
+
+
+def predict_video_file(
+    classifier: ClassifierLike, path: str | Path, detector: FaceDetector, settings: PipelineSettings = VIDEO_SETTINGS
+) -> list[dict]:
+    """The CLI's ``predict`` for a clip: the Video page's timeline, ``video`` first, one JSON-ready row per face per
+    frame (a frame without a face: one row with its face fields empty); an unreadable clip: one error record."""
+    try:
+        check_video_name(str(path))
+        timeline = process_video(path, None, FacePipeline(classifier, detector, settings))
+    except VideoError as err:
+        return [{"video": str(path), "error": str(err)}]
+    finally:
+        release_freed_memory()
+    timeline.insert(0, "video", str(path))
+    return json_records(timeline)
 
 
 def check_video_name(name: str) -> None:

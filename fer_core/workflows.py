@@ -28,7 +28,7 @@ __all__ = [
     "balance_model",
     "evaluate_model",
     "matching_head",
-    "predict_images",
+    "predict_files",
     "quantize_model",
     "train_from_recipe",
     "training_card",
@@ -347,12 +347,21 @@ def update_card_metrics(
     return headline.to_dict()
 
 
-def predict_images(model: str, paths: Sequence[str], detector: str = "haar") -> list[dict]:
-    """Detect and classify the faces of image files exactly as the Image page does (``fer_core.photo``).
+def predict_files(model: str, paths: Sequence[str], detector: str = "haar") -> list[dict]:
+    """Detect and classify the faces of image and video files exactly as the Image and Video pages do.
 
-    One face-table row per face (boxes in the pixels of the upright original); an image without a face gets one
-    record saying why it may be, an unreadable one a record with its error.
+    Photos go through ``fer_core.photo`` (one face-table row per face, boxes in the pixels of the upright
+    original; an image without a face gets one record saying why it may be), clips (by extension) through
+    ``fer_core.video_analysis`` (the Video page's timeline rows); an unreadable file gives a record with its error.
     """
     from fer_core.photo import photo_detector, predict_photo_files
+    from fer_core.video_analysis import is_video_name, predict_video_file, video_detector
 
-    return list(predict_photo_files(load_model(model), paths, photo_detector(detector)))
+    clf = load_model(model)
+    records: list[dict] = []
+    for path in paths:
+        if is_video_name(str(path)):
+            records += predict_video_file(clf, path, video_detector(detector))
+        else:
+            records += predict_photo_files(clf, [path], photo_detector(detector))
+    return records

@@ -20,7 +20,7 @@ from fer_core.photo import (
     sample_photo_bytes,
 )
 from fer_core.pipeline import FACE_COLUMNS, FaceResult, FrameResult, face_columns, frames_table
-from fer_core.workflows import predict_images
+from fer_core.workflows import predict_files
 from fer_core.zoo import load_model
 
 LABELS = ("happy", "sad")
@@ -37,7 +37,7 @@ def test_cli_predict_gives_the_rows_the_image_page_tabulates(tiny_model_dir: Pat
     page = faces_table(
         analyse_image(str(photo_path), photo_path.read_bytes(), load_model(tiny_model_dir), photo_detector())
     )
-    cli = predict_images(str(tiny_model_dir), [str(photo_path)])
+    cli = predict_files(str(tiny_model_dir), [str(photo_path)])
     assert len(page) >= 1 and len(cli) == len(page)
     assert list(cli[0]) == list(page.columns) == ["image", *face_columns(load_model(tiny_model_dir).labels)]
     for row, record in zip(page.to_dict("records"), cli, strict=True):
@@ -106,3 +106,26 @@ def test_live_timeline_is_a_face_table() -> None:
     processor.process(np.zeros((80, 80, 3), np.uint8))
     table = frames_table(processor.timeline(), processor.labels)
     assert list(table.columns) == face_columns(LABELS) and table["shown_as"].tolist() == ["happy"]
+
+
+def test_cli_predict_gives_a_clip_the_rows_of_the_video_page_timeline(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from fer_core.pipeline import FacePipeline
+    from fer_core.video_analysis import VIDEO_SETTINGS, analyse_video, video_detector, write_sample_clip
+
+    clip = write_sample_clip(tmp_path / "clip.mp4", n_frames=6)
+    clf = load_model(tiny_model_dir)
+    page = analyse_video(clip, FacePipeline(clf, video_detector(), VIDEO_SETTINGS), source_key="k", source_name="c")
+    cli = predict_files(str(tiny_model_dir), [str(clip)])
+    assert len(cli) == len(page.timeline) >= 6 and list(cli[0]) == ["video", *page.timeline.columns]
+    for row, record in zip(page.timeline.to_dict("records"), cli, strict=True):
+        assert {k: v for k, v in record.items() if k != "video"} == pytest.approx(
+            {k: (None if v is None or v != v else v) for k, v in row.items()}
+        )
+    json.dumps(cli, allow_nan=False)
+
+
+def test_cli_predict_reports_an_unreadable_clip(tiny_model_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    (record,) = predict_files(str(tiny_model_dir), [str(broken)])
+    assert record["video"] == str(broken) and "error" in record
