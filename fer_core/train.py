@@ -393,6 +393,24 @@ def _restore(run: _Run, state: TrainState) -> None:
     run.step = state.step
 
 
+@dataclass
+class _Progress:
+    """Where a run stands between epochs: its history, the best epoch so far with its weights, seconds spent."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_score: float = -1.0
+    best_weights: dict[str, torch.Tensor] | None = None
+    seconds: float = 0.0
+
+    def record(self, row: dict[str, float], model: nn.Module) -> None:
+        """Add one epoch's row; its weights become the best when its validation score is the highest yet."""
+        self.history.append(row)
+        self.seconds += row["seconds"]
+        if row["val_score"] > self.best_score:
+            self.best_epoch, self.best_score, self.best_weights = int(row["epoch"]), row["val_score"], _cpu_state(model)
+
+
 def fit_heads(
     recipe: Recipe,
     train: HeadTargets,
@@ -404,49 +422,63 @@ def fit_heads(
     state_dir: Path | None = None,
     resume: bool = False,
 ) -> TrainResult:
-    """Train ``recipe.architecture`` from scratch with one block of outputs per head; keep the best val epoch."""
+    """Train ``recipe.architecture`` from scratch with one block of outputs per head; keep the best val epoch.
+
+    The loop: :func:`train_one_epoch`, :func:`evaluate_heads`, keep the best, save the epoch's state.
+    """
     dist = from_environment(torch.device(device) if device else None)
     dev = dist.device(device)
     run = _build_run(recipe, train, val, dev, dist)
     progress = progress and dist.is_main  # every rank may read a state to resume; only rank 0 writes
     fingerprint = recipe_fingerprint(recipe, train)
-    state = _resumable_state(state_dir, fingerprint) if resume else None
-    history = list(state.history) if state else []
-    best_epoch, best_score = (state.best_epoch, state.best_score) if state else (0, -1.0)
-    best_weights = state.best_model if state else None
-    spent = state.seconds if state else 0.0
-    if state is not None:
-        _restore(run, state)
-        if progress:
-            tqdm.write(f"resumed {recipe.name} after epoch {state.epoch}")
-    for epoch in range(len(history) + 1, recipe.epochs + 1):
-        started = time.perf_counter()
-        row = {"epoch": epoch, **train_one_epoch(run, epoch, progress), **evaluate_heads(run)}
-        if run.plateau is not None:
-            run.plateau.step(row["val_score"])
-        row.update(lr=run.optimizer.param_groups[0]["lr"], seconds=round(time.perf_counter() - started, 2))
-        row = {k: (round(v, 5) if isinstance(v, float) and k not in ("lr",) else v) for k, v in row.items()}
-        row["val_acc"] = row.pop("val_accuracy")
-        history.append(row)
-        spent += row["seconds"]
-        if row["val_score"] > best_score:
-            best_epoch, best_score, best_weights = epoch, row["val_score"], _cpu_state(run.model)
+    done = _start_or_resume(run, state_dir, fingerprint, progress) if resume else _Progress()
+    for epoch in range(len(done.history) + 1, recipe.epochs + 1):
+        row = _run_epoch(run, epoch, progress)
+        done.record(row, run.model)
         if progress:
             tqdm.write(_epoch_line(row))
         if state_dir is not None and dist.is_main:
-            _save_epoch(state_dir, run, epoch, history, best_epoch, best_score, best_weights, fingerprint, spent)
+            _save_epoch(state_dir, run, epoch, done, fingerprint)
         if on_epoch is not None:
             on_epoch(row)
-    run.model.load_state_dict(best_weights)
-    best_row = history[best_epoch - 1]
+    return _result(run, done, dist)
+
+
+def _start_or_resume(run: _Run, state_dir: Path | None, fingerprint: str, progress: bool) -> _Progress:
+    """The progress saved in ``state_dir`` with the run restored to it, or a fresh start when there is none."""
+    state = _resumable_state(state_dir, fingerprint)
+    if state is None:
+        return _Progress()
+    _restore(run, state)
+    if progress:
+        tqdm.write(f"resumed {run.recipe.name} after epoch {state.epoch}")
+    return _Progress(list(state.history), state.best_epoch, state.best_score, state.best_model, state.seconds)
+
+
+def _run_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, float]:
+    """Train one epoch and validate: the history row (losses, scores, learning rate, seconds)."""
+    started = time.perf_counter()
+    row = {"epoch": epoch, **train_one_epoch(run, epoch, progress), **evaluate_heads(run)}
+    if run.plateau is not None:
+        run.plateau.step(row["val_score"])
+    row.update(lr=run.optimizer.param_groups[0]["lr"], seconds=round(time.perf_counter() - started, 2))
+    row = {k: (round(v, 5) if isinstance(v, float) and k not in ("lr",) else v) for k, v in row.items()}
+    row["val_acc"] = row.pop("val_accuracy")
+    return row
+
+
+def _result(run: _Run, done: _Progress, dist: Distributed) -> TrainResult:
+    """The best epoch's model (on the CPU, eval mode) and what the card records about the run."""
+    run.model.load_state_dict(done.best_weights)
+    best_row = done.history[done.best_epoch - 1]
     return TrainResult(
         model=run.model.cpu().eval(),
-        history=history,
-        best_epoch=best_epoch,
+        history=done.history,
+        best_epoch=done.best_epoch,
         best_val_acc=float(best_row["val_acc"]),
         input_spec=run.spec,
-        seconds=spent,
-        device=str(dev),
+        seconds=done.seconds,
+        device=str(run.device),
         heads=run.heads,
         best_val={k: v for k, v in best_row.items() if k.startswith("val_")},
         is_main_process=dist.is_main,
@@ -465,7 +497,8 @@ def _resumable_state(state_dir: Path | None, fingerprint: str) -> TrainState | N
     return state
 
 
-def _save_epoch(state_dir, run, epoch, history, best_epoch, best_score, best_weights, fingerprint, spent) -> None:
+def _save_epoch(state_dir: Path, run: _Run, epoch: int, done: _Progress, fingerprint: str) -> None:
+    """Everything needed to resume after ``epoch`` (safetensors + JSON), and the status file."""
     plateau = run.plateau.state_dict() if run.plateau is not None else None
     save_state(
         state_dir,
@@ -473,15 +506,15 @@ def _save_epoch(state_dir, run, epoch, history, best_epoch, best_score, best_wei
             epoch=epoch,
             step=run.step,
             model=_cpu_state(run.model),
-            best_model=best_weights,
+            best_model=done.best_weights,
             optimizer=run.optimizer.state_dict(),
             rng=_rng_state(run),
-            history=history,
-            best_epoch=best_epoch,
-            best_score=best_score,
+            history=done.history,
+            best_epoch=done.best_epoch,
+            best_score=done.best_score,
             plateau=plateau,
             recipe_fingerprint=fingerprint,
-            seconds=spent,
+            seconds=done.seconds,
         ),
     )
     write_status(
@@ -489,10 +522,10 @@ def _save_epoch(state_dir, run, epoch, history, best_epoch, best_score, best_wei
         recipe=run.recipe.name,
         epoch=epoch,
         epochs=run.recipe.epochs,
-        best_epoch=best_epoch,
-        best_score=best_score,
-        last=history[-1],
-        seconds=spent,
+        best_epoch=done.best_epoch,
+        best_score=done.best_score,
+        last=done.history[-1],
+        seconds=done.seconds,
         done=epoch == run.recipe.epochs,
     )
 
