@@ -142,3 +142,28 @@ def test_a_config_that_disagrees_with_its_card_is_refused(tiny_model_dir: Path, 
             config_path.write_text(json.dumps({**config, key: value}))
         with pytest.raises(ModelLoadError, match=f"config.json has {key} {value} but card.json describes"):
             load_model(tiny_model_dir, backend=backend)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_bench_runs_the_onnx_session_on_the_threads_it_reports(
+    tiny_model_dir: Path, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session's thread count is fixed when it is made: the benchmark makes one with the threads it reports."""
+    from fer_core import bench
+    from fer_core.export import export_onnx
+
+    export_onnx(tiny_model_dir)
+    sessions = []
+
+    def spy(clf, path, threads=1, attach=bench.attach_onnx_file):
+        attach(clf, path, threads=threads)
+        sessions.append(clf.onnx_session)
+
+    monkeypatch.setattr(bench, "attach_onnx_file", spy)
+    before = torch.get_num_threads()
+    try:
+        row = bench.benchmark_classifier(str(tiny_model_dir), backend="onnx", threads=threads, batch_sizes=(1,))
+    finally:
+        torch.set_num_threads(before)  # the rest of the suite keeps its own thread count
+    assert row["threads"] == threads
+    assert sessions[-1].get_session_options().intra_op_num_threads == threads
