@@ -118,10 +118,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _emit(part: Any, leading: dict[str, Any] | None = None) -> dict[str, Any]:
+def _emit(part: Any) -> dict[str, Any]:
     """``part`` as a dict: keys in the order it was read (then new ones in field order), ``None`` left out."""
     names = [f.name for f in dataclasses.fields(part) if f.name not in ("extra", "key_order")]
-    values = {**(leading or {}), **{n: _plain(getattr(part, n)) for n in names}, **part.extra}
+    values = {**{n: _plain(getattr(part, n)) for n in names}, **part.extra}
     values = {k: v for k, v in values.items() if v is not None}
     ordered = [k for k in part.key_order if k in values]
     return {k: values[k] for k in [*ordered, *(k for k in values if k not in ordered)]}
@@ -312,7 +312,7 @@ class ModelCard(_Part):
         """A card from its JSON object; ``path`` names the file in error messages."""
         where = str(path)
         data = _mapping(data, "a card", where)
-        version = _check(data.get("schema_version", 1), int, "schema_version", where)
+        version = _check(data.get("schema_version"), int, "schema_version", where) or 1
         if version > SCHEMA_VERSION:
             raise _fail(where, f"schema_version {version} is newer than this fer_core reads ({SCHEMA_VERSION})")
         return cls(
