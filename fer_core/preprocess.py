@@ -83,16 +83,25 @@ def resize_stack(images: np.ndarray, size: int, interpolation: int | None = None
     return out.transpose(2, 0, 1)
 
 
-def normalise(grays_u8: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+def normalise(grays_u8: np.ndarray | torch.Tensor, spec: InputSpec) -> np.ndarray | torch.Tensor:
     """uint8 grey ``(N, H, W)`` -> float32 ``(N, channels, H, W)``: scaled to [0, 1], the grey plane repeated to
-    the model's channels, minus ``mean`` and over ``std`` per channel (on the tensor's own device)."""
+    the model's channels, minus ``mean`` and over ``std`` per channel.
+
+    One formula for both array kinds: a NumPy batch stays NumPy (serving a face costs no torch call), a torch
+    batch stays on its device (training); both give the same float32 values (``tests/fer_core/test_preprocess``).
+    """
+    if isinstance(grays_u8, np.ndarray):
+        x = grays_u8.astype(np.float32)[:, None] * np.float32(1.0 / 255.0)
+        mean, std = (np.asarray(v, np.float32).reshape(1, -1, 1, 1) for v in (spec.mean, spec.std))
+        if spec.channels > 1:
+            x = np.broadcast_to(x, (x.shape[0], spec.channels, *x.shape[2:]))
+        return (x - mean) / std
     import torch  # here, so that reading datasets (fer_core.data resizes with this module) needs no torch
 
     x = grays_u8.to(torch.float32).unsqueeze(1) * (1.0 / 255.0)
     if spec.channels > 1:
         x = x.expand(-1, spec.channels, -1, -1)
-    mean = torch.tensor(spec.mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
-    std = torch.tensor(spec.std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    mean, std = (torch.tensor(v, dtype=torch.float32, device=x.device).view(1, -1, 1, 1) for v in (spec.mean, spec.std))
     return (x - mean) / std
 
 
@@ -104,9 +113,7 @@ def prepare_batch(crops: Sequence[np.ndarray] | np.ndarray, spec: InputSpec) -> 
         grays = resize_stack(crops, spec.size)  # already a (N, H, W) grey stack, the common case in evaluation
     else:
         grays = np.stack([resize_face(to_gray(np.asarray(c)), spec.size) for c in crops])
-    import torch
-
-    return normalise(torch.from_numpy(np.ascontiguousarray(grays)), spec).numpy()
+    return normalise(grays, spec)
 
 
 def tta_views(batch: np.ndarray, mode: str, crop_fraction: float = 0.875) -> list[np.ndarray]:
