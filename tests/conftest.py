@@ -90,3 +90,13 @@ def hub_vit_dir(directory: Path, *, preprocessor: dict | None = None, **config_c
     if config_changes:
         edit_json(directory / "config.json", lambda data: data.update(config_changes))
     return directory
+
+
+def load_script(name: str):
+    """A script of ``scripts/`` imported as a module (scripts are files, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
