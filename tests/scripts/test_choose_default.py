@@ -8,27 +8,27 @@ from pathlib import Path
 import pytest
 from conftest import load_script
 
+from fer_core.card import HeadCard, ModelCard
+from fer_core.model_dir import ModelDir
+
 
 @pytest.fixture(scope="module")
 def rule():
     return load_script("choose_default")
 
 
-def _card(model_id: str, score: float | None, ratio: float | None, heads: bool = True) -> dict:
-    card = {"id": model_id, "family": "timm"}
-    if ratio is not None:
-        card["peer_latency"] = {"ratio_to_fer": ratio}
+def _card(model_id: str, score: float | None, ratio: float | None, heads: bool = True) -> ModelCard:
+    card = ModelCard(id=model_id, family="timm", peer_latency={"ratio_to_fer": ratio} if ratio is not None else None)
     if heads:
-        table = [{"tau": 0.0, "accuracy": score, "macro_f1": score, "score": score}] if score is not None else []
+        table = [{"tau": 0.0, "accuracy": score, "macro_f1": score, "score": score}]
         balance = {"tau": 0.0, "validation": table} if score is not None else None
-        card["heads"] = {h: ({"balance": balance} if balance else {}) for h in ("fer2013", "ferplus")}
+        card.heads = {h: HeadCard(balance=balance) for h in ("fer2013", "ferplus")}
     return card
 
 
-def _write(root: Path, cards: list[dict]) -> None:
+def _write(root: Path, cards: list[ModelCard]) -> None:
     for card in cards:
-        (root / card["id"]).mkdir(parents=True)
-        (root / card["id"] / "card.json").write_text(json.dumps(card))
+        ModelDir(root / card.id).write_card(card)
 
 
 def test_the_best_fast_two_head_model_wins_and_is_written(rule, tmp_path: Path) -> None:
