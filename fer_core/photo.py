@@ -183,7 +183,8 @@ def predict_photo_files(
             yield {"image": str(path), "error": analysis.error}
         elif not analysis.result.faces:
             yield {"image": str(path), "faces": 0, "why": no_face_reason(detector, analysis.decoded.size)}
-        yield from face_records(analysis)
+        else:
+            yield from face_records(analysis)
 
 
 def sample_photo_bytes() -> bytes:
