@@ -8,7 +8,6 @@ fer_core.metrics from the run rows; nothing is typed in. ``python scripts/readme
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fer_core import metrics  # noqa: E402  (after the repository is on the path)
+from fer_core.model_dir import DEFAULT_FILE, Checkpoints  # noqa: E402
 from fer_core.runs import StoredRun, discover_runs  # noqa: E402
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -98,17 +98,19 @@ def subgroup_markdown(runs: list[StoredRun]) -> str:
 
 def default_markdown(checkpoints: Path) -> str:
     """The default model in one paragraph: its test results per label set and its latency against `fer`."""
-    name = json.loads((checkpoints / "default.json").read_text())["model"]
-    card = json.loads((checkpoints / name / "card.json").read_text())
-    heads = card.get("heads") or {card.get("label_set", "?"): {"metrics": card.get("metrics", {})}}
-    parts = []
-    for head, spec in heads.items():
-        test = (spec.get("metrics") or {}).get("test")
-        if test:
-            parts.append(f"{head} test accuracy {_pct(test['accuracy'])} %, macro-F1 {_pct(test['macro_f1'])} %")
+    root = Checkpoints(checkpoints)
+    name = root.default_name()
+    card = root.read_card(name)
+    heads = {head: entry.test_metrics for head, entry in card.heads.items()} if card.heads else {}
+    heads = heads or {card.label_set or "?": card.test_metrics}
+    parts = [
+        f"{head} test accuracy {_pct(test.accuracy)} %, macro-F1 {_pct(test.macro_f1)} %"
+        for head, test in heads.items()
+        if test is not None
+    ]
     text = f"Default model (`checkpoints/default.json`, chosen by `python scripts/choose_default.py`): **{name}**"
     text += (": " + "; ".join(parts) + ".") if parts else "."
-    peer = card.get("peer_latency")
+    peer = card.peer_latency
     if peer:
         text += (
             f" Per face, 1 thread, batch 1: {peer['ms_per_face']:.3f} ms ({peer['backend']}) against "
@@ -124,7 +126,7 @@ def results_section(checkpoints: Path) -> str:
         return "No stored runs yet."
     tests = [run for run in runs if run.split == "test"]
     sections = [leaderboard_markdown(runs), robustness_markdown(tests), subgroup_markdown(tests)]
-    if (checkpoints / "default.json").is_file():
+    if (checkpoints / DEFAULT_FILE).is_file():
         sections.insert(0, default_markdown(checkpoints))
     return "\n\n".join(sections)
 

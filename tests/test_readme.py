@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO_ROOT as REPO
+from conftest import load_script
 
 
 def test_readme_results_match_the_stored_runs() -> None:
-    spec = importlib.util.spec_from_file_location("readme_tables", REPO / "scripts" / "readme_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.main(["--check"]) == 0, "README results are stale: run python scripts/readme_tables.py"
+    stale = "README results are stale: run python scripts/readme_tables.py"
+    assert load_script("readme_tables").main(["--check"]) == 0, stale
 
 
 def test_readme_shows_the_two_commands() -> None:
