@@ -191,9 +191,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     from fer_core.models import architecture_info, list_architectures
 
     print("architectures (python -m fer_core train --recipe ...):")
-    for name in list_architectures():
+    names = list_architectures()
+    width = max(map(len, names), default=12)  # budget variants have long names: size the column to fit them
+    for name in names:
         info = architecture_info(name)
-        print(f"  {name:<12} {info.family:<5} {info.description}")
+        print(f"  {name:<{width}} {info.family:<5} {info.description}")
     print("\nshipped models (checkpoints/):")
     checkpoints = Checkpoints.at()
     default = checkpoints.default_name() if checkpoints.names() else None
