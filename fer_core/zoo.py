@@ -497,7 +497,7 @@ def load_model(
         logit_bias=served.logit_bias,
     )
     _check_card_matches_config(card, directory)
-    if backend == "onnx" or (backend == "auto" and directory.onnx_path.is_file()):
+    if backend == "onnx" or (backend == "auto" and served_onnx_file(directory.path, card).is_file()):
         _attach_onnx(clf, directory.path)
     else:
         clf.module = _build_module(directory.path, card).eval()

@@ -47,3 +47,11 @@ def test_quantised_model_that_disagrees_is_not_kept(exported_dir: Path) -> None:
 def test_card_naming_a_missing_or_foreign_file_falls_back_to_the_float_export(exported_dir: Path) -> None:
     for name in ("missing.onnx", "../model.onnx"):
         assert served_onnx_file(exported_dir, ModelCard(onnx={"file": name})).name == "model.onnx"
+
+
+def test_int8_file_alone_is_served_without_the_float_export(exported_dir: Path) -> None:
+    """A zoo directory may ship only model.int8.onnx (repository budget): backend auto still serves it."""
+    quantize_int8(exported_dir, FACES[:32], FACES, LABELS, min_agreement=0.5, max_drop=1.0)
+    (exported_dir / "model.onnx").unlink()
+    clf = load_model(exported_dir, backend="auto")
+    assert clf.backend == "onnx" and clf.predict(FACES[:2]).shape == (2, 7)
