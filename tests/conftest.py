@@ -53,6 +53,13 @@ def tiny_model_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def split_cache_dir(request: pytest.FixtureRequest) -> Path | None:
+    """pytest's cache folder for decoded real splits (kept between runs); None under ``-p no:cacheprovider``."""
+    cache = getattr(request.config, "cache", None)
+    return cache.mkdir("fer-data") if cache is not None else None
+
+
+@pytest.fixture(scope="session")
 def data_root() -> Path:
     """The real datasets (FER2013, FER+); tests that need them skip with a reason when absent."""
     if not (DATA_ROOT / "fer2013").is_dir() or not (DATA_ROOT / "ferplus").is_dir():

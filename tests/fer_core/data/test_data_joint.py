@@ -60,10 +60,8 @@ def test_missing_names_table_says_what_it_is_for(tmp_path: Path) -> None:
         read_names_table(tmp_path / "fer2013_names.csv")
 
 
-def test_real_joint_split_counts(data_root: Path, request) -> None:
-    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
-    cache_dir = cache.mkdir("fer-data") if cache is not None else None
-    joint = load_joint_split(data_root / "fer2013", data_root / "ferplus", "val", cache_dir=cache_dir)
+def test_real_joint_split_counts(data_root: Path, split_cache_dir: Path | None) -> None:
+    joint = load_joint_split(data_root / "fer2013", data_root / "ferplus", "val", cache_dir=split_cache_dir)
     assert len(joint) == 3589  # every PublicTest face keeps its FER2013 label
     # the FER+ Valid majority faces (3,555) that fer2013_names.csv maps to a file
     assert joint.ferplus_mask.sum() == 3553

@@ -32,12 +32,10 @@ FER2013_TEST_AGE_ROWS = 3567
 
 
 @pytest.fixture(scope="session")
-def real_splits(data_root: Path, request: pytest.FixtureRequest) -> dict[tuple[str, str], FaceArrays]:
+def real_splits(data_root: Path, split_cache_dir: Path | None) -> dict[tuple[str, str], FaceArrays]:
     """Every split of both datasets (FER+ majority), through a cache that outlives the test session."""
-    cache = request.config.cache
-    cache_dir = cache.mkdir("fer-data") if cache is not None else None
     return {
-        (dataset, split): load_split(dataset, data_root / dataset, split, cache_dir=cache_dir)
+        (dataset, split): load_split(dataset, data_root / dataset, split, cache_dir=split_cache_dir)
         for dataset, sizes in SPLIT_SIZES.items()
         for split in sizes
     }

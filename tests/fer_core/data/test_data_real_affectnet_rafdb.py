@@ -29,27 +29,23 @@ def dataset_root(name: str, needed: str) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def cache_dir(request: pytest.FixtureRequest) -> Path | None:
-    cache = request.config.cache
-    return cache.mkdir("fer-data") if cache is not None else None
-
-
 @pytest.mark.parametrize("split", ["train", "test"])
-def test_rafdb_split_sizes_and_class_counts(split: str, cache_dir: Path | None) -> None:
-    arrays = load_split("rafdb", dataset_root("rafdb", "EmoLabel/list_patition_label.txt"), split, cache_dir=cache_dir)
+def test_rafdb_split_sizes_and_class_counts(split: str, split_cache_dir: Path | None) -> None:
+    arrays = load_split(
+        "rafdb", dataset_root("rafdb", "EmoLabel/list_patition_label.txt"), split, cache_dir=split_cache_dir
+    )
     assert len(arrays) == PUBLISHED_SIZES["rafdb", split] and arrays.dropped == {}
     counts = dict(zip(FER2013.names, arrays.class_counts().tolist(), strict=True))
     assert counts == RAFDB_CLASS_COUNTS[split]
     assert sum(RAFDB_CLASS_COUNTS[split].values()) == PUBLISHED_SIZES["rafdb", split]
 
 
-def test_affectnet_validation_set_has_500_per_class(cache_dir: Path | None) -> None:
+def test_affectnet_validation_set_has_500_per_class(split_cache_dir: Path | None) -> None:
     root = dataset_root("affectnet", "val_set/annotations")
-    eight = load_split("affectnet", root, "test", cache_dir=cache_dir)
+    eight = load_split("affectnet", root, "test", cache_dir=split_cache_dir)
     assert len(eight) == PUBLISHED_SIZES["affectnet", "test"]
     assert eight.class_counts().tolist() == [AFFECTNET_VAL_PER_CLASS] * len(FERPLUS)
     assert eight.metadata[["valence", "arousal"]].notna().all().all()
-    seven = load_split("affectnet7", root, "test", cache_dir=cache_dir)
+    seven = load_split("affectnet7", root, "test", cache_dir=split_cache_dir)
     assert len(seven) == 7 * AFFECTNET_VAL_PER_CLASS
     assert seven.dropped == {"class contempt not in fer2013": AFFECTNET_VAL_PER_CLASS}
