@@ -159,26 +159,31 @@ def scoring_note(run: StoredRun) -> str | None:
     """In words, what a run did not score: classes the model or the dataset lacks, images label filters dropped.
 
     Read from the sidecar's ``scoring`` and ``dropped`` (written by ``fer_core.evaluate``); None when nothing.
+    Model and dataset ids, class names and drop reasons come from whoever ran ``evaluate``: shown as text.
     """
     scoring = _mapping(run.info.get("scoring"))
     shared = len(_names(scoring.get("shared_labels")) or run.labels)
     parts = []
     lost = {str(name): _count(n) for name, n in _mapping(scoring.get("images_dropped")).items()}
     if lost:
-        counts = ", ".join(f"{n:,} {name} images dropped" for name, n in lost.items())
+        counts = ", ".join(f"{n:,} {literal(name)} images dropped" for name, n in lost.items())
         of = len(_names(scoring.get("dataset_labels")))
         parts.append(f"scored on {shared} of the dataset's {of} classes ({counts})")
     removed = _names(scoring.get("predictions_removed"))
     if removed:
         parts.append(
             f"predictions restricted to the dataset's {shared} classes "
-            f"({', '.join(removed)} probability removed, the rest renormalised)"
+            f"({', '.join(map(literal, removed))} probability removed, the rest renormalised)"
         )
     for reason, n in _mapping(run.info.get("dropped")).items():
         covered = lost and str(reason).startswith("class ")  # the class drops are named above
         if _count(n) and not covered:
-            parts.append(f"{_count(n):,} images dropped ({reason})")
-    return (f"{run.model_id} on {run.dataset} {run.split}: " + "; ".join(parts) + ".") if parts else None
+            parts.append(f"{_count(n):,} images dropped ({literal(reason)})")
+    return (
+        (f"{literal(run.model_id)} on {literal(f'{run.dataset} {run.split}')}: " + "; ".join(parts) + ".")
+        if parts
+        else None
+    )
 
 
 def show_scoring_notes(runs: list[StoredRun]) -> None:

@@ -12,9 +12,10 @@ import pytest
 from run_fixtures import synthetic_rows, write_model_dir, write_run_files
 from streamlit.testing.v1 import AppTest
 
+from fer_app.dashboard_data import scoring_note
 from fer_core import metrics
 from fer_core.labels import FER2013, FERPLUS, SharedClasses
-from fer_core.runs import scan_runs
+from fer_core.runs import StoredRun, scan_runs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 30
@@ -104,10 +105,11 @@ def test_cross_dataset_table_equals_the_metric_on_the_stored_runs(checkpoints: P
 def test_the_page_says_what_each_run_left_out(checkpoints: Path) -> None:
     app = run_page("compare")
     captions = " ".join(caption.value for caption in app.caption)
-    assert "alpha_cnn on affectnet test: scored on 7 of the dataset's 8 classes (12 contempt images dropped)." in (
-        captions
+    assert (
+        "` alpha_cnn ` on ` affectnet test `: scored on 7 of the dataset's 8 classes (12 ` contempt ` images dropped)."
+        in (captions)
     )
-    assert "gamma_ferplus on rafdb test: predictions restricted to the dataset's 7 classes" in captions
+    assert "` gamma_ferplus ` on ` rafdb test `: predictions restricted to the dataset's 7 classes" in captions
 
 
 @pytest.mark.parametrize(("page", "key"), [("compare", "compare_dataset"), ("subgroups", "subgroups_dataset")])
@@ -119,8 +121,10 @@ def test_picking_a_dataset_shows_its_runs_and_their_notes(checkpoints: Path, pag
     picker.set_value(("rafdb", "test")).run()
     assert not app.exception
     notes = " ".join(info.value for info in app.info)
-    assert "gamma_ferplus on rafdb test: predictions restricted to the dataset's 7 classes (contempt" in notes
-    assert "alpha_cnn on rafdb" not in notes  # scored on every class and image
+    assert (
+        "` gamma_ferplus ` on ` rafdb test `: predictions restricted to the dataset's 7 classes (` contempt `" in notes
+    )
+    assert "alpha_cnn ` on ` rafdb" not in notes  # scored on every class and image
 
 
 def test_leaderboard_of_a_new_dataset(checkpoints: Path) -> None:
@@ -130,7 +134,7 @@ def test_leaderboard_of_a_new_dataset(checkpoints: Path) -> None:
     assert sorted(board.index) == ["alpha_cnn", "gamma_ferplus"]
     clean = metrics.condition_rows(rows_of("alpha_cnn", "affectnet"))
     assert board.loc["alpha_cnn", "accuracy"] == pytest.approx(metrics.accuracy(clean))
-    assert any("12 contempt images dropped" in info.value for info in app.info)
+    assert any("12 ` contempt ` images dropped" in info.value for info in app.info)
 
 
 @pytest.mark.parametrize("scoring", ["contempt", ["contempt"], {"images_dropped": [1], "predictions_removed": "x"}])
@@ -141,3 +145,17 @@ def test_malformed_scoring_fields_do_not_break_the_page(checkpoints: Path, scori
     app = run_page("compare")
     assert not any("alpha_cnn on affectnet" in caption.value for caption in app.caption)
     assert "alpha_cnn" in cross_dataset_frame(app).index
+
+
+def test_ids_and_reasons_from_a_sidecar_are_shown_as_text() -> None:
+    """A run written by anyone: Markdown in its model id, dataset id or drop reason must not render (or fetch)."""
+    run = StoredRun(
+        model_id="![x](http://host/p.png)",
+        dataset="**bold**",
+        split="test",
+        path=Path("runs/x.parquet"),
+        info={"labels": ["a", "b"], "dropped": {":material/home: $x$": 3}},
+        rows=pd.DataFrame(),
+    )
+    note = scoring_note(run)
+    assert note == "` ![x](http://host/p.png) ` on ` **bold** test `: 3 images dropped (` :material/home: $x$ `)."
