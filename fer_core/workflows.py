@@ -216,7 +216,9 @@ def evaluate_model(
     (default: the model's); ``dataset_id`` is the name the run is stored and shown under (default: the dataset,
     an ImageFolder's folder name). The card's test metrics come only from a dataset the model was trained on.
     """
-    clf = load_model(model, backend=backend, tta=tta, head=matching_head(model, dataset))
+    if label_set is not None and dataset != "imagefolder":
+        raise ValueError(f"--label-set names an ImageFolder's classes; the {dataset} layout has its own ({dataset})")
+    clf = load_model(model, backend=backend, tta=tta, head=matching_head(model, dataset, label_set))
     model_classes = label_set_of(clf.labels, clf.name)
     arrays = load_split(
         dataset, dataset_root, split, label_mode=label_mode, label_set=label_set or model_classes, progress=True
@@ -250,13 +252,14 @@ def evaluate_model(
     return parquet_path, json.loads(json_path.read_text())
 
 
-def matching_head(model: str, dataset: str) -> str | None:
-    """The head of a multi-head model whose label set is the dataset's (None: the model's own default)."""
+def matching_head(model: str, dataset: str, label_set: str | None = None) -> str | None:
+    """The head of a multi-head model whose label set is the dataset's, or ``label_set`` (an ImageFolder's);
+    None: the model's own default head. A ``name@head`` model keeps its head."""
     name, head = split_head(model)
     if head is not None:
         return head
     heads = Checkpoints.at().read_card(name).head_names()
-    wanted = DATASET_LABEL_SETS.get(dataset)
+    wanted = label_set or DATASET_LABEL_SETS.get(dataset)
     return wanted if wanted in heads else None
 
 

@@ -17,6 +17,7 @@ from dataset_trees import make_affectnet_tree, make_rafdb_tree
 from fer_core.cli import main
 from fer_core.labels import FER2013, FERPLUS
 from fer_core.runs import load_run, scan_runs
+from fer_core.workflows import matching_head
 
 
 def tiny_model(tmp_path: Path, name: str, labels: tuple[str, ...], trained_on: str) -> Path:
@@ -92,3 +93,31 @@ def test_model_and_dataset_without_a_shared_class_is_a_message(tmp_path: Path, c
     model_dir = make_tiny_model_dir(tmp_path / "odd", labels=("bored", "sleepy"))
     assert evaluate(model_dir, "rafdb", make_rafdb_tree(tmp_path)) == 2
     assert "no class in common" in capsys.readouterr().err
+
+
+def test_label_set_is_only_for_an_image_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    model_dir = tiny_model(tmp_path, "tiny_fer2013", FER2013.names, "fer2013")
+    assert evaluate(model_dir, "rafdb", make_rafdb_tree(tmp_path), "--label-set", "ferplus") == 2
+    assert "--label-set names an ImageFolder's classes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("model", "dataset", "label_set", "head"),
+    [
+        ("two", "affectnet", None, "ferplus"),
+        ("two", "affectnet7", None, "fer2013"),
+        ("two", "rafdb", None, "fer2013"),
+        ("two", "imagefolder", "ferplus", "ferplus"),
+        ("two", "imagefolder", None, None),  # the model's own default head
+        ("two@ferplus", "rafdb", None, "ferplus"),  # an explicit head is kept
+    ],
+)
+def test_a_two_head_model_is_scored_with_the_head_of_the_dataset(
+    tmp_path: Path, model: str, dataset: str, label_set: str | None, head: str | None
+) -> None:
+    directory = tmp_path / "two"
+    directory.mkdir()
+    heads = {"fer2013": {"labels": list(FER2013.names)}, "ferplus": {"labels": list(FERPLUS.names)}}
+    (directory / "card.json").write_text(json.dumps({"id": "two", "heads": heads, "default_head": "fer2013"}))
+    name = str(tmp_path / model)
+    assert matching_head(name, dataset, label_set) == head
