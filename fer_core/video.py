@@ -32,6 +32,7 @@ __all__ = [
     "emotion_shares",
     "export_timeline",
     "iter_frames",
+    "output_size",
     "process_video",
     "read_timeline",
 ]
@@ -182,8 +183,12 @@ def process_video(
     max_frames: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     show_bars: bool = True,
+    max_output_side: int | None = None,
 ) -> pd.DataFrame:
     """Run ``pipeline`` over ``src``, write the annotated video to ``dst`` (None: timeline only), return the timeline.
+
+    ``max_output_side`` caps the annotated video's longer side (frames are analysed and annotated at the source's
+    size, then shrunk): a 4K clip's H.264 encoder otherwise holds several 24 MB frames in its lookahead.
 
     Only every ``frame_step``-th frame is analysed; the frames between reuse the last result for drawing, so the
     output keeps the source frame rate and length. ``max_frames`` limits the source frames read. The timeline
@@ -196,7 +201,8 @@ def process_video(
     total = info.frame_count if max_frames is None else min(info.frame_count, max_frames)
     pipeline.reset()
     results: list[FrameResult] = []
-    sink = VideoSink(dst, info.fps, (info.width, info.height)) if dst is not None else None
+    out_size = output_size((info.width, info.height), max_output_side)
+    sink = VideoSink(dst, info.fps, out_size) if dst is not None else None
     last: FrameResult | None = None
     with sink if sink is not None else contextlib.nullcontext():
         for index, frame in enumerate(iter_frames(src)):
@@ -206,10 +212,25 @@ def process_video(
                 last = dataclasses.replace(pipeline.process(frame, timestamp=index / info.fps), frame_index=index)
                 results.append(last)
             if sink is not None:
-                sink.write(annotate_frame(frame, last, show_bars=show_bars))
+                sink.write(_fit(annotate_frame(frame, last, show_bars=show_bars), out_size))
             if progress is not None:
                 progress(index + 1, max(total, index + 1))
     return frames_table(results, pipeline.labels, empty_rows=True)
+
+
+def output_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
+    """``(width, height)`` shrunk (aspect kept) so the longer side is at most ``max_side``; None keeps it."""
+    width, height = size
+    if max_side is None or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return max(2, round(width * scale)), max(2, round(height * scale))
+
+
+def _fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (frame.shape[1], frame.shape[0]) == size:
+        return frame
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 def export_timeline(df: pd.DataFrame, path: str | Path) -> Path:

@@ -28,6 +28,7 @@ from fer_core.sample_media import write_face_video
 from fer_core.video import VideoError, VideoInfo, emotion_shares, export_timeline, process_video
 
 __all__ = [
+    "ANNOTATED_MAX_SIDE",
     "MAX_SECONDS",
     "SAMPLE_CLIP_NAME",
     "TIMELINE_MIME",
@@ -52,6 +53,7 @@ VIDEO_TYPES = ("mp4", "avi", "mov", "webm", "mkv")
 VIDEO_PRESET = "video"  # the detection preset clips are searched with (fer_core.detect)
 VIDEO_SETTINGS = PipelineSettings()  # what the Video page's sidebar starts from: tracks smoothed over frames
 SAMPLE_CLIP_NAME = "sample_clip.mp4"
+ANNOTATED_MAX_SIDE = 1280  # the annotated clip a browser plays: 720p is plenty, and 4K would cost ~0.5 GB to encode
 MAX_SECONDS = 300  # the longest stretch one click may analyse: beyond this a CPU server blocks for minutes
 TIMELINE_MIME = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet", ".json": "application/json"}
 _INFO_KEY = "video_source_info"
@@ -195,7 +197,13 @@ def analyse_video(
         with tempfile.TemporaryDirectory(prefix="fer-studio-out-") as out_dir:
             out_path = Path(out_dir) / "annotated.mp4"
             timeline = process_video(
-                path, out_path, pipeline, frame_step=frame_step, max_frames=max_frames, progress=report
+                path,
+                out_path,
+                pipeline,
+                frame_step=frame_step,
+                max_frames=max_frames,
+                progress=report,
+                max_output_side=ANNOTATED_MAX_SIDE,
             )
             video = out_path.read_bytes()
     finally:

@@ -21,6 +21,7 @@ from fer_core.video import (
     emotion_shares,
     export_timeline,
     iter_frames,
+    output_size,
     process_video,
     read_timeline,
 )
@@ -241,3 +242,25 @@ def test_y4m_has_the_c420_header_chromium_needs(tmp_path: Path, size: tuple[int,
 def test_y4m_rejects_odd_sizes(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="even"):
         write_y4m(tmp_path / "odd.y4m", 1, size=(641, 480))
+
+
+@pytest.mark.parametrize(
+    ("size", "max_side", "expected"),
+    [
+        ((3840, 2160), 1280, (1280, 720)),
+        ((640, 480), 1280, (640, 480)),
+        ((1080, 1920), 1280, (720, 1280)),
+        ((3840, 2160), None, (3840, 2160)),
+    ],
+)
+def test_output_size_caps_the_longer_side(size, max_side, expected) -> None:
+    assert output_size(size, max_side) == expected
+
+
+def test_annotated_video_is_shrunk_to_the_output_cap(face_video: Path, tmp_path: Path) -> None:
+    """Analysed at the source size, written at most ``max_output_side`` wide: same timeline, smaller file."""
+    out = tmp_path / "small.mp4"
+    full = process_video(face_video, None, _pipeline(), max_frames=3)
+    small = process_video(face_video, out, _pipeline(), max_frames=3, max_output_side=160)
+    assert (VideoInfo.from_path(out).width, VideoInfo.from_path(out).height) == (160, 120)
+    pd.testing.assert_frame_equal(small, full)
