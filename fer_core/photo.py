@@ -12,6 +12,8 @@ upright original. Each upload is an independent function of its bytes: a broken 
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,7 @@ from fer_core.pipeline import (
 from fer_core.sample_media import sample_face_image
 
 __all__ = [
+    "ANALYSIS_SLOTS",
     "IMAGE_TYPES",
     "PHOTO_MAX_FACES",
     "PHOTO_PRESET",
@@ -81,6 +84,12 @@ class ImageAnalysis:
         return self.ok and not self.whole_image and not self.result.faces
 
 
+# How many photos are decoded and analysed at once across a server's sessions. The work is CPU-bound, so more
+# at once finishes no sooner, while each holds a decoded photo (~110 MB peak for 12 MP): eight visitors at once
+# peaked at +892 MB unbounded (scripts/bench_memory.py --case jpeg_12mp_x8).
+ANALYSIS_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
+
 def photo_detector(kind: str = "haar", model_path: str | None = None) -> FaceDetector:
     """The face detector photos are searched with (the ``photo`` preset of ``kind``)."""
     return create_detector(kind, model_path=model_path, preset=PHOTO_PRESET)
@@ -100,8 +109,22 @@ def analyse_image(
 
     A file of a type not in ``IMAGE_TYPES`` or undecodable bytes give an analysis with ``error`` set instead of
     raising; model or detector failures still raise, since they are not the uploader's doing. The decoder's
-    freed buffers go back to the system afterwards (a server otherwise keeps them per upload).
+    freed buffers go back to the system afterwards (a server otherwise keeps them per upload). At most
+    ``ANALYSIS_SLOTS`` analyses run at once; further callers wait their turn.
     """
+    with ANALYSIS_SLOTS:
+        return _analyse(name, data, classifier, detector, settings, whole_image, max_side)
+
+
+def _analyse(
+    name: str,
+    data: bytes,
+    classifier: ClassifierLike,
+    detector: FaceDetector,
+    settings: PipelineSettings,
+    whole_image: bool,
+    max_side: int,
+) -> ImageAnalysis:
     try:
         check_image_name(name)
         decoded = decode_image(data, name=name, max_side=max_side)

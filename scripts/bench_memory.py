@@ -5,10 +5,10 @@
 
 Cases: ``png_9400`` (a 9400x9400 PNG of about 250 KB, the decompression-bomb shape), ``png_6000`` (36 MP, near
 the largest PNG still decoded), ``jpeg_12mp`` (a 4000x3000 camera photo), ``video_4k`` (2 s of 3840x2160 video at
-15 fps). Each case runs in its own Python process: it
-imports everything and analyses a small image first (the baseline), then runs the case the way the page does
-(``fer_core.photo.analyse_image`` / ``fer_core.video_analysis.analyse_video`` with the shipped default model and the
-Haar detector), drops the result and reports:
+15 fps), ``jpeg_12mp_x8`` (eight sessions analysing that photo at the same time). Each case runs in its own
+Python process: it imports everything and analyses a small image first (the baseline), then runs the case the way
+the page does (``fer_core.photo.analyse_image`` / ``fer_core.video_analysis.analyse_video`` with the shipped
+default model and the Haar detector), drops the result and reports:
 
 - ``peak_mb``: the peak resident set size during the case (kernel ``VmHWM``, reset first) minus the baseline;
 - ``retained_mb``: resident size after the result is dropped and freed memory is returned to the system (as the
@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 __all__ = ["CASES", "main", "parse_args", "run_case"]
 
-CASES = ("png_9400", "png_6000", "jpeg_12mp", "video_4k")
+CASES = ("png_9400", "png_6000", "jpeg_12mp", "video_4k", "jpeg_12mp_x8")
 _PAGE_SIZE = resource.getpagesize()
 
 
@@ -99,6 +100,27 @@ def _image_case(data: bytes, name: str) -> Callable[[], object]:
     return lambda: analyse_image(name, data, classifier, detector, settings)
 
 
+def _concurrent_case(sessions: int = 8) -> Callable[[], object]:
+    """``sessions`` visitors analysing a 12 MP photo at once: one server thread each, sharing the cached model and
+    detector as the app's sessions do (``st.cache_resource``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    run_one = _image_case(photo_jpeg_bytes(), "photo.jpg")
+
+    def run() -> object:
+        with ThreadPoolExecutor(sessions) as pool:
+            results = list(pool.map(lambda _: run_one(), range(sessions)))
+        errors = [r.error for r in results if getattr(r, "error", None)]
+        return _Outcome(errors[0] if errors else None)
+
+    return run
+
+
+@dataclass
+class _Outcome:
+    error: str | None
+
+
 def _video_case(folder: Path) -> Callable[[], object]:
     from fer_core.pipeline import FacePipeline
     from fer_core.sample_media import write_face_video
@@ -127,6 +149,8 @@ def run_case(case: str) -> dict:
             run = _image_case(photo_jpeg_bytes(), "photo.jpg")
         elif case == "video_4k":
             run = _video_case(Path(folder))
+        elif case == "jpeg_12mp_x8":
+            run = _concurrent_case()
         else:
             raise SystemExit(f"unknown case {case!r}; known: {', '.join(CASES)}")
         gc.collect()
@@ -156,11 +180,11 @@ def _in_fresh_process(case: str) -> dict:
 
 
 def format_rows(rows: Sequence[dict]) -> str:
-    header = f"{'case':<10} {'baseline MB':>11} {'peak +MB':>9} {'retained +MB':>12} {'seconds':>8}  outcome"
+    header = f"{'case':<12} {'baseline MB':>11} {'peak +MB':>9} {'retained +MB':>12} {'seconds':>8}  outcome"
     lines = [header]
     for row in rows:
         lines.append(
-            f"{row['case']:<10} {row['baseline_mb']:>11} {row['peak_mb']:>9} {row['retained_mb']:>12} "
+            f"{row['case']:<12} {row['baseline_mb']:>11} {row['peak_mb']:>9} {row['retained_mb']:>12} "
             f"{row['seconds']:>8}  {row['outcome']}"
         )
     return "\n".join(lines)

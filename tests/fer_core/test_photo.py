@@ -129,3 +129,29 @@ def test_cli_predict_reports_an_unreadable_clip(tiny_model_dir: Path, tmp_path: 
     broken.write_bytes(b"not a video")
     (record,) = predict_files(str(tiny_model_dir), [str(broken)])
     assert record["video"] == str(broken) and "error" in record
+
+
+def test_no_more_photos_are_analysed_at_once_than_there_are_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight sessions at once: each waits for a slot, so at most two decoded photos are held at a time."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fer_core import photo
+
+    monkeypatch.setattr(photo, "ANALYSIS_SLOTS", threading.BoundedSemaphore(2))
+    running, most, lock = [0], [0], threading.Lock()
+
+    def slow_analysis(name, *args):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return photo.ImageAnalysis(name, error="stand-in")
+
+    monkeypatch.setattr(photo, "_analyse", slow_analysis)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: analyse_image(f"{i}.jpg", b"", None, None), range(8)))
+    assert [r.name for r in results] == [f"{i}.jpg" for i in range(8)] and most[0] == 2
