@@ -152,4 +152,4 @@ def test_image_page_finds_every_face_of_an_uploaded_group_photo(page, app_url, s
     wait_until_idle(page)
     assert page_errors(page) == []
     assert "No face was found" not in page.locator("[data-testid='stMain']").inner_text()
-    save_screenshot(page, screenshots_dir, "image_group")
+    save_screenshot(page, screenshots_dir, "image")  # the README's Image picture: an analysed photo, not an empty page
