@@ -85,10 +85,12 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
     report = quantize_model(args.model, data_root=_data_root(args), calibration_faces=args.calibration_faces)
     verdict = "kept (served by backend auto/onnx)" if report["kept"] else "NOT kept (the float model stays)"
-    print(
-        f"{report['file']}: {verdict}; val top-1 agreement {report['val_top1_agreement']:.4f}, val accuracy "
-        f"{report['val_accuracy_float']:.4f} float -> {report['val_accuracy_int8']:.4f} int8"
-    )
+    print(f"{report['file']}: {verdict}")
+    for head, figures in (report.get("heads") or {"": report}).items():
+        print(
+            f"  {head or 'val'}: top-1 agreement {figures['val_top1_agreement']:.4f}, accuracy "
+            f"{figures['val_accuracy_float']:.4f} float -> {figures['val_accuracy_int8']:.4f} int8"
+        )
     return 0
 
 

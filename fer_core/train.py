@@ -456,12 +456,20 @@ def _start_or_resume(run: _Run, state_dir: Path | None, fingerprint: str, progre
 
 
 def _run_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, float]:
-    """Train one epoch and validate: the history row (losses, scores, learning rate, seconds)."""
-    started = time.perf_counter()
+    """Train one epoch and validate: the history row (losses, scores, learning rate, wall and CPU seconds).
+
+    ``cpu_seconds`` is this process's CPU time over all its threads, so it does not grow when other work on the
+    machine slows the epoch down, as its wall ``seconds`` do.
+    """
+    started, cpu_started = time.perf_counter(), time.process_time()
     row = {"epoch": epoch, **train_one_epoch(run, epoch, progress), **evaluate_heads(run)}
     if run.plateau is not None:
         run.plateau.step(row["val_score"])
-    row.update(lr=run.optimizer.param_groups[0]["lr"], seconds=round(time.perf_counter() - started, 2))
+    row.update(
+        lr=run.optimizer.param_groups[0]["lr"],
+        seconds=round(time.perf_counter() - started, 2),
+        cpu_seconds=round(time.process_time() - cpu_started, 2),
+    )
     row = {k: (round(v, 5) if isinstance(v, float) and k not in ("lr",) else v) for k, v in row.items()}
     row["val_acc"] = row.pop("val_accuracy")
     return row

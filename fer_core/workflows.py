@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -169,7 +170,7 @@ def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: st
             "best_val_accuracy": round(result.best_val_acc, 5),
             "best_val": result.best_val,
             "seconds": round(result.seconds, 1),
-            "cpu_hours": cpu_hours(result.seconds, result.device),
+            **training_cost(result),
             "device": result.device,
             "recipe": recipe.to_dict(),
         },
@@ -184,15 +185,24 @@ def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: st
     return card
 
 
-def cpu_hours(seconds: float, device: str) -> float | None:
-    """Training cost in CPU-hours: wall seconds x threads x processes (None when the training ran on a GPU)."""
-    if device != "cpu":
-        return None
+def training_cost(result: TrainResult) -> dict[str, Any]:
+    """The card's ``cpu_hours`` (None on a GPU) and how it was measured.
+
+    Process CPU time summed over the epochs (times the processes of a distributed run) when every epoch recorded
+    it; otherwise, for runs from before it was recorded, wall seconds x threads x processes, which counts the time
+    a busy machine kept the run waiting.
+    """
+    if result.device != "cpu":
+        return {"cpu_hours": None}
     import torch
     import torch.distributed as dist
 
     processes = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-    return round(seconds * torch.get_num_threads() * processes / 3600, 5)
+    cpu_seconds = [row.get("cpu_seconds") for row in result.history]
+    if cpu_seconds and all(isinstance(value, int | float) for value in cpu_seconds):
+        return {"cpu_hours": round(sum(cpu_seconds) * processes / 3600, 5), "cpu_hours_from": "process CPU time"}
+    wall = result.seconds * torch.get_num_threads() * processes / 3600
+    return {"cpu_hours": round(wall, 5), "cpu_hours_from": "wall seconds x threads"}
 
 
 def evaluate_model(
@@ -304,18 +314,25 @@ def _store_balance(card: ModelCard, written: dict[str, dict]) -> None:
 
 
 def quantize_model(model: str, *, data_root: Path, calibration_faces: int = 512, seed: int = 0) -> dict:
-    """Int8-quantise a model's ONNX export, calibrated on training faces, checked on its validation split."""
-    from fer_core.quantize import quantize_int8
+    """Int8-quantise a model's ONNX export, calibrated on training faces, checked on every head's validation split.
+
+    A head is named after its label set, so each head is checked on that dataset's validation split.
+    """
+    from fer_core.quantize import HeadCheck, quantize_int8
 
     name, _ = split_head(model)
     card = Checkpoints.at().read_card(name)
     dataset = card.training_fact("dataset") or card.label_set
     train_set = "fer2013" if dataset == JOINT_DATASET else dataset
-    val_set = card.default_head or card.label_set
+    heads = list(card.heads) if card.heads else [None]
+    checks = []
+    for head in heads:
+        val_set = head or card.label_set
+        val = load_split(val_set, data_root / val_set, "val", cache_dir=data_cache_dir())
+        checks.append(HeadCheck(head, val.images, val.labels))
     train = load_split(train_set, data_root / train_set, "train", cache_dir=data_cache_dir())
-    val = load_split(val_set, data_root / val_set, "val", cache_dir=data_cache_dir())
     picked = np.random.default_rng(seed).choice(len(train), size=min(calibration_faces, len(train)), replace=False)
-    return quantize_int8(name, train.images[np.sort(picked)], val.images, val.labels)
+    return quantize_int8(name, train.images[np.sort(picked)], checks)
 
 
 def update_card_metrics(

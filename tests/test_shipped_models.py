@@ -14,6 +14,7 @@ from fer_core import metrics
 from fer_core.card import ModelCard
 from fer_core.evaluate import DEFAULT_PAIRS, DEFAULT_SIZES, evaluate_classifier
 from fer_core.model_dir import CHECKPOINTS_DIR, Checkpoints
+from fer_core.quantize import int8_weight_extremes
 from fer_core.runs import load_run
 from fer_core.zoo import load_model
 
@@ -89,3 +90,19 @@ def test_fresh_evaluation_reproduces_the_stored_run(name, model, dataset, headli
     assert (stored["pred"].to_numpy() == rows["pred"].to_numpy()).mean() > 0.999
     np.testing.assert_array_equal(stored["label"].to_numpy(), rows["label"].to_numpy())
     assert metrics.accuracy(rows) == pytest.approx(headline["accuracy"], abs=2e-3)
+
+
+INT8_SHIPPED = [name for name in SHIPPED if (CHECKPOINTS_DIR / name / "model.int8.onnx").is_file()]
+
+
+@pytest.mark.parametrize("name", INT8_SHIPPED)
+def test_int8_file_answers_alike_on_every_cpu_and_was_checked_on_every_head(name: str) -> None:
+    """7-bit weights: no int16 saturation on CPUs without VNNI (see fer_core.quantize), and each head passed."""
+    from fer_core.quantize import WEIGHT_BITS
+
+    low, high = int8_weight_extremes(CHECKPOINTS_DIR / name / "model.int8.onnx")
+    assert 255 * max(-low, high) * 2 <= 32767
+    report = _card(name)["onnx"]
+    assert report["kept"] and f"{WEIGHT_BITS}-bit" in report["precision"]
+    heads = _card(name).get("heads") or {}
+    assert set(report.get("heads", {})) == set(heads)

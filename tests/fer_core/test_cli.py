@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from fer_core.cli import main
@@ -85,6 +86,9 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     assert card["training"]["selection_split"] == "PublicTest" and card["training"]["epochs"] == 2
     assert 0 < card["training"]["cpu_hours"] < 1 and card["mflops"] > 0  # the zoo's cost columns
     assert (out / "history.csv").read_text().count("\n") == 3
+    history = pd.read_csv(out / "history.csv")
+    assert card["training"]["cpu_hours_from"] == "process CPU time"
+    assert card["training"]["cpu_hours"] == pytest.approx(history["cpu_seconds"].sum() / 3600, abs=1e-5)
     args = ["evaluate", "--model", str(out), "--dataset", "fer2013", "--dataset-path", str(data), "--resize-grid"]
     assert main(args) == 0
     card = json.loads((out / "card.json").read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -129,3 +130,17 @@ def test_recipe_architecture_builds_at_its_input(name: str) -> None:
     with torch.no_grad():
         out = model(torch.zeros(1, recipe.channels, recipe.img_size, recipe.img_size))
     assert out.shape == (1, 8)
+
+
+def test_training_cost_is_process_cpu_time_or_wall_time_for_older_runs() -> None:
+    """CPU time does not grow while a busy machine keeps the run waiting; runs without it fall back to wall time."""
+    from fer_core.workflows import training_cost
+
+    def result(history, device="cpu"):
+        return SimpleNamespace(history=history, seconds=7200.0, device=device)
+
+    measured = training_cost(result([{"cpu_seconds": 1800.0}, {"cpu_seconds": 1800.0}]))
+    assert measured == {"cpu_hours": 1.0, "cpu_hours_from": "process CPU time"}
+    older = training_cost(result([{"cpu_seconds": 1800.0}, {"seconds": 3600.0}]))
+    assert older == {"cpu_hours": 2.0 * torch.get_num_threads(), "cpu_hours_from": "wall seconds x threads"}
+    assert training_cost(result([{"cpu_seconds": 10.0}], device="cuda")) == {"cpu_hours": None}
