@@ -6,9 +6,11 @@ Latency is the median of many single calls after warm-up (``time.perf_counter``)
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,7 +18,7 @@ import torch
 from fer_core.card import ModelCard
 from fer_core.zoo import attach_onnx_file, load_model, served_onnx_file
 
-__all__ = ["benchmark_classifier", "format_table", "measure", "record_latency_in_card"]
+__all__ = ["benchmark_classifier", "cpu_description", "format_table", "measure", "record_latency_in_card"]
 
 
 def measure(fn, repeats: int, warmup: int = 5) -> float:
@@ -65,6 +67,23 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The CPU's model name and its int8 dot-product extension, e.g. "AMD EPYC (AVX2, no VNNI)".
+
+    Latencies measured on different CPUs do not compare (int8 kernels differ most), so the card says which one.
+    """
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line and line.split(":", 1)[0].strip())
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    vnni = "VNNI" if flags & {"avx512_vnni", "avx_vnni", "amx_int8"} else "no VNNI"
+    return f"{fields.get('model name', 'unknown CPU')} ({simd}, {vnni})"
+
+
 def record_latency_in_card(model: str, row: dict, batch: int = 1) -> ModelCard:
     """Write the measured per-face latency (batch ``batch``) into the model's card, with how it was measured."""
     import platform
@@ -79,6 +98,8 @@ def record_latency_in_card(model: str, row: dict, batch: int = 1) -> ModelCard:
             threads=row["threads"],
             batch=batch,
             machine=platform.processor() or platform.machine(),
+            cpu=cpu_description(),
+            measured=dt.date.today().isoformat(),
             command=f"python -m fer_core bench --model {model} --update-card",
         )
 

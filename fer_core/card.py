@@ -270,6 +270,8 @@ class Latency(_Part):
     threads: int | None = None
     batch: int | None = None
     machine: str | None = None
+    cpu: str | None = None
+    measured: str | None = None
     command: str | None = None
 
 

@@ -183,3 +183,14 @@ def test_train_a_student_distilled_from_a_teacher(tmp_path: Path, tiny_model_dir
     saved = json.loads((out / "card.json").read_text())["training"]["recipe"]
     assert saved["teachers"] == {"fer2013": str(tiny_model_dir)} and saved["distill_weight"] == 0.7
     assert len(list((tmp_path / "cache").glob("teacher-*.npy"))) == 1
+
+
+def test_cpu_description_names_the_model_and_the_int8_extension(tmp_path: Path) -> None:
+    from fer_core.bench import cpu_description
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma\n\nprocessor\t: 1\n")
+    assert cpu_description(cpuinfo) == "AMD EPYC (AVX2, no VNNI)"
+    cpuinfo.write_text("model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512_vnni\n")
+    assert cpu_description(cpuinfo) == "Intel Xeon (AVX-512, VNNI)"
+    assert cpu_description(tmp_path / "missing") is None
