@@ -76,8 +76,10 @@ def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
         return None
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line and line.split(":", 1)[0].strip())
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    fields: dict[str, str] = {}
+    for line in text.splitlines():  # one block per logical CPU; the first block's values are the machine's
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
     flags = set(fields.get("flags", "").split())
     simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     vnni = "VNNI" if flags & {"avx512_vnni", "avx_vnni", "amx_int8"} else "no VNNI"

@@ -24,7 +24,7 @@ import numpy as np
 
 from fer_core.model_dir import ONNX_FILE, ModelDir
 from fer_core.preprocess import prepare_batch
-from fer_core.zoo import load_model
+from fer_core.zoo import attach_onnx_file, load_model
 
 __all__ = ["INT8_FILE", "WEIGHT_BITS", "HeadCheck", "int8_weight_extremes", "quantize_int8"]
 
@@ -85,7 +85,7 @@ def _write_int8(clf, calibration: np.ndarray, out_path: Path) -> None:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
-            reduce_range=WEIGHT_BITS == 7,
+            reduce_range=True,  # WEIGHT_BITS: 7-bit weights
             calibrate_method=CalibrationMethod.Percentile,
             extra_options={"CalibPercentile": CALIBRATION_PERCENTILE},
         )
@@ -95,8 +95,6 @@ def _write_int8(clf, calibration: np.ndarray, out_path: Path) -> None:
 
 def _head_report(model: str | Path, int8_path: Path, check: HeadCheck) -> dict:
     """Top-1 agreement and accuracies of the float export and the int8 file on one head's validation faces."""
-    from fer_core.zoo import attach_onnx_file
-
     float_clf = load_model(model, backend="onnx", head=check.head)
     attach_onnx_file(float_clf, float_clf.directory / ONNX_FILE)  # the float file, even if int8 is served today
     int8_clf = load_model(model, backend="onnx", head=check.head)
