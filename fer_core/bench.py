@@ -68,22 +68,14 @@ def format_table(rows: list[dict]) -> str:
 
 
 def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
-    """The CPU's model name and its int8 dot-product extension, e.g. "AMD EPYC (AVX2, no VNNI)".
+    """The CPU's model name and its vector units, e.g. "AMD EPYC (AVX-512, VNNI, BF16)".
 
     Latencies measured on different CPUs do not compare (int8 kernels differ most), so the card says which one.
     """
-    try:
-        text = cpuinfo.read_text(errors="replace")
-    except OSError:
-        return None
-    fields: dict[str, str] = {}
-    for line in text.splitlines():  # one block per logical CPU; the first block's values are the machine's
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    flags = set(fields.get("flags", "").split())
-    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    vnni = "VNNI" if flags & {"avx512_vnni", "avx_vnni", "amx_int8"} else "no VNNI"
-    return f"{fields.get('model name', 'unknown CPU')} ({simd}, {vnni})"
+    from fer_core.hardware import cpu_info
+
+    info = cpu_info(cpuinfo)
+    return info.describe() if info is not None else None
 
 
 def record_latency_in_card(model: str, row: dict, batch: int = 1) -> ModelCard:

@@ -25,8 +25,10 @@ RECIPE_DIR = Path(__file__).resolve().parent / "recipe_files"
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "plateau", "constant")
-BALANCING = ("none", "class_weights", "oversample")
+BALANCING = ("none", "class_weights", "sqrt_class_weights", "oversample")
 SELECTION_METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "acc_f1")
+PRECISIONS = ("auto", "fp32", "bf16")
+CORRUPTIONS = ("blur", "noise", "jpeg", "gamma", "lowres")
 JOINT_DATASET = "fer2013+ferplus"  # FER2013 faces with a FER2013-7 head and a FER+-8 head (fer_core.data.joint)
 
 
@@ -41,12 +43,24 @@ class AugmentConfig:
     flip: bool = True
     erasing: float = 0.25  # probability of one random-erasing rectangle
     brightness: float = 0.2  # max relative brightness / contrast jitter
+    # Webcam and photo corruptions (fer_core.augment.corrupt_batch), each a probability per face; 0 disables.
+    blur: float = 0.0  # Gaussian blur, sigma 0.4-1.6 px at 48 px (focus, motion)
+    noise: float = 0.0  # Gaussian sensor noise, std 1-8 % of the range
+    jpeg: float = 0.0  # 8x8 block-DCT quantisation at JPEG quality 10-60
+    gamma: float = 0.0  # exposure: gamma 0.5-2.0 (dark or over-exposed faces)
+    lowres: float = 0.0  # shrunk to 12-36 px and enlarged back (small, far faces)
 
     def __post_init__(self) -> None:
         if not 0 < self.scale[0] <= self.scale[1]:
             raise ValueError(f"augment.scale must be 0 < lo <= hi, got {self.scale}")
-        if not 0 <= self.erasing <= 1:
-            raise ValueError("augment.erasing is a probability in [0, 1]")
+        for name in ("erasing", *CORRUPTIONS):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"augment.{name} is a probability in [0, 1]")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields, without corruptions left at 0 (older recipes keep their form and resume fingerprint)."""
+        data = asdict(self)
+        return {k: v for k, v in data.items() if k not in CORRUPTIONS or v}
 
 
 @dataclass(frozen=True)
@@ -83,12 +97,17 @@ class Recipe:
     seed: int = 0
     teachers: dict[str, str] = field(default_factory=dict)  # head -> teacher model to distil (fer_core.distill)
     distill_weight: float = 0.5  # share of the teacher's probabilities in each distilled target row
+    ema_decay: float = 0.0  # exponential moving average of the weights, evaluated and kept (0 = off)
+    precision: str = "auto"  # auto: bf16 autocast where the device has bf16 units (fer_core.hardware), else fp32
 
     def __post_init__(self) -> None:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("balancing", self.balancing, BALANCING)
         _check_choice("selection_metric", self.selection_metric, SELECTION_METRICS)
+        _check_choice("precision", self.precision, PRECISIONS)
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError("ema_decay must be in [0, 1)")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
         if not 0 <= self.label_smoothing < 1:
@@ -98,6 +117,10 @@ class Recipe:
         data = asdict(self)
         if not self.teachers:  # a recipe without distillation keeps the form (and resume fingerprint) it had
             del data["teachers"], data["distill_weight"]
+        for key, default in (("ema_decay", 0.0), ("precision", "auto")):  # likewise for the later knobs
+            if data[key] == default:
+                del data[key]
+        data["augment"] = self.augment.to_dict()
         return data
 
     def with_overrides(self, **overrides: Any) -> Recipe:

@@ -15,6 +15,7 @@ with the same result an uninterrupted run would give.
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import json
@@ -31,11 +32,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from fer_core.augment import augment_batch, mix_batch
+from fer_core.augment import augment_batch, corrupt_batch, mix_batch
 from fer_core.distributed import Distributed, from_environment
+from fer_core.hardware import cpu_info, training_precision
 from fer_core.models import create_model
 from fer_core.preprocess import InputSpec, normalise, resize_stack
-from fer_core.recipes import Recipe
+from fer_core.recipes import CORRUPTIONS, Recipe
 from fer_core.train_state import TrainState, load_state, save_state, write_status
 
 __all__ = [
@@ -151,12 +153,19 @@ def _smooth(targets: np.ndarray, smoothing: float) -> np.ndarray:
     return (targets * (1 - smoothing) + mass * smoothing / targets.shape[1]).astype(np.float32)
 
 
-def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """Inverse-frequency weights normalised to mean 1 (FER2013's disgust class is ~1.5 % of the data)."""
+def class_weights(labels: np.ndarray, num_classes: int, power: float = 1.0) -> np.ndarray:
+    """Inverse-frequency weights to the ``power``, normalised to mean 1 (FER2013's disgust is ~1.5 % of the data).
+
+    ``power=0.5`` (inverse square root) is the milder form: it lifts rare classes without letting a 1.5 % class
+    weigh 17x a frequent one, which costs overall accuracy (Mahajan et al. 2018 use square-root resampling).
+    """
     labels = labels[labels >= 0]
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    weights = counts.sum() / (num_classes * np.maximum(counts, 1))
+    weights = (counts.sum() / (num_classes * np.maximum(counts, 1))) ** power
     return (weights / weights.mean()).astype(np.float32)
+
+
+BALANCING_POWER = {"class_weights": 1.0, "sqrt_class_weights": 0.5}
 
 
 def classification_scores(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> dict[str, float]:
@@ -237,6 +246,13 @@ class _Run:
     dist: Distributed = field(default_factory=Distributed)
     trained: nn.Module | None = None  # what the train step calls: the model, or its DDP wrapper
     step: int = 0
+    precision: str = "fp32"  # fp32 or bf16 (autocast), fer_core.hardware.training_precision
+    ema: nn.Module | None = None  # the weights' exponential moving average, when the recipe asks for one
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The network validation scores and checkpoint selection use: the EMA when there is one."""
+        return self.ema if self.ema is not None else self.model
 
 
 def _build_run(
@@ -259,10 +275,9 @@ def _build_run(
             optimizer, mode="max", factor=0.5, patience=recipe.plateau_patience
         )
     targets = np.concatenate([_smooth(train.targets[:, h.outputs], recipe.label_smoothing) for h in heads], axis=1)
+    power = BALANCING_POWER.get(recipe.balancing)
     weights = [
-        torch.as_tensor(class_weights(train.labels(h), h.size), device=dev)
-        if recipe.balancing == "class_weights"
-        else None
+        torch.as_tensor(class_weights(train.labels(h), h.size, power), device=dev) if power is not None else None
         for h in heads
     ]
     first = train.labels(heads[0])
@@ -285,7 +300,28 @@ def _build_run(
         steps_per_epoch=math.ceil(len(train.images) / recipe.batch_size),
         dist=dist,
         trained=dist.wrap(model, dev),
+        precision=training_precision(recipe.precision, dev.type),
+        ema=_ema_copy(model) if recipe.ema_decay > 0 else None,
     )
+
+
+def _ema_copy(model: nn.Module) -> nn.Module:
+    ema = copy.deepcopy(model)
+    for param in ema.parameters():
+        param.requires_grad_(False)
+    return ema
+
+
+@torch.no_grad()
+def _update_ema(run: _Run) -> None:
+    """ema <- d * ema + (1 - d) * weights; d ramps up over the first steps (early weights are poor averages)."""
+    decay = min(run.recipe.ema_decay, (1 + run.step) / (10 + run.step))
+    ema_state, state = run.ema.state_dict(), run.model.state_dict()
+    for key, value in ema_state.items():
+        if value.dtype.is_floating_point:
+            value.lerp_(state[key], 1 - decay)
+        else:
+            value.copy_(state[key])  # BatchNorm's batch counters
 
 
 def train_one_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, float]:
@@ -315,14 +351,14 @@ def train_one_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, float]:
 
 
 def _train_step(run: _Run, images_u8: torch.Tensor, targets: torch.Tensor) -> tuple[float, float, float]:
-    recipe, model, spec = run.recipe, run.model, run.spec
-    x = normalise(images_u8, spec).contiguous(memory_format=torch.channels_last)
+    recipe, model = run.recipe, run.model
+    x = _training_input(run, images_u8)
     x = augment_batch(x, recipe.augment, run.generator)
     if recipe.mix_prob > 0 and torch.rand(1, generator=run.generator, device=x.device).item() < recipe.mix_prob:
         x, targets = mix_batch(
             x, targets, mixup_alpha=recipe.mixup_alpha, cutmix_alpha=recipe.cutmix_alpha, generator=run.generator
         )
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
         logits = (run.trained or model)(x)
     loss = sum(
         head_loss(logits[:, h.outputs], targets[:, h.outputs], w) for h, w in zip(run.heads, run.weights, strict=True)
@@ -335,21 +371,33 @@ def _train_step(run: _Run, images_u8: torch.Tensor, targets: torch.Tensor) -> tu
     if recipe.grad_clip > 0:
         nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
     run.optimizer.step()
+    if run.ema is not None:
+        _update_ema(run)
     first = run.heads[0].outputs
     has_target = targets[:, first].sum(1) > 0.5
     hits = (logits[:, first].argmax(1) == targets[:, first].argmax(1)) & has_target
     return loss.item(), hits.sum().item(), has_target.sum().item()
 
 
+def _training_input(run: _Run, images_u8: torch.Tensor) -> torch.Tensor:
+    """Normalised channels-last batch; with corruptions in the recipe they act on [0, 1] pixels first."""
+    cfg, spec = run.recipe.augment, run.spec
+    if not any(getattr(cfg, name) > 0 for name in CORRUPTIONS):
+        return normalise(images_u8, spec).contiguous(memory_format=torch.channels_last)
+    x01 = corrupt_batch(images_u8.unsqueeze(1).to(torch.float32) / 255.0, cfg, run.generator)
+    x = normalise(torch.round(x01.squeeze(1) * 255.0).to(torch.uint8), spec)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 @torch.no_grad()
 def evaluate_heads(run: _Run, batch: int = 512) -> dict[str, float]:
     """Validation loss and scores per head (``val_<metric>_<head>``), plus their means over heads."""
-    model, spec = run.model, run.spec
+    model, spec = run.evaluated, run.spec
     model.eval()
     chunks = []
     for start in range(0, len(run.x_val), batch):
         x = normalise(run.x_val[start : start + batch], spec).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
             chunks.append(model(x).float())
     logits = torch.cat(chunks) if chunks else torch.zeros(0, sum(h.size for h in run.heads))
     row: dict[str, float] = {}
@@ -382,6 +430,10 @@ def _rng_state(run: _Run) -> dict[str, Any]:
 
 def _restore(run: _Run, state: TrainState) -> None:
     run.model.load_state_dict(state.model)
+    if run.ema is not None:
+        if state.ema_model is None:
+            raise ValueError("the saved state has no EMA weights, but the recipe averages them")
+        run.ema.load_state_dict(state.ema_model)
     run.optimizer.load_state_dict(state.optimizer)
     if run.plateau is not None and state.plateau is not None:
         run.plateau.load_state_dict(state.plateau)
@@ -434,7 +486,7 @@ def fit_heads(
     done = _start_or_resume(run, state_dir, fingerprint, progress) if resume else _Progress()
     for epoch in range(len(done.history) + 1, recipe.epochs + 1):
         row = _run_epoch(run, epoch, progress)
-        done.record(row, run.model)
+        done.record(row, run.evaluated)
         if progress:
             tqdm.write(_epoch_line(row))
         if state_dir is not None and dist.is_main:
@@ -477,7 +529,7 @@ def _run_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, float]:
 
 def _result(run: _Run, done: _Progress, dist: Distributed) -> TrainResult:
     """The best epoch's model (on the CPU, eval mode) and what the card records about the run."""
-    run.model.load_state_dict(done.best_weights)
+    run.model.load_state_dict(done.best_weights)  # the EMA's weights when it was the evaluated network
     best_row = done.history[done.best_epoch - 1]
     return TrainResult(
         model=run.model.cpu().eval(),
@@ -490,7 +542,17 @@ def _result(run: _Run, done: _Progress, dist: Distributed) -> TrainResult:
         heads=run.heads,
         best_val={k: v for k, v in best_row.items() if k.startswith("val_")},
         is_main_process=dist.is_main,
+        extra=_machine_facts(run),
     )
+
+
+def _machine_facts(run: _Run) -> dict[str, Any]:
+    """The precision the run trained in and, on a CPU, which CPU: bf16 speed and results depend on both."""
+    facts: dict[str, Any] = {"precision": run.precision}
+    info = cpu_info() if run.device.type == "cpu" else None
+    if info is not None:
+        facts["cpu"] = info.describe()
+    return facts
 
 
 def _resumable_state(state_dir: Path | None, fingerprint: str) -> TrainState | None:
@@ -515,6 +577,7 @@ def _save_epoch(state_dir: Path, run: _Run, epoch: int, done: _Progress, fingerp
             step=run.step,
             model=_cpu_state(run.model),
             best_model=done.best_weights,
+            ema_model=_cpu_state(run.ema) if run.ema is not None else None,
             optimizer=run.optimizer.state_dict(),
             rng=_rng_state(run),
             history=done.history,

@@ -2,7 +2,8 @@
 
 A state folder (outside the repository, e.g. ``~/.cache/fer-studio/runs/<model>``) holds, after every epoch:
 
-- ``model.safetensors`` / ``best.safetensors``: current and best-so-far weights (float32);
+- ``model.safetensors`` / ``best.safetensors``: current and best-so-far weights (float32); ``ema.safetensors``, the
+  weights' moving average, when the recipe keeps one;
 - ``optimizer.safetensors``: the optimizer's tensors (AdamW moments, SGD momentum buffers) and the RNG states;
 - ``trainer.json``: everything else - epoch, step, history, best epoch and score, optimizer scalars, NumPy's bit
   generator state, plateau scheduler state, a fingerprint of the recipe;
@@ -47,6 +48,7 @@ class TrainState:
     recipe_fingerprint: str = ""
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    ema_model: dict[str, torch.Tensor] | None = None
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -92,6 +94,8 @@ def save_state(folder: Path, state: TrainState) -> None:
     _atomic_save_tensors(folder / "model.safetensors", state.model)
     if state.best_model is not None:
         _atomic_save_tensors(folder / "best.safetensors", state.best_model)
+    if state.ema_model is not None:
+        _atomic_save_tensors(folder / "ema.safetensors", state.ema_model)
     opt_tensors, opt_meta = _split_optimizer(state.optimizer)
     rng_tensors = {f"rng.{k}": v for k, v in state.rng.items() if torch.is_tensor(v)}
     _atomic_save_tensors(folder / "optimizer.safetensors", {**opt_tensors, **rng_tensors})
@@ -122,6 +126,8 @@ def load_state(folder: Path) -> TrainState | None:
         model = load_file(str(folder / "model.safetensors"))
         best_path = folder / "best.safetensors"
         best = load_file(str(best_path)) if best_path.is_file() else None
+        ema_path = folder / "ema.safetensors"
+        ema = load_file(str(ema_path)) if ema_path.is_file() else None
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise ValueError(f"{folder}: training state is unreadable ({err}); delete the folder to start over") from err
     rng = {**meta["rng"], **{k[4:]: v for k, v in tensors.items() if k.startswith("rng.")}}
@@ -139,6 +145,7 @@ def load_state(folder: Path) -> TrainState | None:
         recipe_fingerprint=meta.get("recipe_fingerprint", ""),
         seconds=meta.get("seconds", 0.0),
         extra=meta.get("extra", {}),
+        ema_model=ema,
     )
 
 

@@ -172,6 +172,7 @@ def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: st
             "seconds": round(result.seconds, 1),
             **training_cost(result),
             "device": result.device,
+            **result.extra,
             "recipe": recipe.to_dict(),
         },
         metrics={},
