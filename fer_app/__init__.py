@@ -1,5 +1,5 @@
 """The Streamlit app's helper modules: the one cached model/detector loader, the sidebar and model-card widgets,
 the dashboard's run loading, and the navigation guard. ``pages/`` holds only the page scripts (Streamlit treats
 every file there as a page until the entry script has run once), and the logic the pages call lives in
-``fer_core`` (``fer_core.photo``, ``fer_core.video_analysis``, ``fer_core.live``), shared with the CLI.
+``fer_core`` (``fer_core.apps.photo``, ``fer_core.apps.video``, ``fer_core.apps.live``), shared with the CLI.
 """

@@ -7,9 +7,9 @@ import os
 import streamlit as st
 import torch
 
-from fer_core.detect import available_detectors, create_detector
-from fer_core.model_dir import HEAD_SEPARATOR, Checkpoints, split_head
-from fer_core.zoo import Classifier, ModelLoadError, load_model
+from fer_core.serving.classifier import Classifier, ModelLoadError, load_model
+from fer_core.store.model_dir import HEAD_SEPARATOR, Checkpoints, split_head
+from fer_core.vision.detect import available_detectors, create_detector
 
 __all__ = ["detector_choices", "dnn_model_path", "get_classifier", "get_detector", "model_choices"]
 
@@ -32,7 +32,7 @@ def get_classifier(name: str = "default") -> Classifier:
 
 @st.cache_resource
 def get_detector(kind: str = "haar", preset: str = "live"):
-    """A face detector; ``kind`` in ``available_detectors()``, ``preset`` the source (``fer_core.detect``
+    """A face detector; ``kind`` in ``available_detectors()``, ``preset`` the source (``fer_core.vision.detect``
     presets: ``live`` for speed, ``photo`` and ``video`` for recall)."""
     return create_detector(kind, model_path=dnn_model_path(), preset=preset)
 

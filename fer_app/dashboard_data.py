@@ -2,8 +2,8 @@
 
 Runs are read once per state of the checkpoints folder: the cache key is the folder and a fingerprint of its run,
 card and history files (path, size, mtime), so a newly written run shows up on the next rerun without a restart.
-``st.cache_resource`` rather than ``st.cache_data``: the run tables are only read (fer_core.metrics is pure), and
-cache_data would pickle and copy every run on every rerun.
+``st.cache_resource`` rather than ``st.cache_data``: the run tables are only read (fer_core.evaluation.metrics is pure),
+and cache_data would pickle and copy every run on every rerun.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from fer_app.plain_text import literal
-from fer_core.model_dir import CARD_FILE, HISTORY_FILE, Checkpoints, ModelDir
-from fer_core.runs import RunFormatError, RunScan, StoredRun, load_history, scan_runs
+from fer_core.store.model_dir import CARD_FILE, HISTORY_FILE, Checkpoints, ModelDir
+from fer_core.store.runs import RunFormatError, RunScan, StoredRun, load_history, scan_runs
 
 __all__ = [
     "checkpoints_root",
@@ -158,8 +158,8 @@ def _names(value: object) -> list[str]:
 def scoring_note(run: StoredRun) -> str | None:
     """In words, what a run did not score: classes the model or the dataset lacks, images label filters dropped.
 
-    Read from the sidecar's ``scoring`` and ``dropped`` (written by ``fer_core.evaluate``); None when nothing.
-    Model and dataset ids, class names and drop reasons come from whoever ran ``evaluate``: shown as text.
+    Read from the sidecar's ``scoring`` and ``dropped`` (written by ``fer_core.evaluation.evaluate``); None when
+    nothing. Model and dataset ids, class names and drop reasons come from whoever ran ``evaluate``: shown as text.
     """
     scoring = _mapping(run.info.get("scoring"))
     shared = len(_names(scoring.get("shared_labels")) or run.labels)

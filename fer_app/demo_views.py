@@ -12,9 +12,9 @@ import streamlit as st
 
 from fer_app.common import detector_choices, get_classifier, model_choices
 from fer_app.plain_text import literal
-from fer_core.card import ModelCard, TestMetrics
-from fer_core.pipeline import PipelineSettings
-from fer_core.zoo import Classifier, ModelLoadError
+from fer_core.serving.classifier import Classifier, ModelLoadError
+from fer_core.store.card import ModelCard, TestMetrics
+from fer_core.vision.pipeline import PipelineSettings
 
 __all__ = [
     "DemoSettings",

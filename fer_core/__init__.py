@@ -12,7 +12,7 @@ __all__ = ["create_model", "load_model"]
 
 def __getattr__(name: str):
     if name == "load_model":
-        from fer_core.zoo import load_model
+        from fer_core.serving.classifier import load_model
 
         return load_model
     if name == "create_model":

@@ -1,5 +1,5 @@
 """Entry point of ``python -m fer_core``."""
 
-from fer_core.cli import main
+from fer_core.apps.cli import main
 
 raise SystemExit(main())

@@ -1,7 +1,7 @@
 """Model comparison: leaderboard, confusion matrices, per-class P/R/F1, learning curves, accuracy vs latency, and
 every model on every dataset it was evaluated on.
 
-Every number is computed by ``fer_core.metrics`` from the stored runs when the page loads.
+Every number is computed by ``fer_core.evaluation.metrics`` from the stored runs when the page loads.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from fer_app.dashboard_data import (
 )
 from fer_app.plain_text import literal
 from fer_app.routing import enter_through_navigation
-from fer_core import figures, metrics
-from fer_core.runs import StoredRun
+from fer_core.evaluation import metrics
+from fer_core.store.runs import StoredRun
+from fer_core.viz import figures
 
 enter_through_navigation()
 

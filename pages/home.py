@@ -8,8 +8,8 @@ from streamlit.errors import StreamlitPageNotFoundError
 from fer_app.common import get_detector
 from fer_app.demo_views import load_classifier_or_stop, render_model_card, selected_default_model
 from fer_app.routing import enter_through_navigation
-from fer_core.demo_figures import probability_figure
-from fer_core.photo import PHOTO_PRESET, SAMPLE_PHOTO_NAME, analyse_image, sample_photo_bytes
+from fer_core.apps.photo import PHOTO_PRESET, SAMPLE_PHOTO_NAME, analyse_image, sample_photo_bytes
+from fer_core.viz.demo import probability_figure
 
 enter_through_navigation()
 

@@ -12,11 +12,8 @@ from fer_app.common import get_detector
 from fer_app.demo_views import demo_sidebar, load_classifier_or_stop
 from fer_app.plain_text import literal
 from fer_app.routing import enter_through_navigation
-from fer_core.demo_figures import probability_figure
-from fer_core.detect import FaceDetector, no_face_reason
-from fer_core.labels import prob_column
-from fer_core.memory import release_freed_memory
-from fer_core.photo import (
+from fer_core.apps.memory import release_freed_memory
+from fer_core.apps.photo import (
     IMAGE_TYPES,
     PHOTO_MAX_FACES,
     PHOTO_PRESET,
@@ -28,7 +25,10 @@ from fer_core.photo import (
     results_table,
     sample_photo_bytes,
 )
-from fer_core.pipeline import ClassifierLike, PipelineSettings
+from fer_core.labels import prob_column
+from fer_core.vision.detect import FaceDetector, no_face_reason
+from fer_core.vision.pipeline import ClassifierLike, PipelineSettings
+from fer_core.viz.demo import probability_figure
 
 enter_through_navigation()
 

@@ -1,7 +1,7 @@
 """Live webcam page: the browser streams the camera over WebRTC, the server boxes every face with its emotion.
 
 The frame callback runs in a streamlit-webrtc worker thread without a Streamlit script context, so it only calls
-``LiveProcessor.process`` (fer_core.live); the numbers leave that thread through the processor's lock and are
+``LiveProcessor.process`` (fer_core.apps.live); the numbers leave that thread through the processor's lock and are
 polled once a second by a fragment. Frames that arrive while one is being analysed are dropped
 (``async_processing``), so the video stays live instead of falling behind.
 """
@@ -21,8 +21,7 @@ from streamlit_webrtc.eventloop import get_global_event_loop
 from fer_app.common import get_detector
 from fer_app.demo_views import DemoSettings, demo_sidebar, load_classifier_or_stop
 from fer_app.routing import enter_through_navigation
-from fer_core.demo_figures import stacked_probabilities_figure
-from fer_core.live import (
+from fer_core.apps.live import (
     ICE_SERVERS_ENV,
     STATS_WINDOW,
     LiveProcessor,
@@ -30,7 +29,8 @@ from fer_core.live import (
     quiet_closed_transport_errors,
     rtc_configuration,
 )
-from fer_core.pipeline import frames_table
+from fer_core.vision.pipeline import frames_table
+from fer_core.viz.demo import stacked_probabilities_figure
 
 enter_through_navigation()
 

@@ -1,6 +1,6 @@
 """Resize robustness: how accuracy holds up when faces are shrunk and enlarged back before classification.
 
-Every number is computed by ``fer_core.metrics`` from the stored runs' ``resize:<px>:<down>><up>`` rows.
+Every number is computed by ``fer_core.evaluation.metrics`` from the stored runs' ``resize:<px>:<down>><up>`` rows.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from fer_app.dashboard_data import (
     select_dataset_runs,
 )
 from fer_app.routing import enter_through_navigation
-from fer_core import figures, metrics
-from fer_core.runs import StoredRun
+from fer_core.evaluation import metrics
+from fer_core.store.runs import StoredRun
+from fer_core.viz import figures
 
 enter_through_navigation()
 

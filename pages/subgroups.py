@@ -1,6 +1,6 @@
 """Subgroups: how a model does per metadata group (age group by default), with bootstrap intervals.
 
-Every number is computed by ``fer_core.metrics`` from the stored run's rows. Rows without a value form the
+Every number is computed by ``fer_core.evaluation.metrics`` from the stored run's rows. Rows without a value form the
 ``unknown`` group and ``unclear`` stays a group of its own: nothing is dropped silently.
 """
 
@@ -16,8 +16,9 @@ from fer_app.dashboard_data import (
 )
 from fer_app.plain_text import literal
 from fer_app.routing import enter_through_navigation
-from fer_core import figures, metrics
-from fer_core.runs import StoredRun
+from fer_core.evaluation import metrics
+from fer_core.store.runs import StoredRun
+from fer_core.viz import figures
 
 enter_through_navigation()
 

@@ -12,11 +12,7 @@ from fer_app.common import get_detector
 from fer_app.demo_views import DemoSettings, demo_sidebar, load_classifier_or_stop
 from fer_app.plain_text import literal
 from fer_app.routing import enter_through_navigation
-from fer_core.demo_figures import shares_figure, stacked_probabilities_figure, top_emotion_figure
-from fer_core.detect import no_face_reason
-from fer_core.pipeline import FacePipeline
-from fer_core.video import VideoError, VideoInfo
-from fer_core.video_analysis import (
+from fer_core.apps.video import (
     MAX_SECONDS,
     SAMPLE_CLIP_NAME,
     TIMELINE_MIME,
@@ -31,6 +27,10 @@ from fer_core.video_analysis import (
     timeline_bytes,
     write_sample_clip,
 )
+from fer_core.vision.detect import no_face_reason
+from fer_core.vision.pipeline import FacePipeline
+from fer_core.vision.video import VideoError, VideoInfo
+from fer_core.viz.demo import shares_figure, stacked_probabilities_figure, top_emotion_figure
 
 enter_through_navigation()
 

@@ -5,7 +5,7 @@
     python scripts/bench_detect.py --preset photo --no-before
 
 Faces are real (scikit-image's astronaut and LFW crops, FER2013 test faces with ``--fer2013``), composited at known
-sizes into face-free scikit-image photos (``fer_core.detect_bench``). Photo scenes are 1600x1200 with faces of
+sizes into face-free scikit-image photos (``fer_core.bench.detection``). Photo scenes are 1600x1200 with faces of
 24-200 px; video and live scenes are 640x480 webcam-sized frames. "before" is the detection the app used before the
 presets: 256 px in steps of 1.15 with histogram equalisation for live and video, 640 px for photos, no guard.
 Timings are medians on whatever else the machine is doing: compare them within one run only.
@@ -23,15 +23,15 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_core.bench import format_table
-from fer_core.detect import DETECTION_PRESETS, HaarDetector
-from fer_core.detect_bench import (
+from fer_core.bench.detection import (
     BEFORE_PRESETS,
     benchmark_faces,
     build_scenes,
     evaluate_detector,
     face_free_images,
 )
+from fer_core.bench.latency import format_table
+from fer_core.vision.detect import DETECTION_PRESETS, HaarDetector
 
 __all__ = ["SCENES", "main", "parse_args", "run_benchmark"]
 

@@ -25,13 +25,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_core.annotate import annotate_frame
-from fer_core.bench import format_table
-from fer_core.detect import DETECTION_PRESETS, DNN_MODEL_ENV, HaarDetector, create_detector
-from fer_core.detect_bench import BEFORE_PRESETS
+from fer_core.bench.detection import BEFORE_PRESETS
+from fer_core.bench.latency import format_table
 from fer_core.labels import FER2013
-from fer_core.pipeline import FacePipeline
-from fer_core.sample_media import moving_face_frames, multi_face_frame
+from fer_core.vision.annotate import annotate_frame
+from fer_core.vision.detect import DETECTION_PRESETS, DNN_MODEL_ENV, HaarDetector, create_detector
+from fer_core.vision.pipeline import FacePipeline
+from fer_core.vision.sample_media import moving_face_frames, multi_face_frame
 
 __all__ = ["main", "parse_args", "run_benchmark"]
 
@@ -49,7 +49,9 @@ class UniformClassifier:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="default", help="model name or directory (fer_core.zoo.load_model)")
+    parser.add_argument(
+        "--model", default="default", help="model name or directory (fer_core.serving.classifier.load_model)"
+    )
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"))
     parser.add_argument("--fake-classifier", action="store_true", help="skip the model: uniform probabilities")
     parser.add_argument("--detector", default="haar", choices=("haar", "dnn"), help=f"dnn needs ${DNN_MODEL_ENV}")
@@ -91,7 +93,7 @@ def _detector(args: argparse.Namespace):
 def _load_classifier(args: argparse.Namespace):
     if args.fake_classifier:
         return UniformClassifier(), "uniform (fake)"
-    from fer_core.zoo import load_model
+    from fer_core.serving.classifier import load_model
 
     try:
         classifier = load_model(args.model, backend=args.backend)

@@ -7,7 +7,7 @@ Cases: ``png_9400`` (a 9400x9400 PNG of about 250 KB, the decompression-bomb sha
 the largest PNG still decoded), ``jpeg_12mp`` (a 4000x3000 camera photo), ``video_4k`` (2 s of 3840x2160 video at
 15 fps), ``jpeg_12mp_x8`` (eight sessions analysing that photo at the same time). Each case runs in its own
 Python process: it imports everything and analyses a small image first (the baseline), then runs the case the way
-the page does (``fer_core.photo.analyse_image`` / ``fer_core.video_analysis.analyse_video`` with the shipped
+the page does (``fer_core.apps.photo.analyse_image`` / ``fer_core.apps.video.analyse_video`` with the shipped
 default model and the Haar detector), drops the result and reports:
 
 - ``peak_mb``: the peak resident set size during the case (kernel ``VmHWM``, reset first) minus the baseline;
@@ -72,7 +72,7 @@ def png_bomb_bytes(side: int = 9400) -> bytes:
 
 def photo_jpeg_bytes(size: tuple[int, int] = (4000, 3000)) -> bytes:
     """A camera-sized JPEG: the sample face scaled up over a noisy background (noise keeps the file photo-sized)."""
-    from fer_core.sample_media import sample_face_image
+    from fer_core.vision.sample_media import sample_face_image
 
     width, height = size
     photo = cv2.resize(sample_face_image(), (height, height), interpolation=cv2.INTER_CUBIC)
@@ -85,15 +85,15 @@ def photo_jpeg_bytes(size: tuple[int, int] = (4000, 3000)) -> bytes:
 
 def _analysers():
     """The default model, the page's photo detector and pipeline settings (imported here: part of the baseline)."""
-    from fer_core.detect import create_detector
-    from fer_core.pipeline import PipelineSettings
-    from fer_core.zoo import load_model
+    from fer_core.serving.classifier import load_model
+    from fer_core.vision.detect import create_detector
+    from fer_core.vision.pipeline import PipelineSettings
 
     return load_model("default"), create_detector("haar", max_side=640), PipelineSettings(smoothing=0.0)
 
 
 def _image_case(data: bytes, name: str) -> Callable[[], object]:
-    from fer_core.photo import analyse_image
+    from fer_core.apps.photo import analyse_image
 
     classifier, detector, settings = _analysers()
     analyse_image("warmup.png", png_bomb_bytes(64), classifier, detector, settings)
@@ -122,9 +122,9 @@ class _Outcome:
 
 
 def _video_case(folder: Path) -> Callable[[], object]:
-    from fer_core.pipeline import FacePipeline
-    from fer_core.sample_media import write_face_video
-    from fer_core.video_analysis import analyse_video
+    from fer_core.apps.video import analyse_video
+    from fer_core.vision.pipeline import FacePipeline
+    from fer_core.vision.sample_media import write_face_video
 
     classifier, detector, settings = _analysers()
     small = write_face_video(folder / "warmup.mp4", 3, size=(320, 240), fps=15)
@@ -138,7 +138,7 @@ def run_case(case: str) -> dict:
     """Measure one case in this process (call it in a fresh process: peaks are per process)."""
     import gc
 
-    from fer_core.memory import release_freed_memory
+    from fer_core.apps.memory import release_freed_memory
 
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as folder:
         if case == "png_9400":

@@ -2,8 +2,8 @@
 
     python scripts/card_mflops.py [--checkpoints checkpoints]
 
-Uses the same counter as training (``fer_core.zoo.forward_mflops``: ``torch.utils.flop_counter`` at the card's
-input size); ensembles get their members' total.
+Uses the same counter as training (``fer_core.serving.classifier.forward_mflops``: ``torch.utils.flop_counter`` at the
+card's input size); ensembles get their members' total.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_core.card import ModelCard  # noqa: E402  (after the repository is on the path)
-from fer_core.model_dir import Checkpoints, ModelDir  # noqa: E402
-from fer_core.zoo import forward_mflops, load_model  # noqa: E402
+from fer_core.serving.classifier import forward_mflops, load_model  # noqa: E402
+from fer_core.store.card import ModelCard  # noqa: E402  (after the repository is on the path)
+from fer_core.store.model_dir import Checkpoints, ModelDir  # noqa: E402
 
 
 def model_mflops(directory: ModelDir, card: ModelCard, checkpoints: Checkpoints) -> float | None:

@@ -21,8 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_core.card import ModelCard  # noqa: E402  (after the repository is on the path)
-from fer_core.model_dir import DEFAULT_FILE, Checkpoints, write_json_atomic  # noqa: E402
+from fer_core.store.card import ModelCard  # noqa: E402  (after the repository is on the path)
+from fer_core.store.model_dir import DEFAULT_FILE, Checkpoints, write_json_atomic  # noqa: E402
 
 HEADS = ("fer2013", "ferplus")
 

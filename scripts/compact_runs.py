@@ -1,4 +1,5 @@
-"""Rewrite stored runs in the compact form ``fer_core.evaluate`` now writes (float16, clean probabilities only).
+"""Rewrite stored runs in the compact form ``fer_core.evaluation.evaluate`` now writes (float16, clean probabilities
+only).
 
     python scripts/compact_runs.py [--checkpoints checkpoints]
 
@@ -17,9 +18,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_core.json_files import read_json_object  # noqa: E402  (after the repository is on the path)
-from fer_core.model_dir import Checkpoints, write_json_atomic  # noqa: E402
-from fer_core.runs import compact_rows  # noqa: E402
+from fer_core.store.json_files import read_json_object  # noqa: E402  (after the repository is on the path)
+from fer_core.store.model_dir import Checkpoints, write_json_atomic  # noqa: E402
+from fer_core.store.runs import compact_rows  # noqa: E402
 
 PROBABILITIES_NOTE = "float16, clean condition only (resize conditions keep pred)"
 

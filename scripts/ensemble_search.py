@@ -5,7 +5,7 @@
 
 Each candidate's probabilities on the validation split (FER2013 PublicTest, or FER+ Valid with the majority
 protocol) are computed once; every subset of two or more is scored as the mean of its members' probabilities, the
-way ``fer_core.ensemble`` serves it, by acc_f1 = (accuracy + macro-F1) / 2. The test split is never read.
+way ``fer_core.serving.ensemble`` serves it, by acc_f1 = (accuracy + macro-F1) / 2. The test split is never read.
 ``--write NAME`` makes ``checkpoints/NAME`` an ensemble of the best subset.
 """
 
@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fer_core.data import load_split  # noqa: E402  (after the repository is on the path)
-from fer_core.ensemble import save_ensemble_dir  # noqa: E402
-from fer_core.train import classification_scores, selection_score  # noqa: E402
-from fer_core.zoo import load_model  # noqa: E402
+from fer_core.evaluation.metrics import classification_scores, selection_score  # noqa: E402
+from fer_core.serving.classifier import load_model  # noqa: E402
+from fer_core.serving.ensemble import save_ensemble_dir  # noqa: E402
 
 BATCH = 512
 

@@ -1,8 +1,8 @@
 """Regenerate the results tables of README.md from the stored runs in checkpoints/*/runs.
 
 Every number between the ``<!-- results:start -->`` and ``<!-- results:end -->`` markers is computed here by
-fer_core.metrics from the run rows; nothing is typed in. ``python scripts/readme_tables.py`` rewrites README.md;
-``--check`` exits 1 when the README is out of date.
+fer_core.evaluation.metrics from the run rows; nothing is typed in. ``python scripts/readme_tables.py`` rewrites
+README.md; ``--check`` exits 1 when the README is out of date.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_core import metrics  # noqa: E402  (after the repository is on the path)
-from fer_core.model_dir import DEFAULT_FILE, Checkpoints  # noqa: E402
-from fer_core.runs import StoredRun, discover_runs  # noqa: E402
+from fer_core.evaluation import metrics  # noqa: E402  (after the repository is on the path)
+from fer_core.store.model_dir import DEFAULT_FILE, Checkpoints  # noqa: E402
+from fer_core.store.runs import StoredRun, discover_runs  # noqa: E402
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 

@@ -22,8 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_core.model_dir import ModelDir  # noqa: E402  (after the repository is on the path)
-from fer_core.recipes import load_recipe  # noqa: E402
+from fer_core.store.model_dir import ModelDir  # noqa: E402  (after the repository is on the path)
+from fer_core.training.recipes import load_recipe  # noqa: E402
 
 
 def model_name(recipe: str) -> str:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer_core.card import ModelCard
+from fer_core.data.preprocess import InputSpec
 from fer_core.labels import FER2013
 from fer_core.models import create_model
-from fer_core.preprocess import InputSpec
-from fer_core.zoo import save_model_dir
+from fer_core.serving.classifier import save_model_dir
+from fer_core.store.card import ModelCard
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("FER_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))

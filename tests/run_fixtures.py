@@ -1,7 +1,7 @@
 """Synthetic model directories (card, history, stored runs) for the metrics, runs and dashboard tests.
 
-The files follow the stored-run format of ``fer_core.evaluate``; the values are random but seeded, and the tests
-compare what the pages show against ``fer_core.metrics`` computed on the very rows written here.
+The files follow the stored-run format of ``fer_core.evaluation.evaluate``; the values are random but seeded, and the
+tests compare what the pages show against ``fer_core.evaluation.metrics`` computed on the very rows written here.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_core.card import ModelCard
+from fer_core.data.preprocess import InputSpec
 from fer_core.labels import FER2013
-from fer_core.model_dir import ModelDir
-from fer_core.preprocess import InputSpec
+from fer_core.store.card import ModelCard
+from fer_core.store.model_dir import ModelDir
 
 __all__ = [
     "AGE_GROUPS",

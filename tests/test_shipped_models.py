@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core import metrics
-from fer_core.card import ModelCard
-from fer_core.evaluate import DEFAULT_PAIRS, DEFAULT_SIZES, evaluate_classifier
-from fer_core.model_dir import CHECKPOINTS_DIR, Checkpoints
-from fer_core.quantize import int8_weight_extremes
-from fer_core.runs import load_run
-from fer_core.zoo import load_model
+from fer_core.evaluation import metrics
+from fer_core.evaluation.evaluate import DEFAULT_PAIRS, DEFAULT_SIZES, evaluate_classifier
+from fer_core.serving.classifier import load_model
+from fer_core.serving.quantize import int8_weight_extremes
+from fer_core.store.card import ModelCard
+from fer_core.store.model_dir import CHECKPOINTS_DIR, Checkpoints
+from fer_core.store.runs import load_run
 
 SHIPPED = Checkpoints(CHECKPOINTS_DIR).names()
 SELECTION = {"fer2013": "PublicTest", "ferplus": "FER2013Valid", "fer2013+ferplus": "PublicTest = FER2013Valid"}
@@ -97,8 +97,8 @@ INT8_SHIPPED = [name for name in SHIPPED if (CHECKPOINTS_DIR / name / "model.int
 
 @pytest.mark.parametrize("name", INT8_SHIPPED)
 def test_int8_file_answers_alike_on_every_cpu_and_was_checked_on_every_head(name: str) -> None:
-    """7-bit weights: no int16 saturation on CPUs without VNNI (see fer_core.quantize), and each head passed."""
-    from fer_core.quantize import WEIGHT_BITS
+    """7-bit weights: no int16 saturation on CPUs without VNNI (see fer_core.serving.quantize), and each head passed."""
+    from fer_core.serving.quantize import WEIGHT_BITS
 
     low, high = int8_weight_extremes(CHECKPOINTS_DIR / name / "model.int8.onnx")
     assert 255 * max(-low, high) * 2 <= 32767

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fer_core.data.arrays import DatasetError
-from fer_core.preprocess import resize_face
+from fer_core.data.preprocess import resize_face
 
 __all__ = [
     "IMAGE_SUFFIXES",

@@ -1,7 +1,7 @@
 """Browser-test harness: the Streamlit app as a subprocess, and headless Chromium with a fake camera showing a face.
 
 The browser is Debian's system Chromium (``.ci/install-browser.sh``) driven by Playwright; no browser is downloaded.
-Chromium's fake capture device plays a Y4M file of a real face (``fer_core.sample_media.write_y4m``), so the live
+Chromium's fake capture device plays a Y4M file of a real face (``fer_core.vision.sample_media.write_y4m``), so the live
 page receives webcam frames with a face in them and the server-side pipeline can be checked end to end.
 """
 
@@ -119,7 +119,7 @@ def app_url(checkpoints_dir: Path, server_log: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def fake_camera_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fer_core.sample_media import write_y4m
+    from fer_core.vision.sample_media import write_y4m
 
     return write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m", FAKE_CAMERA_FRAMES)
 
@@ -175,10 +175,10 @@ def page(browser_context):
 
 @pytest.fixture(scope="session")
 def group_photo_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
-    """A JPEG group photo of real faces in two rows (``fer_core.detect_bench.group_photo``) and its face count."""
+    """A JPEG group photo of real faces in two rows (``fer_core.bench.detection.group_photo``) and its face count."""
     import cv2
 
-    from fer_core.detect_bench import group_photo
+    from fer_core.bench.detection import group_photo
 
     scene = group_photo()
     path = tmp_path_factory.mktemp("upload") / "group_photo.jpg"

@@ -20,8 +20,8 @@ import pytest
 from conftest import edit_json, hub_vit_dir, make_tiny_model_dir
 from safetensors.torch import load_file, save_file
 
-from fer_core.cli import main as cli_main
-from fer_core.zoo import ModelLoadError, load_model
+from fer_core.apps.cli import main as cli_main
+from fer_core.serving.classifier import ModelLoadError, load_model
 
 # ------------------------------------------------------------------------------------------------- helpers
 
@@ -166,7 +166,7 @@ def test_cli_predict_reports_a_hostile_model_directory_without_a_traceback(
 
 
 def test_model_picker_lists_every_model_even_beside_an_unreadable_card(tmp_path: Path) -> None:
-    from fer_core.model_dir import Checkpoints
+    from fer_core.store.model_dir import Checkpoints
 
     make_tiny_model_dir(tmp_path / "good")
     make_tiny_model_dir(tmp_path / "broken")
@@ -177,7 +177,7 @@ def test_model_picker_lists_every_model_even_beside_an_unreadable_card(tmp_path:
 
 
 def test_onnx_model_whose_outputs_do_not_match_its_labels_is_refused(tiny_model_dir: Path) -> None:
-    from fer_core.export import export_onnx
+    from fer_core.serving.export import export_onnx
 
     export_onnx(tiny_model_dir)
     _set("card.json", "labels", value=["a", "b", "c"])(tiny_model_dir)
@@ -199,7 +199,7 @@ def _png(image: np.ndarray) -> bytes:
 def test_every_onnx_session_is_made_with_telemetry_disabled(tiny_model_dir: Path, monkeypatch) -> None:
     import onnxruntime as ort
 
-    from fer_core.export import export_onnx
+    from fer_core.serving.export import export_onnx
 
     calls: list[str] = []
     original_session = ort.InferenceSession
@@ -214,7 +214,7 @@ def test_every_onnx_session_is_made_with_telemetry_disabled(tiny_model_dir: Path
 NETWORK_PROBE = """
 import time
 import numpy as np
-from fer_core.zoo import load_model
+from fer_core.serving.classifier import load_model
 clf = load_model("default")
 clf.predict([np.zeros((64, 64, 3), np.uint8)])
 time.sleep(float({linger}))  # telemetry is sent a few seconds after a session is made
@@ -238,7 +238,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_default_model_loads_and_predicts_without_python_network_calls(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fer_core.model_dir import CHECKPOINTS_DIR
+    from fer_core.store.model_dir import CHECKPOINTS_DIR
 
     if not (CHECKPOINTS_DIR / "default.json").is_file():
         pytest.skip("no shipped default model")
@@ -255,7 +255,7 @@ def test_default_model_opens_no_internet_socket_at_all(tmp_path: Path) -> None:
 
     from conftest import REPO_ROOT
 
-    from fer_core.model_dir import CHECKPOINTS_DIR
+    from fer_core.store.model_dir import CHECKPOINTS_DIR
 
     if shutil.which("strace") is None or not (CHECKPOINTS_DIR / "default.json").is_file():
         pytest.skip("needs strace and the shipped default model")
@@ -316,7 +316,7 @@ RUN_CASES = [
 def test_unreadable_run_file_is_skipped_with_its_path_and_the_rest_loads(
     tmp_path: Path, file: str, damage, message: str
 ) -> None:
-    from fer_core.runs import scan_runs
+    from fer_core.store.runs import scan_runs
 
     root = _runs_root(tmp_path)
     damage(root / "beta_vit")
@@ -356,7 +356,7 @@ def _flat_png(side: int) -> bytes:
 
 
 def _sample_face() -> bytes:
-    from fer_core.photo import sample_photo_bytes
+    from fer_core.apps.photo import sample_photo_bytes
 
     return sample_photo_bytes()
 
@@ -389,8 +389,8 @@ def page_model():
     """A classifier and detector as the image page uses them (the tiny CNN: only the plumbing is checked)."""
     import tempfile
 
-    from fer_core.detect import create_detector
-    from fer_core.pipeline import PipelineSettings
+    from fer_core.vision.detect import create_detector
+    from fer_core.vision.pipeline import PipelineSettings
 
     with tempfile.TemporaryDirectory() as folder:
         classifier = load_model(make_tiny_model_dir(Path(folder) / "tiny"))
@@ -401,7 +401,7 @@ def page_model():
 def test_hostile_image_is_judged_alone_quickly_and_in_bounded_memory(
     page_model, name: str, make, message: str | None, max_peak_mb: int
 ) -> None:
-    from fer_core.photo import analyse_image
+    from fer_core.apps.photo import analyse_image
 
     data = make()
     started = time.perf_counter()
@@ -417,8 +417,8 @@ def test_hostile_image_is_judged_alone_quickly_and_in_bounded_memory(
 
 
 def test_accepted_extensions_and_the_decoders_formats_are_one_list() -> None:
-    from fer_core.imageio import IMAGE_EXTENSIONS, ImageDecodeError, decode_image
-    from fer_core.photo import IMAGE_TYPES
+    from fer_core.apps.photo import IMAGE_TYPES
+    from fer_core.vision.imageio import IMAGE_EXTENSIONS, ImageDecodeError, decode_image
 
     assert IMAGE_TYPES == IMAGE_EXTENSIONS and "gif" in IMAGE_EXTENSIONS
     with pytest.raises(ImageDecodeError) as caught:
@@ -431,7 +431,7 @@ def test_accepted_extensions_and_the_decoders_formats_are_one_list() -> None:
 def test_pil_pixel_limit_is_set_by_fer_core() -> None:
     from PIL import Image
 
-    from fer_core.imageio import MAX_DECODED_PIXELS, MAX_HEADER_PIXELS
+    from fer_core.vision.imageio import MAX_DECODED_PIXELS, MAX_HEADER_PIXELS
 
     assert Image.MAX_IMAGE_PIXELS == MAX_HEADER_PIXELS and MAX_DECODED_PIXELS < 9400 * 9400
 
@@ -542,7 +542,7 @@ VIDEO_CASES = [
 def test_video_page_leaves_no_staged_file_and_shows_names_as_text(
     page_checkpoints: Path, temp_root: Path, tmp_path: Path, name: str, content, message: str | None
 ) -> None:
-    from fer_core.video_analysis import write_sample_clip
+    from fer_core.apps.video import write_sample_clip
 
     at = run_page("video")
     if content is None:

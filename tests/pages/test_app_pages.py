@@ -22,12 +22,12 @@ from streamlit.testing.v1 import AppTest
 
 from fer_app.demo_views import model_card_facts
 from fer_app.plain_text import literal
-from fer_core.card import ModelCard
-from fer_core.demo_figures import probability_figure, shares_figure, stacked_probabilities_figure, top_emotion_figure
+from fer_core.apps.photo import sample_photo_bytes
+from fer_core.apps.video import VideoSource, frames_to_process, source_info, staged_file, write_sample_clip
 from fer_core.labels import FER2013
-from fer_core.photo import sample_photo_bytes
-from fer_core.video import VideoInfo
-from fer_core.video_analysis import VideoSource, frames_to_process, source_info, staged_file, write_sample_clip
+from fer_core.store.card import ModelCard
+from fer_core.vision.video import VideoInfo
+from fer_core.viz.demo import probability_figure, shares_figure, stacked_probabilities_figure, top_emotion_figure
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGES = {name: str(REPO_ROOT / "pages" / f"{name}.py") for name in ("home", "image", "video")}

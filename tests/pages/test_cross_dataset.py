@@ -13,9 +13,9 @@ from run_fixtures import synthetic_rows, write_model_dir, write_run_files
 from streamlit.testing.v1 import AppTest
 
 from fer_app.dashboard_data import scoring_note
-from fer_core import metrics
+from fer_core.evaluation import metrics
 from fer_core.labels import FER2013, FERPLUS, SharedClasses
-from fer_core.runs import StoredRun, scan_runs
+from fer_core.store.runs import StoredRun, scan_runs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 30

@@ -1,6 +1,6 @@
 """The three dashboard pages under streamlit's AppTest, on synthetic model directories in tmp_path.
 
-Each test checks that a number the page shows equals the one fer_core.metrics computes from the fixture rows.
+Each test checks that a number the page shows equals the one fer_core.evaluation.metrics computes from the fixture rows.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from run_fixtures import synthetic_rows, write_model_dir
 from streamlit.testing.v1 import AppTest
 
-from fer_core import metrics
+from fer_core.evaluation import metrics
 from fer_core.labels import FERPLUS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

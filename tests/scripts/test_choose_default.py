@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import load_script
 
-from fer_core.card import HeadCard, ModelCard
-from fer_core.model_dir import ModelDir
+from fer_core.store.card import HeadCard, ModelCard
+from fer_core.store.model_dir import ModelDir
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from fer_core.models.budget import BUDGET_IMG_SIZE, JOINT_OUTPUTS, budget_table
 from fer_core.models.ddamfn import attention_diversity_loss
 from fer_core.models.flops import count_flops, count_mflops
 from fer_core.models.mobilefacenet import MobileFaceNetBackbone
-from fer_core.recipes import JOINT_DATASET, load_recipe
+from fer_core.training.recipes import JOINT_DATASET, load_recipe
 
 ARCHITECTURES = list_architectures()
 HF_ARCHITECTURES = [name for name in ARCHITECTURES if architecture_info(name).family == "hf"]
@@ -192,9 +192,9 @@ def test_live_models_export_to_onnx_with_dynamic_batch(name: str, tmp_path: Path
 @pytest.mark.parametrize("name", ["ddamfn", "vgg13", "vit", "clip_vision"])
 def test_model_directory_round_trip_through_the_zoo(name: str, tmp_path: Path) -> None:
     """The zoo's contract: timm family rebuilds from arch_args (JSON lists), hf family from its own directory."""
-    from fer_core.card import ModelCard
-    from fer_core.preprocess import InputSpec
-    from fer_core.zoo import load_model, save_model_dir
+    from fer_core.data.preprocess import InputSpec
+    from fer_core.serving.classifier import load_model, save_model_dir
+    from fer_core.store.card import ModelCard
 
     model = build_tiny(name).eval()
     arch_args = {k: json_ready(v) for k, v in architecture_info(name).tiny_args.items()}
@@ -257,7 +257,7 @@ def test_a_saved_timm_config_is_rebuilt_by_timm_itself(tiny_model_dir: Path) -> 
         **config["model_args"],
     ).eval()
     model.load_state_dict({k: v.float() for k, v in load_file(str(tiny_model_dir / "model.safetensors")).items()})
-    from fer_core.zoo import load_model
+    from fer_core.serving.classifier import load_model
 
     batch = random_batch(2, 1, 48)
     with torch.no_grad():

@@ -1,0 +1,100 @@
+"""Latency and throughput of classifiers on the CPU (what the live demo and the cards report).
+
+Latency is the median of many single calls after warm-up (``time.perf_counter``), for the whole ``predict`` path
+(preprocessing included) on 48x48-like face crops; thread count is fixed so numbers compare across models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fer_core.serving.classifier import attach_onnx_file, load_model, served_onnx_file
+from fer_core.store.card import ModelCard
+
+__all__ = ["benchmark_classifier", "cpu_description", "format_table", "measure", "record_latency_in_card"]
+
+
+def measure(fn, repeats: int, warmup: int = 5) -> float:
+    """Median wall time of ``fn()`` in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def benchmark_classifier(
+    model: str,
+    *,
+    backend: str = "torch",
+    threads: int = 1,
+    batch_sizes: Sequence[int] = (1, 8, 64),
+    crop_size: int = 96,
+    repeats: int = 50,
+) -> dict:
+    """Per-face latency at each batch size for one model and backend."""
+    torch.set_num_threads(threads)
+    clf = load_model(model, backend=backend)
+    if backend == "onnx":  # a session's thread count is fixed when it is created: make one with ``threads``
+        attach_onnx_file(clf, served_onnx_file(clf.directory, clf.card), threads=threads)
+    rng = np.random.default_rng(0)
+    row = {"model": clf.name, "backend": backend, "threads": threads, "params": clf.card.params}
+    for batch in batch_sizes:
+        crops = list(rng.integers(0, 256, (batch, crop_size, crop_size, 3), dtype=np.uint8))
+        ms = measure(lambda crops=crops: clf.predict(crops), repeats=max(5, repeats // max(1, batch // 8)))
+        row[f"ms_per_face_b{batch}"] = round(ms / batch, 4)
+    return row
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of benchmark rows."""
+    if not rows:
+        return "(no rows)"
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The CPU's model name and its vector units, e.g. "AMD EPYC (AVX-512, VNNI, BF16)".
+
+    Latencies measured on different CPUs do not compare (int8 kernels differ most), so the card says which one.
+    """
+    from fer_core.hardware import cpu_info
+
+    info = cpu_info(cpuinfo)
+    return info.describe() if info is not None else None
+
+
+def record_latency_in_card(model: str, row: dict, batch: int = 1) -> ModelCard:
+    """Write the measured per-face latency (batch ``batch``) into the model's card, with how it was measured."""
+    import platform
+
+    from fer_core.store.card import Latency
+    from fer_core.store.model_dir import Checkpoints, split_head
+
+    def record(card: ModelCard) -> None:
+        card.latency_ms_per_face = row[f"ms_per_face_b{batch}"]
+        card.latency = Latency(
+            backend=row["backend"],
+            threads=row["threads"],
+            batch=batch,
+            machine=platform.processor() or platform.machine(),
+            cpu=cpu_description(),
+            measured=dt.date.today().isoformat(),
+            command=f"python -m fer_core bench --model {model} --update-card",
+        )
+
+    return Checkpoints.at().resolve(split_head(model)[0]).update_card(record)

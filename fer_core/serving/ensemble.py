@@ -1,0 +1,165 @@
+"""Ensembles: several trained models served as one, a model directory in its own right.
+
+An ensemble directory holds only a ``card.json`` with ``family: "ensemble"`` and its ``members`` (model names, with
+``@head`` for one label set of a multi-head model, resolved beside the ensemble directory, e.g. in
+``checkpoints/``). It loads through :func:`fer_core.serving.classifier.load_model` like any model, gets its own stored
+runs and leaderboard row, and predicts the (weighted) mean of its members' probabilities; each member keeps its own
+preprocessing. Every member must predict the ensemble's label set in the same order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.data.preprocess import InputSpec
+from fer_core.store.card import ModelCard
+from fer_core.store.model_dir import ModelDir, split_head
+
+__all__ = ["ENSEMBLE_FAMILY", "EnsembleClassifier", "ensemble_card", "load_ensemble", "save_ensemble_dir"]
+
+ENSEMBLE_FAMILY = "ensemble"
+# The layout ensemble cards have always been written in.
+ENSEMBLE_KEY_ORDER = (
+    "id",
+    "family",
+    "architecture",
+    "members",
+    "labels",
+    "label_set",
+    "input",
+    "params",
+    "weights_mb",
+    "mflops",
+    "training",
+    "metrics",
+    "provenance",
+    "license",
+)
+
+
+@dataclass
+class EnsembleClassifier:
+    """Mean of member probabilities; the same interface the pipeline, evaluation and bench use."""
+
+    name: str
+    labels: tuple[str, ...]
+    input_spec: InputSpec
+    card: ModelCard
+    directory: Path
+    members: list = field(default_factory=list)
+    weights: np.ndarray | None = None
+    tta: str = "none"
+    head: str | None = None
+
+    @property
+    def input_size(self) -> int:
+        return self.input_spec.size
+
+    @property
+    def backend(self) -> str:
+        return "+".join(sorted({m.backend for m in self.members}))
+
+    def predict(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """Weighted mean of the members' class probabilities for uint8 face crops."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        weights = self.weights if self.weights is not None else np.full(len(self.members), 1 / len(self.members))
+        probs = sum(w * m.predict(crops) for w, m in zip(weights, self.members, strict=True))
+        return np.asarray(probs, np.float32)
+
+    def weights_sha256(self) -> str:
+        """Identifies the exact member weights (hash of the members' weight hashes, in order)."""
+        from fer_core.serving.classifier import weights_sha256
+
+        digest = hashlib.sha256()
+        for member in self.members:
+            digest.update(weights_sha256(member.directory).encode())
+        return digest.hexdigest()
+
+
+def ensemble_card(model_id: str, members: Sequence, member_names: Sequence[str]) -> ModelCard:
+    """The card of an ensemble of loaded ``members`` (their names as given, to be resolved on load)."""
+    first = members[0]
+    _check_same_labels(members, member_names)
+    card = ModelCard(
+        id=model_id,
+        family=ENSEMBLE_FAMILY,
+        architecture=ENSEMBLE_FAMILY,
+        members=tuple(member_names),
+        labels=tuple(first.labels),
+        label_set=(first.card.label_set or "") if first.head is None else first.head,
+        input=first.input_spec,
+        params=int(sum(m.card.params or 0 for m in members)),
+        weights_mb=round(sum(float(m.card.weights_mb or 0) for m in members), 3),
+        mflops=_sum_if_known([m.card.mflops for m in members]),
+        training={
+            "selection_split": "members selected on their own validation splits",
+            "cpu_hours": _sum_if_known([m.card.training_fact("cpu_hours") for m in members]),
+        },
+        metrics={},
+        provenance=f"mean of the probabilities of {', '.join(member_names)} (no extra training)",
+        license="that of its members",
+    )
+    card.key_order = ENSEMBLE_KEY_ORDER
+
+    return card
+
+
+def _sum_if_known(values: Sequence) -> float | None:
+    """The members' total of a cost (MFLOPs, CPU-hours), or None when any member's card lacks it."""
+    if not values or any(not isinstance(v, int | float) for v in values):
+        return None
+    return round(float(sum(values)), 3)
+
+
+def _check_same_labels(members: Sequence, names: Sequence[str]) -> None:
+    labels = tuple(members[0].labels)
+    for member, name in zip(members, names, strict=True):
+        if tuple(member.labels) != labels:
+            raise ValueError(
+                f"ensemble member {name} predicts {', '.join(member.labels)}, not {', '.join(labels)}; "
+                "pick members of one label set (name@head for a multi-head model)"
+            )
+
+
+def save_ensemble_dir(directory: Path, members: Sequence[str], *, root: Path | None = None) -> Path:
+    """Write an ensemble directory for model names ``members`` (checked by loading each one)."""
+    from fer_core.serving.classifier import load_model
+
+    directory = Path(directory)
+    root = root or directory.parent
+    loaded = [load_model(name, root=root) for name in members]
+    ModelDir(directory).write_card(ensemble_card(directory.name, loaded, members))
+    return directory
+
+
+def load_ensemble(directory: Path, card: ModelCard, *, backend: str, tta: str) -> EnsembleClassifier:
+    """Load every member of the ensemble card in ``directory`` (members resolve beside the directory)."""
+    from fer_core.serving.classifier import ModelLoadError, load_model
+
+    names, card_path = card.members, ModelDir(directory).card_path
+    if not names:
+        raise ModelLoadError(f"{card_path}: an ensemble needs 'members', a list of model names")
+    if any(Path(n).name == directory.name or split_head(n)[0] == directory.name for n in names):
+        raise ModelLoadError(f"{card_path}: an ensemble cannot contain itself")
+    members = [load_model(name, backend=backend, tta=tta, root=directory.parent) for name in names]
+    try:
+        _check_same_labels(members, names)
+    except ValueError as err:
+        raise ModelLoadError(f"{directory}: {err}") from None
+    weights = card.weights
+    return EnsembleClassifier(
+        name=card.id or directory.name,
+        labels=tuple(members[0].labels),
+        input_spec=members[0].input_spec,
+        card=card,
+        directory=directory,
+        members=members,
+        weights=np.asarray(weights, np.float64) / np.sum(weights) if weights else None,
+        tta=tta,
+    )

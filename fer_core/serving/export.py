@@ -1,0 +1,60 @@
+"""ONNX export of a model directory, checked against torch with ONNX Runtime before it is kept.
+
+Uses torch's TorchScript-based exporter (``dynamo=False``): it needs no extra package and handles every
+architecture here; the export is only written if ONNX Runtime reproduces torch's outputs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fer_core.serving.classifier import ONNX_FILE, load_model, onnx_session
+
+__all__ = ["export_onnx"]
+
+
+def export_onnx(model: str | Path = "default", *, opset: int = 17, atol: float = 1e-4, seed: int = 0) -> dict:
+    """Write ``model.onnx`` into the model directory (dynamic batch) and return the check report."""
+    clf = load_model(model, backend="torch")
+    spec = clf.input_spec
+    example = torch.zeros(1, spec.channels, spec.size, spec.size)
+    path = clf.directory / ONNX_FILE
+    tmp_path = path.with_suffix(".onnx.tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            clf.module,
+            (example,),
+            str(tmp_path),
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    max_diff = _max_difference(clf, tmp_path, seed)
+    if max_diff > atol:
+        tmp_path.unlink()
+        raise ValueError(f"ONNX export of {clf.name} differs from torch by {max_diff:.2e} (> {atol}); not kept")
+    tmp_path.replace(path)
+    return {
+        "model": clf.name,
+        "onnx": str(path),
+        "opset": opset,
+        "max_abs_logit_diff": float(max_diff),
+        "bytes": path.stat().st_size,
+    }
+
+
+def _max_difference(clf, onnx_path: Path, seed: int) -> float:
+    spec = clf.input_spec
+    batch = np.random.default_rng(seed).standard_normal((5, spec.channels, spec.size, spec.size)).astype(np.float32)
+    session = onnx_session(onnx_path)
+    onnx_logits = session.run(None, {"input": batch})[0]
+    with torch.inference_mode():
+        torch_logits = clf.module(torch.from_numpy(batch)).numpy()
+    return float(np.abs(onnx_logits - torch_logits).max())

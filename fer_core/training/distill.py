@@ -1,0 +1,73 @@
+"""Knowledge distillation: a student trains on its labels blended with a teacher's probabilities (Hinton et al. 2015).
+
+The teacher is any model ``load_model`` opens, usually an ensemble (``fer_core.serving.ensemble``), one per head of the
+student. Its class probabilities for every training image are computed once on the clean images and cached by the
+teacher's weights hash, then each head's target row becomes ``(1 - w) * label + w * teacher`` (soft-target cross
+entropy at temperature 1: the same gradient as ``(1 - w) * CE(label) + w * KL(teacher || student)`` up to a
+constant). Rows a head has no label for (FER+'s dropped faces) stay masked, so the teacher never labels a face the
+annotators rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.training.loop import Head, HeadTargets
+
+__all__ = ["blend_targets", "distilled_targets", "teacher_probabilities"]
+
+BATCH = 512
+
+
+def teacher_probabilities(
+    teacher: str, images: np.ndarray, labels: tuple[str, ...], cache_dir: Path | None = None, progress: bool = True
+) -> np.ndarray:
+    """``(N, classes)`` probabilities of ``teacher`` for ``images``, in the order of ``labels`` (cached on disk)."""
+    from tqdm import tqdm
+
+    from fer_core.serving.classifier import load_model, weights_sha256
+
+    clf = load_model(teacher, backend="torch")
+    if tuple(clf.labels) != tuple(labels):
+        raise ValueError(f"teacher {teacher!r} predicts {list(clf.labels)}; the head needs {list(labels)}")
+    key = hashlib.sha256(f"{weights_sha256(clf.directory)}|{clf.head}|{images.shape}|{images.sum()}".encode())
+    cached = Path(cache_dir) / f"teacher-{key.hexdigest()[:16]}.npy" if cache_dir else None
+    if cached is not None and cached.is_file():
+        return np.load(cached)
+    starts = tqdm(range(0, len(images), BATCH), desc=f"teacher {teacher}", unit="batch", disable=not progress)
+    probs = np.concatenate([clf.predict(images[i : i + BATCH]) for i in starts])
+    probs = probs.astype(np.float32)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cached, probs)
+    return probs
+
+
+def blend_targets(targets: np.ndarray, teacher: np.ndarray, head: Head, weight: float) -> np.ndarray:
+    """``targets`` with ``head``'s block blended towards ``teacher`` by ``weight``; masked (all-zero) rows kept."""
+    if not 0 <= weight <= 1:
+        raise ValueError(f"distill_weight must be in [0, 1], got {weight}")
+    block = targets[:, head.outputs]
+    labelled = block.sum(axis=1, keepdims=True) > 0
+    blended = targets.copy()
+    blended[:, head.outputs] = np.where(labelled, (1 - weight) * block + weight * teacher, block)
+    return blended
+
+
+def distilled_targets(
+    train: HeadTargets, teachers: Mapping[str, str], weight: float, cache_dir: Path | None = None
+) -> HeadTargets:
+    """The training set with every head named in ``teachers`` ({head: teacher model}) distilled."""
+    heads = {head.name: head for head in train.heads}
+    unknown = sorted(set(teachers) - set(heads))
+    if unknown:
+        raise ValueError(f"teachers for unknown heads {unknown}; the recipe's heads: {', '.join(heads)}")
+    targets = train.targets
+    for name, teacher in teachers.items():
+        probs = teacher_probabilities(teacher, train.images, heads[name].labels, cache_dir)
+        targets = blend_targets(targets, probs, heads[name], weight)
+    return HeadTargets(train.images, targets, train.heads)
