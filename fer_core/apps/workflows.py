@@ -386,3 +386,41 @@ def predict_files(model: str, paths: Sequence[str], detector: str = "haar") -> l
         else:
             records += predict_photo_files(clf, [path], photo_detector(detector))
     return records
+
+
+def choose_served_answer_for(model: str, *, data_root: Path, write: bool = False) -> dict:
+    """Score a two-head model's candidate answers on both validation splits; with ``write`` the card serves the
+    winner (``default_head``, and a ``fusion`` entry when a fusion wins). See fer_core.evaluation.served_answer.
+    """
+    from fer_core.data.preprocess import prepare_batch
+    from fer_core.evaluation.served_answer import ValidationSet, choose_served_answer
+
+    directory = Checkpoints.at().resolve(split_head(model)[0])
+    card = directory.read_card()
+    heads = tuple(card.head_names())
+    if len(heads) != 2:
+        raise ValueError(f"{directory.path}: a served-answer choice needs a model with two heads, got {heads}")
+    classifiers = {h: load_model(directory.path, head=h) for h in heads}
+    sets = []
+    for dataset in heads:
+        val = load_split(dataset, data_root / dataset, "val", cache_dir=data_cache_dir())
+        batch = prepare_batch(val.images, classifiers[heads[0]].input_spec)
+        probs = {h: clf.predict_prepared(batch) for h, clf in classifiers.items()}
+        labels = {h: clf.labels for h, clf in classifiers.items()}
+        sets.append(ValidationSet(dataset, tuple(val.label_set.names), val.labels, probs, labels))
+    answer_labels = max((clf.labels for clf in classifiers.values()), key=len)
+    choice = choose_served_answer(sets, heads, answer_labels)
+    if write:
+        directory.update_card(lambda card: _serve(card, choice, answer_labels))
+    return choice
+
+
+def _serve(card: ModelCard, choice: dict, answer_labels: tuple[str, ...]) -> None:
+    from fer_core.evaluation.served_answer import fusion_entry
+
+    if len(choice["weights"]) == 1:
+        card.default_head = next(iter(choice["weights"]))
+        card.extra.pop("fusion", None)
+        return
+    card.extra["fusion"] = fusion_entry(choice, answer_labels)
+    card.default_head = card.extra["fusion"]["name"]

@@ -26,6 +26,7 @@ from torch import nn
 from fer_core.data.preprocess import TTA_MODES, InputSpec, prepare_batch, tta_views
 from fer_core.models import architecture_info, create_model
 from fer_core.models.hf import HFImageClassifier
+from fer_core.serving.fusion import Fusion, fusion_of_card
 from fer_core.serving.model_guard import (
     ModelLoadError,
     build_on_meta,
@@ -355,6 +356,7 @@ class Classifier:
     head: str | None = None
     outputs: tuple[int, int] | None = None
     logit_bias: np.ndarray | None = None
+    fusion: Fusion | None = None  # a fused head (fer_core.serving.fusion): several heads' probabilities averaged
     _input_name: str = field(default="input", repr=False)
 
     @property
@@ -379,14 +381,23 @@ class Classifier:
         return probs.astype(np.float32)
 
     def head_logits(self, batch: np.ndarray) -> np.ndarray:
-        """Logits of the served head (its block of outputs, plus the card's logit bias) for a prepared batch."""
-        chunks = [self._logits(batch[i : i + self.batch_size]) for i in range(0, len(batch), self.batch_size)]
-        logits = np.concatenate(chunks)
+        """Logits of the served head (its block of outputs, plus the card's logit bias) for a prepared batch.
+
+        A fused head has no logits of its own: its log-probabilities stand in (same argmax, same softmax).
+        """
+        logits = self.output_logits(batch)
+        if self.fusion is not None:
+            return np.log(np.maximum(self.fusion.probabilities(logits), 1e-30))
         if self.outputs is not None:
             logits = logits[:, self.outputs[0] : self.outputs[1]]
         if self.logit_bias is not None:
             logits = logits + self.logit_bias
         return logits
+
+    def output_logits(self, batch: np.ndarray) -> np.ndarray:
+        """Every output of the network (all heads, no bias) for a prepared batch, in chunks of ``batch_size``."""
+        chunks = [self._logits(batch[i : i + self.batch_size]) for i in range(0, len(batch), self.batch_size)]
+        return np.concatenate(chunks)
 
     def _softmax_logits(self, batch: np.ndarray) -> np.ndarray:
         logits = self.head_logits(batch)
@@ -410,10 +421,14 @@ class ServedHead:
     labels: tuple[str, ...]
     outputs: tuple[int, int] | None
     logit_bias: np.ndarray | None
+    fusion: Fusion | None = None
 
 
 def _served_head(card: ModelCard, head: str | None, card_path: Path) -> ServedHead:
     """The head ``head`` of a multi-head card (its ``default_head`` when None), or the card itself."""
+    fused = _fused_head(card, head, card_path)
+    if fused is not None:
+        return fused
     if not card.heads:
         if head is not None and head != card.label_set:
             raise ModelLoadError(f"{card_path.parent}: model has one head ({card.label_set or '?'}), not {head!r}")
@@ -425,6 +440,17 @@ def _served_head(card: ModelCard, head: str | None, card_path: Path) -> ServedHe
     if entry.outputs is None:
         raise ModelLoadError(f"{card_path}: a head's 'outputs' must be [start, stop], got None")
     return ServedHead(head, _labels_or_fail(entry.labels, card_path), entry.outputs, _bias(entry, card_path))
+
+
+def _fused_head(card: ModelCard, head: str | None, card_path: Path) -> ServedHead | None:
+    """The card's fused head when it is the one asked for (or the default); None otherwise."""
+    try:
+        fusion = fusion_of_card(card, str(card_path))
+    except ValueError as err:
+        raise ModelLoadError(str(err)) from None
+    if fusion is None or (head or card.default_head) != fusion.name:
+        return None
+    return ServedHead(fusion.name, fusion.labels, None, None, fusion)
 
 
 def _labels_or_fail(labels: tuple[str, ...] | None, card_path: Path) -> tuple[str, ...]:
@@ -495,6 +521,7 @@ def load_model(
         head=served.name,
         outputs=served.outputs,
         logit_bias=served.logit_bias,
+        fusion=served.fusion,
     )
     _check_card_matches_config(card, directory)
     if backend == "onnx" or (backend == "auto" and served_onnx_file(directory.path, card).is_file()):

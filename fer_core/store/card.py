@@ -355,6 +355,13 @@ class ModelCard(_Part):
     def head_names(self) -> list[str]:
         return list(self.heads or {})
 
+    @property
+    def fused_head(self) -> str | None:
+        """The name of the card's fused head (``fusion.name``, fer_core.serving.fusion), None when it has none."""
+        entry = self.extra.get("fusion")
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        return name if isinstance(name, str) and name else None
+
 
 def _identity(data: Mapping[str, Any], where: str) -> dict[str, Any]:
     """What the model is: id, architecture and its arguments, ensemble members, labels, input."""

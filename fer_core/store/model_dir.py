@@ -228,7 +228,8 @@ class Checkpoints:
         choices = []
         for name in self.names():
             try:
-                heads = self.resolve(name).read_card().head_names()
+                card = self.resolve(name).read_card()
+                heads = card.head_names() + ([card.fused_head] if card.fused_head else [])
             except ModelLoadError:  # an unreadable card must not hide the other models; loading it says why
                 heads = []
             choices += [f"{name}{HEAD_SEPARATOR}{h}" for h in heads] or [name]

@@ -1,0 +1,109 @@
+"""Which answer a two-head model serves: its FER2013-7 head, its FER+-8 head, or a fusion of both.
+
+The rule is fixed and uses the validation splits only (FER2013 PublicTest, FER+ Valid): every candidate answers
+on both, restricted to each dataset's classes (by name), and the candidate with the best mean acc_f1 =
+(accuracy + macro-F1) / 2 over the two splits is served. Fusions are tried at FER+ weights 0.25, 0.5 and 0.75
+(fer_core.serving.fusion). Each candidate's predicted share of every class against the true share is kept, since
+a served answer that calls too many faces neutral is the failure this guards against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer_core.evaluation.metrics import classification_scores, selection_score
+
+__all__ = ["FUSION_WEIGHTS", "Candidate", "ValidationSet", "choose_served_answer", "fusion_entry", "restricted_preds"]
+
+FUSION_WEIGHTS = (0.25, 0.5, 0.75)  # the FER+ head's share in a fused answer
+FUSED_NAME = "fused"
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """One validation split: its class names, labels, and each real head's probabilities on it."""
+
+    dataset: str
+    labels: tuple[str, ...]
+    targets: np.ndarray
+    head_probs: Mapping[str, np.ndarray]
+    head_labels: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An answer a model could serve: one head, or heads fused with weights."""
+
+    name: str
+    weights: Mapping[str, float]
+
+    def probabilities(self, val: ValidationSet, labels: tuple[str, ...]) -> np.ndarray:
+        """The candidate's probabilities on ``val`` over ``labels`` (classes a head lacks get nothing from it)."""
+        fused = np.zeros((len(val.targets), len(labels)))
+        for head, weight in self.weights.items():
+            columns = [labels.index(c) for c in val.head_labels[head]]
+            fused[:, columns] += weight * val.head_probs[head]
+        return fused / sum(self.weights.values())
+
+
+def restricted_preds(probs: np.ndarray, answer_labels: tuple[str, ...], dataset_labels: tuple[str, ...]) -> np.ndarray:
+    """Dataset class ids of the argmax over the dataset's classes only (an answer's extra classes are ignored)."""
+    columns = [answer_labels.index(c) for c in dataset_labels]
+    return probs[:, columns].argmax(axis=1)
+
+
+def _candidates(heads: tuple[str, str]) -> list[Candidate]:
+    first, second = heads
+    fused = [Candidate(f"{FUSED_NAME} ({second} {w:.2f})", {first: 1 - w, second: w}) for w in FUSION_WEIGHTS]
+    return [Candidate(first, {first: 1.0}), Candidate(second, {second: 1.0}), *fused]
+
+
+def _score(candidate: Candidate, val: ValidationSet, answer_labels: tuple[str, ...]) -> dict:
+    probs = candidate.probabilities(val, answer_labels)
+    preds = restricted_preds(probs, answer_labels, val.labels)
+    scores = classification_scores(val.targets, preds, len(val.labels))
+    k = len(val.labels)
+    keep = val.targets >= 0
+    true_share = np.bincount(val.targets[keep], minlength=k) / max(keep.sum(), 1)
+    pred_share = np.bincount(preds[keep], minlength=k) / max(keep.sum(), 1)
+    return {
+        **{key: round(value, 5) for key, value in scores.items()},
+        "acc_f1": round(selection_score(scores, "acc_f1"), 5),
+        "share": {
+            c: [round(float(p), 4), round(float(t), 4)]
+            for c, p, t in zip(val.labels, pred_share, true_share, strict=True)
+        },
+    }
+
+
+def choose_served_answer(sets: list[ValidationSet], heads: tuple[str, str], answer_labels: tuple[str, ...]) -> dict:
+    """Score every candidate on every validation set; the winner and the whole table (see the module doc)."""
+    table = []
+    for candidate in _candidates(heads):
+        per_set = {val.dataset: _score(candidate, val, answer_labels) for val in sets}
+        mean = float(np.mean([row["acc_f1"] for row in per_set.values()]))
+        table.append(
+            {
+                "answer": candidate.name,
+                "weights": dict(candidate.weights),
+                "mean_acc_f1": round(mean, 5),
+                "validation": per_set,
+            }
+        )
+    best = max(table, key=lambda row: row["mean_acc_f1"])  # first of equals: a single head before a fusion
+    return {"chosen": best["answer"], "weights": best["weights"], "candidates": table}
+
+
+def fusion_entry(choice: Mapping, answer_labels: tuple[str, ...]) -> dict:
+    """The card's ``fusion`` entry for a chosen fused answer, with the rule and its validation table."""
+    return {
+        "name": FUSED_NAME,
+        "labels": list(answer_labels),
+        "heads": {head: round(weight, 4) for head, weight in choice["weights"].items()},
+        "rule": "best mean of (accuracy + macro-F1) / 2 over FER2013 PublicTest and FER+ Valid, each answer "
+        "restricted to the dataset's classes",
+        "candidates": list(choice["candidates"]),
+    }

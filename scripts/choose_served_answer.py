@@ -1,0 +1,43 @@
+"""Choose what a two-head model serves - its FER2013 head, its FER+ head or a fusion - on the validation splits.
+
+    python scripts/choose_served_answer.py --model cnn_robust_joint [--write]
+
+Prints every candidate's mean acc_f1 over FER2013 PublicTest and FER+ Valid and its predicted vs true neutral
+share; ``--write`` records the winner in the card (``default_head``, ``fusion``). The rule is
+fer_core.evaluation.served_answer's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fer_core.apps.cli import DEFAULT_DATA_ROOT  # noqa: E402  (after the repository is on the path)
+from fer_core.apps.workflows import choose_served_answer_for  # noqa: E402
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    parser.add_argument("--write", action="store_true", help="serve the winner: write it into the card")
+    args = parser.parse_args(argv)
+    choice = choose_served_answer_for(args.model, data_root=args.data_root, write=args.write)
+    for row in choice["candidates"]:
+        shares = "  ".join(
+            f"{dataset} acc {v['accuracy']:.4f} F1 {v['macro_f1']:.4f} neutral {v['share']['neutral'][0]:.3f}"
+            f"/{v['share']['neutral'][1]:.3f}"
+            for dataset, v in row["validation"].items()
+        )
+        print(f"{row['answer']:<22} mean acc_f1 {row['mean_acc_f1']:.4f}  {shares}")
+    print(f"chosen: {choice['chosen']}" + (" (written to the card)" if args.write else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""The served-answer rule: candidates scored on both validation sets, restricted to each dataset's classes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fer_core.evaluation.served_answer import Candidate, ValidationSet, choose_served_answer, restricted_preds
+
+A = ("x", "y")
+B = ("y", "x", "z")
+
+
+def _set(name: str, labels: tuple[str, ...], targets: list[int], probs_a: list, probs_b: list) -> ValidationSet:
+    return ValidationSet(
+        name,
+        labels,
+        np.array(targets),
+        {"a": np.array(probs_a, float), "b": np.array(probs_b, float)},
+        {"a": A, "b": B},
+    )
+
+
+def test_restricted_preds_ignore_classes_the_dataset_lacks() -> None:
+    probs = np.array([[0.3, 0.2, 0.5], [0.1, 0.6, 0.3]])  # over ("y", "x", "z")
+    assert restricted_preds(probs, B, ("x", "y")).tolist() == [1, 0]
+
+
+def test_fusion_maps_classes_by_name_and_keeps_a_one_head_class() -> None:
+    val = _set("a", A, [0], [[0.8, 0.2]], [[0.1, 0.3, 0.6]])
+    probs = Candidate("f", {"a": 1.0, "b": 1.0}).probabilities(val, B)
+    np.testing.assert_allclose(probs, [[(0.2 + 0.1) / 2, (0.8 + 0.3) / 2, 0.6 / 2]])
+
+
+def test_the_candidate_best_on_both_sets_wins_and_the_table_keeps_the_shares() -> None:
+    # Head a is right on set "a", head b on set "b"; each is wrong on the other set: only the fusion is right twice.
+    set_a = _set("a", A, [0, 1], [[0.9, 0.1], [0.1, 0.9]], [[0.55, 0.45, 0.0], [0.45, 0.55, 0.0]])
+    set_b = _set("b", B, [0, 1], [[0.55, 0.45], [0.45, 0.55]], [[0.9, 0.1, 0.0], [0.1, 0.9, 0.0]])
+    choice = choose_served_answer([set_a, set_b], ("a", "b"), B)
+    assert choice["chosen"] == "fused (b 0.25)", "the first of the equally good fusions"
+    assert choice["weights"] == {"a": 0.75, "b": 0.25}
+    by_name = {row["answer"]: row for row in choice["candidates"]}
+    assert by_name["a"]["validation"]["a"]["accuracy"] == 1.0 and by_name["a"]["validation"]["b"]["accuracy"] == 0.0
+    assert by_name["fused (b 0.50)"]["validation"]["b"]["share"]["y"] == [0.5, 0.5]
