@@ -26,7 +26,7 @@ from torch import nn
 from fer_core.data.preprocess import TTA_MODES, InputSpec, prepare_batch, tta_views
 from fer_core.models import architecture_info, create_model
 from fer_core.models.hf import HFImageClassifier
-from fer_core.serving.fusion import Fusion, fusion_of_card
+from fer_core.serving.fusion import Fusion, answer_description, fusion_of_card
 from fer_core.serving.model_guard import (
     ModelLoadError,
     build_on_meta,
@@ -362,6 +362,11 @@ class Classifier:
     @property
     def input_size(self) -> int:
         return self.input_spec.size
+
+    @property
+    def answer(self) -> str:
+        """Which label set this classifier answers in, and from which head(s), in words."""
+        return answer_description(self.head, self.labels, self.fusion)
 
     @property
     def backend(self) -> str:

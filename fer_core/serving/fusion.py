@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FUSION_KEY", "FusedPart", "Fusion", "fusion_of_card", "softmax"]
+__all__ = ["FUSION_KEY", "FusedPart", "Fusion", "answer_description", "fusion_of_card", "softmax"]
 
 FUSION_KEY = "fusion"
 
@@ -95,3 +95,12 @@ def _part(card: Any, head: str, weight: Any, labels: Sequence[str], where: str) 
     bias = None if entry.logit_bias is None else np.asarray(entry.logit_bias, np.float64)
     columns = np.array([list(labels).index(c) for c in entry.labels])
     return FusedPart(head, tuple(entry.outputs), bias, columns, float(weight))
+
+
+def answer_description(head: str | None, labels: Sequence[str], fusion: Fusion | None) -> str:
+    """In words, which label set a loaded model answers in and where the answer comes from (pages, ``predict``)."""
+    classes = f"{len(labels)} classes ({', '.join(labels)})"
+    if fusion is not None:
+        weights = " + ".join(f"{p.head} x{p.weight:g}" for p in fusion.parts)
+        return f"answers in {classes}: the {weights} heads' probabilities averaged by class"
+    return f"answers in {classes} from its {head} head" if head else f"answers in {classes}"

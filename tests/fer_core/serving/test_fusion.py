@@ -34,6 +34,7 @@ def test_fused_head_averages_the_heads_by_class_name(tmp_path: Path, weights) ->
     ferplus = load_model(directory, head="ferplus", backend="torch").predict(_crops())
     fused = load_model(directory, head="fused", backend="torch")
     assert fused.labels == FERPLUS.names and fused.name == "joint@fused"
+    assert fused.answer.startswith("answers in 8 classes (neutral, happy") and "fer2013 x" in fused.answer
     probs = fused.predict(_crops())
     mapped = np.zeros_like(ferplus)
     for i, name in enumerate(FER2013.names):
