@@ -279,9 +279,7 @@ def derive_card(directory: ModelDir) -> ModelCard:
 def _card_of(directory: ModelDir) -> ModelCard:
     """The directory's card; without one, a card derived from its own files, written beside them and logged."""
     if directory.has_card():
-        card = directory.read_card()
-        formats.check_card_labels(card, formats.model_label_names(directory), directory.card_path)
-        return card
+        return directory.read_card()
     card = derive_card(directory)
     try:
         directory.write_card(card)
@@ -429,6 +427,7 @@ def load_model(
 
         clf.module = build_module(directory.path, card).eval()
     check_predicts(clf.predict_prepared, clf.labels, card.input, directory.path)
+    formats.check_card_labels(card, formats.model_label_names(directory), directory.card_path)
     return clf
 
 

@@ -182,6 +182,13 @@ def _build_timm_hub(directory: Path, config: dict) -> nn.Module:
     config_path, weights_path = ModelDir(directory).config_path, ModelDir(directory).weights_path
     args = timm_hub_build_args(config, config_path)
     name = args.pop("architecture")
+    if not timm.is_model(name):
+        from fer_core.models import list_architectures
+
+        raise ModelLoadError(
+            f"{config_path}: unknown architecture {name!r}: neither a timm model (timm.list_models()) nor one of "
+            f"FER Studio's; known: {', '.join(list_architectures())}"
+        )
 
     def build() -> nn.Module:
         return timm.create_model(name, pretrained=False, **args)
