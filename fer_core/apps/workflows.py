@@ -18,7 +18,7 @@ from fer_core.data import (
     published_size,
     restrict_to_label_set,
 )
-from fer_core.evaluation.evaluate import evaluate_classifier, resize_grid_conditions, write_run
+from fer_core.evaluation.evaluate import evaluate_classifier, has_own_transform, resize_grid_conditions, write_run
 from fer_core.labels import FER2013, FERPLUS, SharedClasses, label_set_of
 from fer_core.serving.classifier import load_model, save_model_dir
 from fer_core.store.card import HeadCard, ModelCard, TestMetrics
@@ -233,9 +233,13 @@ def evaluate_model(
     """
     if label_set is not None and dataset != "imagefolder":
         raise ValueError(f"--label-set names an ImageFolder's classes; the {dataset} layout has its own ({dataset})")
+    if Path(split_head(model)[0]).is_file():
+        raise ValueError(
+            f"{model}: a stored run needs a model directory; make one first: python -m fer_core import-model {model}"
+        )
     clf = load_model(model, backend=backend or "torch", tta=tta, head=matching_head(model, dataset, label_set))
     model_classes = label_set_of(clf.labels, clf.name)
-    own_transform = not clf.input_spec.is_project_default
+    own_transform = has_own_transform(clf)
     arrays = load_split(
         dataset,
         dataset_root,

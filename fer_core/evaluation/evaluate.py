@@ -43,6 +43,7 @@ __all__ = [
     "INTERPOLATIONS",
     "apply_condition",
     "evaluate_classifier",
+    "has_own_transform",
     "parse_condition",
     "resize_grid_conditions",
     "run_model_id",
@@ -113,6 +114,13 @@ def _resized(images: np.ndarray, size: int, interpolation: int | None = None) ->
     return np.stack([cv2.resize(image, (size, size), interpolation=mode) for image in images])
 
 
+def has_own_transform(clf) -> bool:
+    """True when the model (or any member of an ensemble) converts images by its own transform rather than the
+    project's 48 px grey one: it then gets the dataset's images as they are, in colour at their own size."""
+    specs = [member.input_spec for member in getattr(clf, "members", None) or [clf]]
+    return any(not spec.is_project_default for spec in specs)
+
+
 def evaluate_classifier(
     clf: Classifier,
     images: np.ndarray,
@@ -132,8 +140,7 @@ def evaluate_classifier(
     names = classes.names if classes is not None else clf.labels
     prob_columns = [prob_column(name) for name in names]
     for condition in tqdm(conditions, desc=f"evaluate {clf.name}", disable=not progress):
-        own_transform = not clf.input_spec.is_project_default
-        shown = apply_condition(images, condition, None if own_transform else clf.input_size)
+        shown = apply_condition(images, condition, None if has_own_transform(clf) else clf.input_size)
         started = time.perf_counter()
         probs = clf.predict(shown)
         seconds += time.perf_counter() - started

@@ -313,12 +313,19 @@ def outputs_kind(run: Any, facts: OnnxFacts, size: int) -> str:
     return "probabilities" if simplex else "logits"
 
 
+def _metadata_json(text: str, key: str, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ModelLoadError(f"{path}: metadata {key!r} is not valid JSON: {text!r:.80}") from None
+
+
 def _onnx_labels(metadata: dict[str, str], num_outputs: int, path: Path) -> tuple[list[str], str]:
     """Class names from the file's metadata (``labels`` as JSON or comma-separated), else FER2013/FER+ by count."""
     for key in _ONNX_LABEL_KEYS:
         if key in metadata:
             text = metadata[key].strip()
-            names = json.loads(text) if text.startswith("[") else [n.strip() for n in text.split(",")]
+            names = _metadata_json(text, key, path) if text.startswith("[") else [n.strip() for n in text.split(",")]
             return [str(n) for n in names], f"metadata '{key}'"
     by_count = {len(FER2013.names): FER2013, len(FERPLUS.names): FERPLUS}
     if num_outputs in by_count:
@@ -349,8 +356,8 @@ def card_for_onnx(path: Path, session: Any, facts: OnnxFacts, overrides: dict[st
     source = "given"
     if labels is None:
         labels, source = _onnx_labels(metadata, num_outputs or 0, path)
-    mean = overrides.pop("mean", None) or json.loads(metadata.get("mean", "null")) or [0.0]
-    std = overrides.pop("std", None) or json.loads(metadata.get("std", "null")) or [1.0]
+    mean = overrides.pop("mean", None) or _metadata_json(metadata.get("mean", "null"), "mean", path) or [0.0]
+    std = overrides.pop("std", None) or _metadata_json(metadata.get("std", "null"), "std", path) or [1.0]
     spec = {
         "size": size,
         "channels": facts.channels,
