@@ -1,4 +1,5 @@
-"""``python -m fer_core train|evaluate|export|predict|bench|models`` - thin shells over library functions."""
+"""``python -m fer_core train|evaluate|export|predict|bench|import-model|models`` - thin shells over library
+functions."""
 
 from __future__ import annotations
 
@@ -188,6 +189,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_model(args: argparse.Namespace) -> int:
+    from fer_core.serving.classifier import import_model
+
+    overrides = {
+        "labels": [n.strip() for n in args.labels.split(",")] if args.labels else None,
+        "size": args.size,
+        "color": args.color,
+        "mean": args.mean,
+        "std": args.std,
+    }
+    path, card = import_model(
+        args.path,
+        root=Path(args.checkpoints) if args.checkpoints else None,
+        name=args.name,
+        overrides={k: v for k, v in overrides.items() if v is not None},
+    )
+    print(json.dumps(card.to_dict(), indent=2))
+    print(f"imported {path}; next: python -m fer_core evaluate --model {path.name} --dataset ...")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from fer_core.models import architecture_info, list_architectures
     from fer_core.store.model_dir import Checkpoints
@@ -239,7 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--label-mode", default="majority", help="FER+: majority | plurality50")
     evaluate.add_argument("--resize-grid", action="store_true", help="add the resize-robustness conditions")
     evaluate.add_argument("--tta", default="none", choices=["none", "flip", "tencrop"])
-    evaluate.add_argument("--backend", default="torch", choices=["auto", "torch", "onnx"])
+    evaluate.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        help="default: torch, or onnx for a model with only an ONNX file",
+    )
     evaluate.add_argument("--out", help="model directory to write runs/ into (default: the model's own)")
     evaluate.add_argument("--label-set", help="imagefolder: fer2013 | ferplus (default: the model's classes)")
     evaluate.add_argument(
@@ -292,6 +318,21 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="how far training runs are (their --state-dir folders)")
     status.add_argument("state_dirs", nargs="+")
     status.set_defaults(func=cmd_status)
+
+    imported = sub.add_parser(
+        "import-model",
+        help="make a model directory (card derived from the model's own files) from a transformers or timm "
+        "directory or an ONNX file",
+    )
+    imported.add_argument("path", help="the directory or .onnx file")
+    imported.add_argument("--name", help="directory name under the checkpoints folder (default: the file or folder)")
+    imported.add_argument("--checkpoints", help="checkpoints folder (default: $FER_CHECKPOINTS_DIR or checkpoints/)")
+    imported.add_argument("--labels", help="ONNX: class names in output order, comma-separated")
+    imported.add_argument("--size", type=int, help="ONNX with a free input size: the size it was trained at")
+    imported.add_argument("--color", choices=["gray", "rgb", "bgr"], help="ONNX: the pixels it was trained on")
+    imported.add_argument("--mean", type=float, nargs="+", help="ONNX: per-channel mean on [0, 1] (default 0)")
+    imported.add_argument("--std", type=float, nargs="+", help="ONNX: per-channel std on [0, 1] (default 1)")
+    imported.set_defaults(func=cmd_import_model)
 
     models = sub.add_parser("models", help="list architectures and shipped models")
     models.set_defaults(func=cmd_models)

@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 
 from fer_core.data import (
+    COLOR_DATASETS,
     RUN_EXCLUDED_METADATA,
     default_dataset_id,
     load_split,
     published_size,
     restrict_to_label_set,
 )
-from fer_core.evaluation.evaluate import evaluate_classifier, resize_grid_conditions, write_run
+from fer_core.evaluation.evaluate import evaluate_classifier, has_own_transform, resize_grid_conditions, write_run
 from fer_core.labels import FER2013, FERPLUS, SharedClasses, label_set_of
 from fer_core.serving.classifier import load_model, save_model_dir
 from fer_core.store.card import HeadCard, ModelCard, TestMetrics
@@ -215,7 +216,7 @@ def evaluate_model(
     label_mode: str = "majority",
     resize_grid: bool = False,
     tta: str = "none",
-    backend: str = "torch",
+    backend: str | None = None,
     out_dir: Path | None = None,
     label_set: str | None = None,
     dataset_id: str | None = None,
@@ -226,13 +227,28 @@ def evaluate_model(
     the classes both have (:class:`fer_core.labels.SharedClasses`). ``label_set`` names an ImageFolder's classes
     (default: the model's); ``dataset_id`` is the name the run is stored and shown under (default: the dataset,
     an ImageFolder's folder name). The card's test metrics come only from a dataset the model was trained on.
+    ``backend`` None: torch, or ONNX Runtime for a model that has only an ONNX file. A model with its own transform
+    (colour, its own size) reads a colour dataset in colour at the dataset's own resolution; FER2013 and FER+ are
+    48 px grey as published.
     """
     if label_set is not None and dataset != "imagefolder":
         raise ValueError(f"--label-set names an ImageFolder's classes; the {dataset} layout has its own ({dataset})")
-    clf = load_model(model, backend=backend, tta=tta, head=matching_head(model, dataset, label_set))
+    if Path(split_head(model)[0]).is_file():
+        raise ValueError(
+            f"{model}: a stored run needs a model directory; make one first: python -m fer_core import-model {model}"
+        )
+    clf = load_model(model, backend=backend or "torch", tta=tta, head=matching_head(model, dataset, label_set))
     model_classes = label_set_of(clf.labels, clf.name)
+    own_transform = has_own_transform(clf)
     arrays = load_split(
-        dataset, dataset_root, split, label_mode=label_mode, label_set=label_set or model_classes, progress=True
+        dataset,
+        dataset_root,
+        split,
+        label_mode=label_mode,
+        label_set=label_set or model_classes,
+        progress=True,
+        image_size=None if own_transform and dataset in COLOR_DATASETS else 48,
+        color=own_transform,
     )
     classes = SharedClasses(arrays.label_set, model_classes)
     scored = restrict_to_label_set(arrays, classes.label_set)
@@ -256,6 +272,7 @@ def evaluate_model(
         dropped=scored.dropped,
         layout=dataset,
         images_published=published_size(dataset, split),
+        images={"color": scored.images.ndim == 4, "size": list(scored.images.shape[1:3])},
     )
     home = clf.card.trained_on(run_dataset) and classes.is_identity
     if out_dir is None and split == "test" and tta == "none" and home:
@@ -269,7 +286,8 @@ def matching_head(model: str, dataset: str, label_set: str | None = None) -> str
     name, head = split_head(model)
     if head is not None:
         return head
-    heads = Checkpoints.at().read_card(name).head_names()
+    directory = Checkpoints.at().resolve(name)
+    heads = directory.read_card().head_names() if directory.has_card() else []
     wanted = label_set or DATASET_LABEL_SETS.get(dataset)
     return wanted if wanted in heads else None
 

@@ -25,6 +25,7 @@ from fer_core.data.views import restrict_to_label_set
 from fer_core.labels import LabelSet, get_label_set
 
 __all__ = [
+    "COLOR_DATASETS",
     "DATASETS",
     "FERPLUS_MODES",
     "PUBLISHED_SIZES",
@@ -41,6 +42,8 @@ __all__ = [
     "restrict_to_label_set",
 ]
 
+# Datasets whose files can hold colour at any resolution (FER2013 and FER+ are 48 px grey as published).
+COLOR_DATASETS = ("affectnet", "affectnet7", "rafdb", "imagefolder")
 DATASETS = ("fer2013", "fer2013-csv", "ferplus", "affectnet", "affectnet7", "rafdb", "imagefolder")
 SINGLE_LABEL_MODE = "majority"  # the only mode of datasets with one label per image
 # Images per split as the releases publish them, before any label filter (FER+ drops faces by votes, AffectNet-7
@@ -71,9 +74,10 @@ def load_split(
     label_mode: str = "majority",
     metadata_csv: str | Path | None = None,
     label_set: LabelSet | str | None = None,
-    image_size: int = 48,
+    image_size: int | None = 48,
     progress: bool = False,
     cache_dir: str | Path | None = None,
+    color: bool = False,
 ) -> FaceArrays:
     """Load one split of a dataset as :class:`FaceArrays`.
 
@@ -83,7 +87,9 @@ def load_split(
     ``plurality50`` / ``soft`` (see :mod:`fer_core.data.ferplus`); other datasets have one label per image.
     ``label_set``: the classes of an ``imagefolder``. Metadata files that ship with a dataset (the test splits'
     age groups) are joined automatically; ``metadata_csv`` joins any other CSV whose first column names the
-    images. ``cache_dir`` keeps the decoded split so a second load of unchanged files takes well under a second.
+    images. ``color`` with ``image_size=None`` reads a colour dataset as it is (BGR, its own resolution) for models
+    that take colour; FER2013 and FER+ are 48 px grey as published either way. ``cache_dir`` keeps the decoded split
+    so a second load of unchanged files takes well under a second.
     """
     if dataset not in DATASETS:
         raise DatasetError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
@@ -93,7 +99,8 @@ def load_split(
         raise DatasetError(f"{root}: dataset path does not exist")
     labels = _image_folder_labels(dataset, label_set)
     split = split if dataset == "imagefolder" else canonical_split(split)
-    arrays = _load_cached(dataset, root, split, label_mode, labels, image_size, progress, cache_dir)
+    color = color and dataset in COLOR_DATASETS
+    arrays = _load_cached(dataset, root, split, label_mode, labels, image_size, progress, cache_dir, color)
     known = KNOWN_METADATA.get((arrays.dataset, _canonical_or_none(split)))
     if known and (root / known).is_file():
         arrays = join_metadata(arrays, root / known, require_match=False)
@@ -163,26 +170,34 @@ def _load_cached(
     split: str,
     label_mode: str,
     labels: LabelSet | None,
-    image_size: int,
+    image_size: int | None,
     progress: bool,
     cache_dir: str | Path | None,
+    color: bool = False,
 ) -> FaceArrays:
     """Read a split, through the cache when ``cache_dir`` is given and the split's files exist."""
     source = _source(dataset, root, split)
     if cache_dir is None or not source.exists():
-        return _read(dataset, root, split, label_mode, labels, image_size, progress)
+        return _read(dataset, root, split, label_mode, labels, image_size, progress, color)
     classes = f"{labels.name}:{','.join(labels.names)}" if labels else ""
-    settings = f"{label_mode}|{image_size}|{classes}"
+    settings = f"{label_mode}|{image_size}|{classes}" + ("|color" if color else "")
     entry = cache_entry(Path(cache_dir), source, dataset=dataset, split=split, settings=settings)
     arrays = read_cached(entry)
     if arrays is None:
-        arrays = _read(dataset, root, split, label_mode, labels, image_size, progress)
+        arrays = _read(dataset, root, split, label_mode, labels, image_size, progress, color)
         write_cached(entry, arrays)
     return arrays
 
 
 def _read(
-    dataset: str, root: Path, split: str, label_mode: str, labels: LabelSet | None, image_size: int, progress: bool
+    dataset: str,
+    root: Path,
+    split: str,
+    label_mode: str,
+    labels: LabelSet | None,
+    image_size: int | None,
+    progress: bool,
+    color: bool = False,
 ) -> FaceArrays:
     """Dispatch to the dataset's reader (the fer2013.csv pixels are always 48x48)."""
     if dataset == "fer2013":
@@ -192,7 +207,7 @@ def _read(
     if dataset == "ferplus":
         return read_ferplus(root, split, label_mode=label_mode, image_size=image_size, progress=progress)
     if dataset in AFFECTNET_VIEWS:
-        return read_affectnet(root, split, view=dataset, image_size=image_size, progress=progress)
+        return read_affectnet(root, split, view=dataset, image_size=image_size, progress=progress, color=color)
     if dataset == "rafdb":
-        return read_rafdb(root, split, image_size=image_size, progress=progress)
-    return read_image_folder(root, labels, split=split, image_size=image_size, progress=progress)
+        return read_rafdb(root, split, image_size=image_size, progress=progress, color=color)
+    return read_image_folder(root, labels, split=split, image_size=image_size, progress=progress, color=color)

@@ -137,7 +137,13 @@ def _read_annotations(annotations: Path, images: list[Path]) -> list[tuple[int, 
 
 
 def read_affectnet(
-    root: Path, split: str, *, view: str = "affectnet", image_size: int = 48, progress: bool = False
+    root: Path,
+    split: str,
+    *,
+    view: str = "affectnet",
+    image_size: int | None = 48,
+    progress: bool = False,
+    color: bool = False,
 ) -> FaceArrays:
     """One split of AffectNet in a view of :data:`AFFECTNET_VIEWS`; sample ids ``affectnet/<set>/images/<id>``."""
     if view not in AFFECTNET_VIEWS:
@@ -155,7 +161,7 @@ def read_affectnet(
     codes, valence, arousal, landmarks = (list(column) for column in zip(*annotations, strict=True))
     emotion = np.array([code in AFFECTNET_EXPRESSIONS for code in codes])
     kept = [path for path, keep in zip(paths, emotion, strict=True) if keep]
-    images = read_gray_images(kept, size=image_size, progress=progress, desc=f"affectnet {split}")
+    images = read_gray_images(kept, size=image_size, progress=progress, desc=f"affectnet {split}", color=color)
     labels = np.array([FERPLUS.index(AFFECTNET_EXPRESSIONS[c]) for c in np.array(codes)[emotion]], np.int64)
     metadata = pd.DataFrame(
         {

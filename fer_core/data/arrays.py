@@ -19,7 +19,8 @@ class DatasetError(ValueError):
 
 @dataclass
 class FaceArrays:
-    """One split: grey images ``(N, H, W)`` uint8, class ids, stable sample ids and per-sample metadata.
+    """One split: grey images ``(N, H, W)`` uint8 (BGR ``(N, H, W, 3)`` when read in colour), class ids, stable
+    sample ids and per-sample metadata.
 
     ``sample_ids`` carry no file extension (``fer2013/test/angry/PrivateTest_10131363``), so the same face has the
     same id in a ``.png`` and a ``.jpg`` copy of a dataset and stored evaluation runs join across copies.
@@ -40,8 +41,12 @@ class FaceArrays:
     dropped: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.images.ndim != 3 or self.images.dtype != np.uint8:
-            raise ValueError(f"FaceArrays: images must be (N, H, W) uint8, got {self.images.shape} {self.images.dtype}")
+        colour = self.images.ndim == 4 and self.images.shape[3] == 3
+        if (self.images.ndim != 3 and not colour) or self.images.dtype != np.uint8:
+            raise ValueError(
+                "FaceArrays: images must be (N, H, W) or (N, H, W, 3) uint8, "
+                f"got {self.images.shape} {self.images.dtype}"
+            )
         n = len(self.images)
         lengths = {"labels": len(self.labels), "sample_ids": len(self.sample_ids), "metadata": len(self.metadata)}
         if self.soft_targets is not None:

@@ -37,7 +37,13 @@ def image_folder_root(root: Path, split: str) -> Path:
 
 
 def read_image_folder(
-    root: Path, label_set: LabelSet, *, split: str = "", image_size: int = 48, progress: bool = False
+    root: Path,
+    label_set: LabelSet,
+    *,
+    split: str = "",
+    image_size: int | None = 48,
+    progress: bool = False,
+    color: bool = False,
 ) -> FaceArrays:
     """Every image of the class folders; sample ids are ``<root name>/<path below root without extension>``."""
     folder = image_folder_root(root, split)
@@ -54,7 +60,7 @@ def read_image_folder(
         labels += [label_set.names.index(name)] * len(files)
     if not paths:
         raise DatasetError(f"{folder}: no images in class folders (expected {folder}/<class name>/*.png)")
-    images = read_gray_images(paths, size=image_size, progress=progress, desc=folder.name)
+    images = read_gray_images(paths, size=image_size, progress=progress, desc=folder.name, color=color)
     ids = [f"{root.name}/{strip_image_suffix(p.relative_to(root).as_posix())}" for p in paths]
     metadata = pd.DataFrame({"split": [split] * len(ids)})
     return FaceArrays(images, np.array(labels, np.int64), ids, label_set, metadata, dataset="imagefolder", split=split)

@@ -125,41 +125,61 @@ def _check_pixels(data: np.ndarray, source: object) -> None:
         )
 
 
-def decode_gray(data: np.ndarray, size: int | None, source: object) -> np.ndarray:
+def decode_gray(data: np.ndarray, size: int | None, source: object, color: bool = False) -> np.ndarray:
     """Encoded bytes -> grey ``(size, size)`` uint8 (colour converted, other sizes resized); ``source`` names errors.
 
-    Images declaring more than :data:`MAX_DATASET_IMAGE_PIXELS` are refused before decoding.
+    ``color``: BGR ``(size, size, 3)`` instead (grey images repeated to three channels). Images declaring more than
+    :data:`MAX_DATASET_IMAGE_PIXELS` are refused before decoding.
     """
     if data.size:
         _check_pixels(data, source)
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    flag = cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE
+    image = cv2.imdecode(data, flag) if data.size else None
     if image is None:
         raise DatasetError(f"{source}: unreadable image")
     return image if size is None else resize_face(image, size)
 
 
-def _read_one(path: Path, size: int | None) -> np.ndarray:
+def _read_one(path: Path, size: int | None, color: bool = False) -> np.ndarray:
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:
         raise DatasetError(f"{path}: unreadable image ({err.strerror})") from err
-    return decode_gray(data, size, path)
+    return decode_gray(data, size, path, color)
 
 
 def read_gray_images(
-    paths: Sequence[Path], *, size: int | None = 48, progress: bool = False, desc: str = "images"
+    paths: Sequence[Path], *, size: int | None = 48, progress: bool = False, desc: str = "images", color: bool = False
 ) -> np.ndarray:
-    """Stack of grey images ``(N, size, size)`` uint8, decoded on a thread pool.
+    """Stack of grey images ``(N, size, size)`` uint8 (``color``: BGR ``(N, size, size, 3)``), decoded on a thread pool.
 
-    ``size=None`` keeps the native size (all images must then share one). The first bad file raises a
-    :class:`DatasetError` naming it.
+    ``size=None`` keeps the native size: grey images must then share one; colour images (evaluated at their own
+    resolution) of several sizes are brought to the most common one (area when shrinking, linear when enlarging).
+    The first bad file raises a :class:`DatasetError` naming it.
     """
     if not paths:
-        return np.zeros((0, size or 48, size or 48), np.uint8)
+        return np.zeros((0, size or 48, size or 48, *((3,) if color else ())), np.uint8)
     with ThreadPoolExecutor(max_workers=thread_workers()) as pool:
-        decoded = pool.map(lambda path: _read_one(path, size), paths)
+        decoded = pool.map(lambda path: _read_one(path, size, color), paths)
         images = list(tqdm(decoded, total=len(paths), desc=desc, unit="img", disable=not progress))
     shapes = {image.shape for image in images}
+    if len(shapes) > 1 and color:
+        return np.stack(_to_common_size(images))
     if len(shapes) > 1:
         raise DatasetError(f"{paths[0].parent}: images of different sizes {sorted(shapes)}; pass a size")
     return np.stack(images)
+
+
+def _to_common_size(images: list[np.ndarray]) -> list[np.ndarray]:
+    """Images of several sizes at the most common one (the first such size when there is a tie)."""
+    counts: dict[tuple[int, ...], int] = {}
+    for image in images:
+        counts[image.shape] = counts.get(image.shape, 0) + 1
+    height, width = max(counts, key=counts.get)[:2]
+    out = []
+    for image in images:
+        mode = cv2.INTER_AREA if image.shape[0] > height or image.shape[1] > width else cv2.INTER_LINEAR
+        out.append(
+            image if image.shape[:2] == (height, width) else cv2.resize(image, (width, height), interpolation=mode)
+        )
+    return out

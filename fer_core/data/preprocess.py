@@ -1,13 +1,18 @@
-"""Face crop -> grayscale -> resize -> normalise, exactly as a checkpoint's card says; test-time augmentation.
+"""Face crop -> the model's input, exactly as its card's ``input`` says; test-time augmentation.
 
-Every model here is trained on 48x48 grayscale faces (FER2013 / FER+), so live crops are converted to grey even for
-3-channel models (the grey plane is repeated) - a colour crop would be out of the training distribution.
+Face crops arrive in colour (BGR, as OpenCV decodes) at the resolution of their source, and each model converts
+them as it was trained (:func:`transform_face`): the project's own models take 48 px grey faces (the grey plane
+repeated for 3-channel ones); a model brought from transformers or timm takes colour at its own size, with its own
+resize/crop policy, interpolation and scaling, read from its own preprocessing config (``preprocessor_config.json``
+or timm's ``pretrained_cfg``). That path is NumPy, OpenCV and Pillow only - Pillow's filters are the ones the
+reference transforms (transformers' image processors, timm's ``create_transform``) use - so ONNX serving needs no
+torch; tests hold it within 1e-3 of the references.
 
-This is the one preprocessing path of the project: training (``fer_core.training.loop``), evaluation
-(``fer_core.evaluation.evaluate``), dataset decoding (``fer_core.data``) and serving (``Classifier.predict``) resize
-with :func:`resize_face` / :func:`resize_stack` (one rule: INTER_AREA when shrinking, INTER_LINEAR when enlarging) and
-normalise with :func:`normalise` (per channel, with the card's ``mean`` and ``std``), so a face gives the model the
-same tensor wherever it comes from.
+For the project's own models this is the one preprocessing path of the project: training
+(``fer_core.training.loop``), evaluation (``fer_core.evaluation.evaluate``), dataset decoding (``fer_core.data``) and
+serving (``Classifier.predict``) resize with :func:`resize_face` / :func:`resize_stack` (one rule: INTER_AREA when
+shrinking, INTER_LINEAR when enlarging) and normalise with :func:`normalise` (per channel, with the card's ``mean``
+and ``std``), so a face gives the model the same tensor wherever it comes from.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "PIL_FILTERS",
     "TTA_MODES",
     "InputSpec",
     "normalise",
@@ -32,10 +38,13 @@ __all__ = [
     "resize_interpolation",
     "resize_stack",
     "to_gray",
+    "transform_face",
     "tta_views",
 ]
 
 TTA_MODES = ("none", "flip", "tencrop")
+# Pillow's resampling filter codes (the numbers transformers writes as ``resample``), by name.
+PIL_FILTERS = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "box": 4, "hamming": 5}
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -110,11 +119,69 @@ def prepare_batch(crops: Sequence[np.ndarray] | np.ndarray, spec: InputSpec) -> 
     """Stack face crops into a normalised float32 batch ``(N, channels, size, size)`` (for either backend)."""
     if len(crops) == 0:
         return np.zeros((0, spec.channels, spec.size, spec.size), np.float32)
+    if not spec.is_project_default:
+        return np.stack([transform_face(np.asarray(c), spec) for c in crops])
     if isinstance(crops, np.ndarray) and crops.ndim == 3 and crops.dtype == np.uint8:
         grays = resize_stack(crops, spec.size)  # already a (N, H, W) grey stack, the common case in evaluation
     else:
         grays = np.stack([resize_face(to_gray(np.asarray(c)), spec.size) for c in crops])
     return normalise(grays, spec)
+
+
+def to_color(image: np.ndarray, order: str) -> np.ndarray:
+    """uint8 ``(H, W, 3)`` in ``order`` (``rgb`` or ``bgr``) of a BGR, BGRA or grey image (grey repeated)."""
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 2 or image.shape[2] == 1:
+        return np.repeat(image.reshape(*image.shape[:2], 1), 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected a grey or BGR image, got shape {image.shape}")
+    return np.ascontiguousarray(image[:, :, ::-1]) if order == "rgb" else image
+
+
+def _resize_to(image: np.ndarray, width: int, height: int, interpolation: str) -> np.ndarray:
+    if image.shape[:2] == (height, width):
+        return image
+    if interpolation == "area_linear":
+        mode = resize_interpolation(image.shape[:2], max(width, height))
+        return cv2.resize(image, (width, height), interpolation=mode)
+    from PIL import Image
+
+    resized = Image.fromarray(image).resize((width, height), resample=PIL_FILTERS[interpolation])
+    return np.asarray(resized)
+
+
+def _resized_and_cropped(image: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Resize by the spec's policy (both edges, or the shorter edge keeping the aspect), then centre-crop to size.
+
+    The shorter edge goes to ``edge`` and the longer to ``int(edge * long / short)`` (torchvision's ``Resize``, which
+    timm uses, and transformers alike); the crop starts at ``round((extent - size) / 2)`` (torchvision's
+    ``CenterCrop``) or ``(extent - size) // 2`` (transformers), as the spec's ``crop_offset`` says.
+    """
+    height, width = image.shape[:2]
+    edge = spec.edge
+    if spec.resize == "squash":
+        new_w, new_h = edge, edge
+    elif width <= height:
+        new_w, new_h = edge, int(edge * height / width)
+    else:
+        new_w, new_h = int(edge * width / height), edge
+    image = _resize_to(image, new_w, new_h, spec.interpolation)
+    offset = (lambda extra: extra // 2) if spec.crop_offset == "floor" else (lambda extra: round(extra / 2.0))
+    top, left = offset(new_h - spec.size), offset(new_w - spec.size)
+    return image[top : top + spec.size, left : left + spec.size]
+
+
+def transform_face(image: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """One uint8 face crop (BGR, BGRA or grey, any size) -> float32 ``(channels, size, size)`` by the spec."""
+    pixels = to_gray(image) if spec.color == "gray" else to_color(image, spec.color)
+    pixels = _resized_and_cropped(pixels, spec)
+    x = pixels.astype(np.float32) * np.float32(spec.rescale)
+    x = x[:, :, None] if x.ndim == 2 else x
+    if spec.normalize:
+        x = (x - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+    x = np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)
+    return np.broadcast_to(x, (spec.channels, *x.shape[1:])) if len(x) != spec.channels else x
 
 
 def tta_views(batch: np.ndarray, mode: str, crop_fraction: float = 0.875) -> list[np.ndarray]:

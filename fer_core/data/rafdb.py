@@ -99,7 +99,9 @@ def _images_by_stem(folder: Path) -> dict[str, Path]:
     return {strip_image_suffix(name): folder / name for name in names}
 
 
-def read_rafdb(root: Path, split: str, *, image_size: int = 48, progress: bool = False) -> FaceArrays:
+def read_rafdb(
+    root: Path, split: str, *, image_size: int | None = 48, progress: bool = False, color: bool = False
+) -> FaceArrays:
     """One split of RAF-DB basic; sample ids ``rafdb/<listed name without extension>`` (``rafdb/test_0001``)."""
     split = _split_of(split)
     label_path = root / RAFDB_LABEL_FILE
@@ -118,6 +120,6 @@ def read_rafdb(root: Path, split: str, *, image_size: int = 48, progress: bool =
         ids.append(f"rafdb/{stem}")
     if not paths:
         raise DatasetError(f"{label_path}: no {split}_* images listed")
-    images = read_gray_images(paths, size=image_size, progress=progress, desc=f"rafdb {split}")
+    images = read_gray_images(paths, size=image_size, progress=progress, desc=f"rafdb {split}", color=color)
     metadata = pd.DataFrame({"split": [split] * len(ids)})
     return FaceArrays(images, np.array(labels, np.int64), ids, FER2013, metadata, dataset="rafdb", split=split)

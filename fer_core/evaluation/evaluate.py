@@ -11,11 +11,14 @@ A model scored on a dataset with other classes is scored on the classes both hav
 which were left out and how many images that dropped.
 
 Resize conditions follow the low-resolution study the project grew from: a 48 px face is shrunk to ``px`` with one
-OpenCV interpolation and enlarged back to the model's input size with another (``resize:32:area>cubic``).
+OpenCV interpolation and enlarged back to the model's input size with another (``resize:32:area>cubic``). A model
+with its own transform (a transformers or timm model: colour, its own size) gets the dataset's images as they are;
+a resize condition then shrinks them and enlarges them back to their own size, and the model's transform follows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -28,7 +31,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fer_core.data.preprocess import resize_stack
+from fer_core.data.preprocess import resize_interpolation, resize_stack
 from fer_core.labels import SharedClasses, labels_of_columns, prob_column
 from fer_core.serving.classifier import Classifier, weights_sha256
 from fer_core.store.model_dir import ModelDir, write_json_atomic
@@ -40,6 +43,7 @@ __all__ = [
     "INTERPOLATIONS",
     "apply_condition",
     "evaluate_classifier",
+    "has_own_transform",
     "parse_condition",
     "resize_grid_conditions",
     "run_model_id",
@@ -89,14 +93,32 @@ def parse_condition(condition: str) -> tuple[int, str, str] | None:
         ) from None
 
 
-def apply_condition(images: np.ndarray, condition: str, output_size: int) -> np.ndarray:
-    """Images under a condition, at ``output_size`` px (what the model sees)."""
+def apply_condition(images: np.ndarray, condition: str, output_size: int | None) -> np.ndarray:
+    """Images under a condition, at ``output_size`` px (what the model sees), or at their own size when None."""
     parsed = parse_condition(condition)
+    back = output_size or images.shape[1]
     if parsed is None:
-        return resize_stack(images, output_size)
+        return images if output_size is None else _resized(images, output_size)
     px, down, up = parsed
-    small = resize_stack(images, px, INTERPOLATIONS[down])
-    return resize_stack(small, output_size, INTERPOLATIONS[up])
+    small = _resized(images, px, INTERPOLATIONS[down])
+    return _resized(small, back, INTERPOLATIONS[up])
+
+
+def _resized(images: np.ndarray, size: int, interpolation: int | None = None) -> np.ndarray:
+    """A grey ``(N, H, W)`` stack (one OpenCV call) or a colour ``(N, H, W, 3)`` stack (image by image) at ``size``."""
+    if images.ndim == 3:
+        return resize_stack(images, size, interpolation)
+    if images.shape[1:3] == (size, size):
+        return images
+    mode = interpolation if interpolation is not None else resize_interpolation(images.shape[1:3], size)
+    return np.stack([cv2.resize(image, (size, size), interpolation=mode) for image in images])
+
+
+def has_own_transform(clf) -> bool:
+    """True when the model (or any member of an ensemble) converts images by its own transform rather than the
+    project's 48 px grey one: it then gets the dataset's images as they are, in colour at their own size."""
+    specs = [member.input_spec for member in getattr(clf, "members", None) or [clf]]
+    return any(not spec.is_project_default for spec in specs)
 
 
 def evaluate_classifier(
@@ -118,7 +140,7 @@ def evaluate_classifier(
     names = classes.names if classes is not None else clf.labels
     prob_columns = [prob_column(name) for name in names]
     for condition in tqdm(conditions, desc=f"evaluate {clf.name}", disable=not progress):
-        shown = apply_condition(images, condition, clf.input_size)
+        shown = apply_condition(images, condition, None if has_own_transform(clf) else clf.input_size)
         started = time.perf_counter()
         probs = clf.predict(shown)
         seconds += time.perf_counter() - started
@@ -144,20 +166,14 @@ def run_model_id(clf: Classifier) -> str:
 
 
 def _software_versions() -> dict[str, str]:
-    import onnxruntime
-    import timm
-    import torch
-    import transformers
+    """Versions of the libraries a run depends on, read from their metadata (nothing imported; absent ones left out)."""
+    from importlib import metadata
 
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "timm": timm.__version__,
-        "transformers": transformers.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "opencv": cv2.__version__,
-        "numpy": np.__version__,
-    }
+    versions = {"python": platform.python_version(), "opencv": cv2.__version__, "numpy": np.__version__}
+    for name in ("torch", "timm", "transformers", "onnxruntime", "pillow"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
 
 
 def write_run(
@@ -174,20 +190,23 @@ def write_run(
     dropped: dict[str, int] | None = None,
     layout: str | None = None,
     images_published: int | None = None,
+    images: dict | None = None,
 ) -> tuple[Path, Path]:
     """Write the parquet rows and the JSON sidecar into ``<model dir>/runs/``.
 
     ``scoring``: :meth:`SharedClasses.to_dict` when the dataset's classes differ from the model's; ``dropped``:
     images left out by label filters, per reason; ``layout``: the reader (``imagefolder`` ...) when the dataset id
-    is another name; ``images_published``: the split's size in its release, to tell an incomplete copy.
+    is another name; ``images_published``: the split's size in its release, to tell an incomplete copy; ``images``:
+    how the dataset's images were read (colour, size). The sidecar records the model's preprocessing too.
     """
     target = ModelDir(out_dir or clf.directory)
+    weights_hash = weights_sha256(clf.directory)  # before any file is written: a model that cannot say leaves none
     parquet_path, json_path = target.run_paths(dataset, split, clf.tta)
     parquet_path.parent.mkdir(parents=True, exist_ok=True)
     compact_rows(rows).to_parquet(parquet_path, index=False, compression="zstd", compression_level=19)
     info = {
         "model_id": run_model_id(clf),
-        "weights_sha256": weights_sha256(clf.directory),
+        "weights_sha256": weights_hash,
         "dataset": dataset,
         "layout": layout or dataset,
         "split": split,
@@ -201,6 +220,8 @@ def write_run(
         "conditions": [str(c) for c in rows["condition"].cat.categories],
         "probabilities": "float16, clean condition only (resize conditions keep pred)",
         "tta": clf.tta,
+        "preprocessing": clf.input_spec.to_dict(),
+        "images": images,
         "backend": clf.backend,
         "software": _software_versions(),
         "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},

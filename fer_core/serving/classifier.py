@@ -1,16 +1,15 @@
-"""Model directories: find them, save them, load one into a :class:`Classifier`.
+"""Models from their files: ``load_model(name_or_path)`` -> :class:`Classifier`, on torch or ONNX Runtime.
 
-``load_model(name_or_path)`` is the only way the app and the CLI get a model. A model directory holds
-``card.json`` (labels, input spec, training facts, metrics) and its weights in one of two layouts that are never
-mixed: timm layout (``config.json`` with ``architecture`` + ``model.safetensors``) or transformers
-``save_pretrained`` layout (``config.json`` with ``model_type``). A directory a user downloaded from the Hugging
-Face hub (an image-classification model saved with safetensors) loads too, without a card. Weights are read with
-safetensors only; pickle files are refused.
+``load_model`` is the only way the app and the CLI get a model: a shipped name, a FER Studio model directory
+(``card.json`` + weights in timm layout or transformers ``save_pretrained`` layout, never mixed), a user's
+transformers or timm directory, or an ONNX file (:mod:`fer_core.serving.formats`). A directory without a card gets
+one derived from its own files, written beside them and logged. Weights are read with safetensors only; pickle
+files are refused. This module imports no torch: the torch side (:mod:`fer_core.serving.torch_backend`) is imported
+only when a torch model is served, so serving an ONNX model needs neither torch, timm nor transformers.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -19,32 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
 
 from fer_core.data.preprocess import TTA_MODES, InputSpec, prepare_batch, tta_views
-from fer_core.models import architecture_info, create_model
-from fer_core.models.hf import HFImageClassifier
+from fer_core.serving import formats
 from fer_core.serving.fusion import Fusion, answer_description, fusion_of_card
-from fer_core.serving.model_guard import (
-    ModelLoadError,
-    build_on_meta,
-    built_or_refused,
-    check_finite,
-    check_predicts,
-    check_shapes,
-    check_value_count,
-    timm_build_args,
-    weights_header,
-)
+from fer_core.serving.model_guard import check_predicts
 from fer_core.store.card import INPUT_EXPECTED, ModelCard
-from fer_core.store.json_files import read_json_object
+from fer_core.store.json_files import ModelLoadError
 from fer_core.store.model_dir import (
-    CONFIG_FILE,
     HEAD_SEPARATOR,
     ONNX_FILE,
-    PREPROCESSOR_FILE,
     WEIGHTS_FILE,
     Checkpoints,
     ModelDir,
@@ -55,12 +38,26 @@ __all__ = [
     "Classifier",
     "ModelLoadError",
     "attach_onnx_file",
+    "derive_card",
+    "import_model",
     "load_model",
     "onnx_session",
-    "save_model_dir",
     "served_onnx_file",
     "weights_sha256",
 ]
+
+TORCH_INSTALL = "pip install -r requirements.txt (the full install, with torch, timm and transformers)"
+_TORCH_SIDE = ("save_model_dir", "count_parameters", "forward_mflops")
+
+
+def __getattr__(name: str):
+    """The torch-side helpers, imported on first use (``from fer_core.serving.classifier import save_model_dir``)."""
+    if name in _TORCH_SIDE:
+        from fer_core.serving import torch_backend
+
+        return getattr(torch_backend, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 log = logging.getLogger(__name__)
 
@@ -75,107 +72,21 @@ def weights_sha256(model_dir: Path) -> str:
     directory = ModelDir(model_dir)
     if not directory.weights_path.is_file() and directory.has_card() and directory.read_card().is_ensemble:
         return load_model(directory.path, backend="torch").weights_sha256()
+    path = directory.weights_path
+    if not path.is_file() and directory.has_card():
+        path = served_onnx_file(directory.path, directory.read_card())
     digest = hashlib.sha256()
-    with open(directory.weights_path, "rb") as fh:
+    with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-# ----------------------------------------------------------------------------------------------- saving
-
-
-def save_model_dir(
-    model: nn.Module,
-    directory: str | Path,
-    *,
-    card: ModelCard,
-    half: bool = True,
-) -> Path:
-    """Write ``model`` and its ``card`` into ``directory`` in the layout of its family.
-
-    ``card`` must hold at least ``id``, ``architecture``, ``labels`` and ``input``; ``family``, ``params`` and
-    ``weights_mb`` are filled in here. Weights are stored in float16 when ``half`` (halves the repo size; loading
-    converts back to float32).
-    """
-    target = ModelDir(directory)
-    target.path.mkdir(parents=True, exist_ok=True)
-    for key in ("id", "architecture", "labels", "input"):
-        if getattr(card, key) is None:
-            raise ValueError(f"card is missing {key!r}")
-    info = architecture_info(card.architecture)
-    card = dataclasses.replace(
-        card, family=info.family, params=count_parameters(model), mflops=forward_mflops(model, card.input)
-    )
-    if info.family == "hf":
-        _save_hf(model, target.path, half)
-    else:
-        _save_timm(model, target, card, half)
-    weights = sorted(target.path.glob("*.safetensors"))
-    card.weights_mb = round(sum(p.stat().st_size for p in weights) / 2**20, 3)
-    target.write_card(card)
-    return target.path
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def forward_mflops(model: nn.Module, spec: InputSpec) -> float | None:
-    """Counted forward MFLOPs for one face at the card's input size (None where the counter cannot run the model)."""
-    from fer_core.models.flops import count_mflops
-
-    size, channels = spec.size, spec.channels
-    device = next(model.parameters()).device
-    try:
-        return round(count_mflops(model.to("cpu"), size, channels), 2)
-    except (RuntimeError, TypeError, ValueError) as error:
-        log.warning("could not count the forward FLOPs: %s", error)
-        return None
-    finally:
-        model.to(device)
-
-
-def _state_for_saving(model: nn.Module, half: bool) -> dict[str, torch.Tensor]:
-    state = {}
-    for key, value in model.state_dict().items():
-        value = value.detach().cpu().contiguous()
-        state[key] = value.half() if half and value.is_floating_point() else value.clone()
-    return state
-
-
-def _save_timm(model: nn.Module, directory: ModelDir, card: ModelCard, half: bool) -> None:
-    config = {  # timm's own create_model(**config) rebuilds it: the entrypoint's name, not the catalogue's
-        "architecture": architecture_info(card.architecture).timm_name,
-        "num_classes": int(card.num_outputs or len(card.labels)),
-        "in_chans": card.input.channels,
-        "img_size": card.input.size,
-        "model_args": card.arch_args or {},
-        "label_names": list(card.labels),
-    }
-    directory.write_json(CONFIG_FILE, config)
-    save_file(_state_for_saving(model, half), str(directory.weights_path), metadata={"format": "pt"})
-
-
-def _save_hf(model: nn.Module, directory: Path, half: bool) -> None:
-    hf_model = model.hf_model
-    if half:
-        hf_model = hf_model.half()
-    try:
-        if hasattr(model, "save_pretrained_dir"):  # wrappers with extra parts (e.g. a head) save them too
-            model.save_pretrained_dir(directory)
-        else:
-            hf_model.save_pretrained(directory, safe_serialization=True)
-    finally:
-        if half:
-            hf_model.float()
 
 
 # ----------------------------------------------------------------------------------------------- loading
 
 
 def _check_weights_safe(directory: Path) -> None:
-    if (directory / WEIGHTS_FILE).is_file() or (directory / ONNX_FILE).is_file():
+    if (directory / WEIGHTS_FILE).is_file() or formats.onnx_file_of(directory) is not None:
         return
     pickles = sorted(p.name for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES)
     if pickles:
@@ -184,155 +95,6 @@ def _check_weights_safe(directory: Path) -> None:
             "refused. Convert them to model.safetensors (safetensors.torch.save_file)."
         )
     raise ModelLoadError(f"{directory}: no {WEIGHTS_FILE} found")
-
-
-def _load_state(directory: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = load_file(str(directory / WEIGHTS_FILE))
-    except Exception as err:  # safetensors raises several types for corrupt headers/truncation
-        raise ModelLoadError(f"{directory / WEIGHTS_FILE}: unreadable safetensors file ({err})") from err
-    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-
-
-def _build_timm(directory: Path, config: dict) -> nn.Module:
-    """A timm-layout model: config checked, shapes compared with the weights on the meta device, then built."""
-    config_path, weights_path = ModelDir(directory).config_path, ModelDir(directory).weights_path
-    args = timm_build_args(config, config_path)
-    try:
-        architecture_info(args["architecture"])
-    except KeyError as err:
-        raise ModelLoadError(f"{config_path}: {err.args[0]}") from None
-
-    def build() -> nn.Module:
-        return create_model(**args)
-
-    header = weights_header(weights_path)
-    check_shapes(build_on_meta(build, header, config_path), header, weights_path)
-    model = built_or_refused(build, config_path)
-    try:
-        model.load_state_dict(_load_state(directory))
-    except RuntimeError as err:
-        raise ModelLoadError(f"{weights_path}: weights do not match the architecture ({err})") from err
-    return model
-
-
-def _hf_tower_class(config_path: Path, *, image_classifier: bool):
-    """The transformers config of a directory and the model class to rebuild it with (never remote code).
-
-    A hub directory must be an image classifier; a card's wrapper may hold a bare tower (CLIP vision).
-    """
-    from transformers import AutoConfig, AutoModel, AutoModelForImageClassification
-
-    try:
-        config = AutoConfig.from_pretrained(config_path.parent, local_files_only=True, trust_remote_code=False)
-    except Exception as err:  # unknown model_type, bad field values ...
-        raise ModelLoadError(f"{config_path}: not a usable transformers config ({type(err).__name__}: {err})") from None
-    for auto in (AutoModelForImageClassification, *(() if image_classifier else (AutoModel,))):
-        if type(config) in auto._model_mapping:
-            return config, auto._model_mapping[type(config)]
-    raise ModelLoadError(f"{config_path}: model_type {config.model_type!r} is not an image-classification model")
-
-
-def _check_hf_weights(directory: Path, *, image_classifier: bool) -> None:
-    """Build the directory's transformers model on the meta device and compare it with the weights' header."""
-    config_path, weights_path = ModelDir(directory).config_path, ModelDir(directory).weights_path
-    config, model_class = _hf_tower_class(config_path, image_classifier=image_classifier)
-    header = weights_header(weights_path)
-    expected = build_on_meta(lambda: model_class._from_config(config), header, config_path)
-    check_value_count(expected, header, weights_path)
-
-
-def _build_hf(directory: Path, card: ModelCard | None) -> nn.Module:
-    card_path = ModelDir(directory).card_path
-    if card is not None:
-        try:
-            info = architecture_info(card.architecture)
-        except KeyError as err:
-            raise ModelLoadError(f"{card_path}: {err.args[0]}") from None
-        _check_hf_weights(directory, image_classifier=False)
-        if info.wrapper is None:
-            raise ModelLoadError(f"{card_path}: architecture {info.name!r} is not a transformers family")
-        return built_or_refused(lambda: info.wrapper.from_pretrained_dir(directory), directory)
-    from transformers import AutoModelForImageClassification
-
-    _check_hf_weights(directory, image_classifier=True)
-    hf_model, info = built_or_refused(
-        lambda: AutoModelForImageClassification.from_pretrained(
-            directory,
-            local_files_only=True,
-            use_safetensors=True,
-            trust_remote_code=False,
-            dtype=torch.float32,
-            output_loading_info=True,
-        ),
-        directory,
-    )
-    _refuse_partial_load(info, directory / WEIGHTS_FILE)
-    return HFImageClassifier(hf_model.float())  # the same wrapper the catalogue's transformers families use
-
-
-def _refuse_partial_load(info: dict, weights_path: Path) -> None:
-    """transformers fills missing or mismatched tensors with random values: such a model predicts noise."""
-    missing = sorted(info.get("missing_keys") or [])
-    mismatched = sorted(str(item[0] if isinstance(item, tuple) else item) for item in info.get("mismatched_keys") or [])
-    if missing or mismatched:
-        shown = ", ".join([*missing, *mismatched][:3])
-        raise ModelLoadError(
-            f"{weights_path}: weights do not match the architecture in config.json ({len(missing)} missing, "
-            f"{len(mismatched)} of another shape: {shown})"
-        )
-
-
-def _hub_labels(config: dict, path: Path) -> list[str]:
-    """Class names from a transformers config's ``id2label``, in output order."""
-    id2label = config.get("id2label")
-    try:
-        return [str(id2label[key]) for key in sorted(id2label, key=int)] if isinstance(id2label, dict) else []
-    except (TypeError, ValueError):
-        raise ModelLoadError(f"{path}: 'id2label' keys must be class indices 0, 1, ...") from None
-
-
-def _preprocessor_size(prep: dict, path: Path) -> int:
-    """The square input side from a preprocessor config's ``size`` (an integer, height/width or shortest_edge)."""
-    size = prep.get("size")
-    value = size.get("height", size.get("shortest_edge")) if isinstance(size, dict) else size
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ModelLoadError(
-            f"{path}: 'size' must be an integer, {{'height': n, 'width': n}} or {{'shortest_edge': n}}; "
-            f"got {size!r:.80}"
-        )
-    return value
-
-
-def _card_for_hub_dir(directory: Path, config: dict) -> ModelCard:
-    """A minimal card for a downloaded image-classification directory (labels and input from its own files).
-
-    Without ``preprocessor_config.json`` the input size is unknown (224 px guessed for a 48 px model predicts
-    nothing useful), so the directory is refused.
-    """
-    prep_path = directory / PREPROCESSOR_FILE
-    if not prep_path.is_file():
-        raise ModelLoadError(
-            f"{directory}: no {PREPROCESSOR_FILE}, so the input size and normalisation are unknown; add one with "
-            '{"size": {"height": n, "width": n}, "image_mean": [...], "image_std": [...]}'
-        )
-    prep = read_json_object(prep_path)
-    channels = config.get("num_channels", 3)
-    mean = prep.get("image_mean", [0.5] * channels if isinstance(channels, int) else [0.5])
-    card = {
-        "id": directory.name,
-        "family": "hf",
-        "architecture": config.get("model_type", "unknown"),
-        "labels": _hub_labels(config, ModelDir(directory).config_path),
-        "input": {
-            "size": _preprocessor_size(prep, prep_path),
-            "channels": channels,
-            "mean": mean,
-            "std": prep.get("image_std", [0.5] * len(mean) if isinstance(mean, list) else [0.5]),
-        },
-        "provenance": "user-supplied Hugging Face image-classification directory",
-    }
-    return ModelCard.from_dict(card, ModelDir(directory).config_path)
 
 
 @dataclass
@@ -349,7 +111,7 @@ class Classifier:
     input_spec: InputSpec
     card: ModelCard
     directory: Path
-    module: nn.Module | None = None
+    module: Any = None  # a torch nn.Module on the torch backend
     onnx_session: Any = None
     tta: str = "none"
     batch_size: int = 256
@@ -357,6 +119,7 @@ class Classifier:
     outputs: tuple[int, int] | None = None
     logit_bias: np.ndarray | None = None
     fusion: Fusion | None = None  # a fused head (fer_core.serving.fusion): several heads' probabilities averaged
+    onnx_facts: formats.OnnxFacts | None = None
     _input_name: str = field(default="input", repr=False)
 
     @property
@@ -373,7 +136,8 @@ class Classifier:
         return "onnx" if self.onnx_session is not None else "torch"
 
     def predict(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        """Class probabilities for uint8 face crops (BGR or grey, any size)."""
+        """Class probabilities for uint8 face crops (BGR or grey, any size), each converted by the model's own
+        transform (colour or grey, its size, resize/crop policy and scaling)."""
         batch = prepare_batch(crops, self.input_spec)
         return self.predict_prepared(batch)
 
@@ -412,10 +176,28 @@ class Classifier:
 
     def _logits(self, batch: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if self.onnx_session is not None:
+        if self.onnx_session is None:
+            from fer_core.serving.torch_backend import run_module
+
+            return run_module(self.module, batch)
+        facts = self.onnx_facts or formats.OnnxFacts("NCHW", None, batch.shape[1], None)
+        if facts.layout == "NHWC":
+            batch = np.ascontiguousarray(batch.transpose(0, 2, 3, 1))
+        outputs = self._run_onnx_batches(batch, facts.batch)
+        if facts.outputs == "probabilities":  # a graph ending in softmax: back to logits, so softmax runs once
+            return np.log(np.clip(outputs, 1e-12, None))
+        return outputs
+
+    def _run_onnx_batches(self, batch: np.ndarray, fixed: int | None) -> np.ndarray:
+        """The session's first output; a fixed-batch model runs ``fixed`` faces at a time, the last chunk padded."""
+        if fixed is None or len(batch) == fixed:
             return self.onnx_session.run(None, {self._input_name: batch})[0]
-        with torch.inference_mode():
-            return self.module(torch.from_numpy(batch)).float().numpy()
+        chunks = []
+        for start in range(0, len(batch), fixed):
+            chunk = batch[start : start + fixed]
+            padded = np.concatenate([chunk, np.zeros((fixed - len(chunk), *chunk.shape[1:]), chunk.dtype)])
+            chunks.append(self.onnx_session.run(None, {self._input_name: padded})[0][: len(chunk)])
+        return np.concatenate(chunks)
 
 
 @dataclass(frozen=True)
@@ -477,14 +259,121 @@ def _bias(part, card_path: Path) -> np.ndarray | None:
     return values
 
 
+def derive_card(directory: ModelDir) -> ModelCard:
+    """The card of a directory that has none, from its own files (transformers, timm or ONNX)."""
+    if not directory.config_path.is_file():
+        onnx_file = formats.onnx_file_of(directory.path)
+        if onnx_file is None:
+            raise ModelLoadError(
+                f"{directory.path}: no card.json, config.json or .onnx file. {formats.SUPPORTED_FORMATS}"
+            )
+        session = onnx_session(onnx_file)
+        return formats.card_for_onnx(onnx_file, session, formats.inspect_onnx(session, onnx_file))
+    config = directory.read_config()
+    if "model_type" in config:
+        return formats.card_for_hf_dir(directory.path, config)
+    if "architecture" in config:
+        _need_torch(directory.path, "timm")
+        return formats.card_for_timm_dir(directory.path, config)
+    raise ModelLoadError(
+        f"{directory.config_path}: neither 'model_type' (transformers) nor 'architecture' (timm); "
+        f"{formats.SUPPORTED_FORMATS}"
+    )
+
+
 def _card_of(directory: ModelDir) -> ModelCard:
-    """The directory's card, or a minimal one made from a downloaded hub directory's own files."""
+    """The directory's card; without one, a card derived from its own files, written beside them and logged."""
     if directory.has_card():
         return directory.read_card()
-    config = directory.read_config()
-    if "model_type" not in config:
-        raise ModelLoadError(f"{directory.path}: no card.json and config.json has no model_type (not a model dir)")
-    return _card_for_hub_dir(directory.path, config)
+    card = derive_card(directory)
+    try:
+        directory.write_card(card)
+        log.warning("%s: no card.json; derived and wrote one: %s", directory.path, card.to_dict())
+    except OSError as err:  # a read-only folder still loads; the card is then derived on each load
+        log.warning("%s: derived card (not written: %s): %s", directory.path, err.strerror, card.to_dict())
+    return card
+
+
+_IMPORTED_FILES = ("config.json", "preprocessor_config.json", "*.safetensors", "*.onnx", "card.json")
+
+
+def import_model(
+    source: str | Path, *, root: Path | None = None, name: str | None = None, overrides: dict | None = None
+) -> tuple[Path, ModelCard]:
+    """Copy a user's model (transformers or timm directory, ONNX file) into a model directory under the checkpoints
+    root, with its card derived from its own files, and check that it loads and predicts.
+
+    Only safetensors weights, configs and ONNX files are copied (never pickle files). ``overrides`` (ONNX: ``labels``,
+    ``size``, ``color``, ``mean``, ``std``, ``interpolation``) say what an ONNX file cannot.
+    """
+    import shutil
+
+    source = Path(source).expanduser()
+    formats.refuse_unsupported_file(source)
+    if not source.exists():
+        raise ModelLoadError(f"{source}: no such file or directory. Supported: {formats.SUPPORTED_FORMATS}")
+    target = ModelDir(Checkpoints.at(root).root / (name or source.stem))
+    if target.path.exists():
+        raise ModelLoadError(f"{target.path} exists already; choose another --name")
+    target.path.mkdir(parents=True)
+    if source.is_file():
+        shutil.copy2(source, target.path / ONNX_FILE)
+    else:
+        for pattern in _IMPORTED_FILES:
+            for path in source.glob(pattern):
+                shutil.copy2(path, target.path / path.name)
+    try:
+        card = _imported_card(target, overrides)
+        card.id = target.name
+        target.write_card(card)
+        load_model(target.path)
+    except BaseException:
+        shutil.rmtree(target.path)
+        raise
+    return target.path, card
+
+
+def _imported_card(target: ModelDir, overrides: dict | None) -> ModelCard:
+    if target.has_card():
+        return target.read_card()
+    onnx_file = formats.onnx_file_of(target.path)
+    if onnx_file is not None and not target.config_path.is_file():
+        session = onnx_session(onnx_file)
+        return formats.card_for_onnx(onnx_file, session, formats.inspect_onnx(session, onnx_file), overrides)
+    if overrides:
+        raise ModelLoadError(f"{target.path}: --labels/--size/--color/--mean/--std apply to ONNX files only")
+    return derive_card(target)
+
+
+def _need_torch(where: Path, kind: str) -> None:
+    """A clear error when a torch model is asked for on an install without torch (the light ONNX install)."""
+    missing = [name for name in ("torch", "timm", "transformers") if not _installed(name)]
+    if missing:
+        raise ModelLoadError(
+            f"{where}: a {kind} model runs on torch, which this install lacks ({', '.join(missing)} missing); "
+            f"{TORCH_INSTALL}, or serve an ONNX export of the model (backend 'onnx')"
+        )
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _load_onnx_file(path: Path, tta: str) -> Classifier:
+    """A bare ``.onnx`` file: its card derived in memory (``import-model`` makes it a model directory)."""
+    session = onnx_session(path)
+    facts = formats.inspect_onnx(session, path)
+    card = formats.card_for_onnx(path, session, facts)
+    log.warning("%s: derived card: %s", path, card.to_dict())
+    clf = Classifier(card.id, card.labels, card.input, card, path.parent, tta=tta)
+    _attach_session(clf, session)
+    check_predicts(clf.predict_prepared, clf.labels, card.input, path)
+    return clf
 
 
 def load_model(
@@ -495,17 +384,22 @@ def load_model(
     root: Path | None = None,
     head: str | None = None,
 ) -> Classifier:
-    """Load a shipped model (by name, or ``"default"``) or a model directory at a path.
+    """Load a shipped model (by name, or ``"default"``), a model directory or an ONNX file at a path.
 
-    ``backend``: ``"torch"``, ``"onnx"`` (needs ``model.onnx`` in the directory) or ``"auto"`` (ONNX Runtime when
-    the directory has an exported model - faster on CPU - else torch). ``head`` picks the label set of a
-    multi-head model (also written ``name@head``); the card's ``default_head`` otherwise.
+    ``backend``: ``"torch"``, ``"onnx"`` (needs an ONNX file) or ``"auto"`` (ONNX Runtime when the directory has an
+    exported model - faster on CPU - else torch). An ONNX-only model is served by ONNX Runtime on any backend.
+    ``head`` picks the label set of a multi-head model (also written ``name@head``); the card's ``default_head``
+    otherwise.
     """
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"unknown backend {backend!r}; known: auto, torch, onnx")
     if tta not in TTA_MODES:
         raise ValueError(f"unknown tta {tta!r}; known: {', '.join(TTA_MODES)}")
     name_or_path, named_head = split_head(name_or_path)
+    path = Path(str(name_or_path)).expanduser()
+    formats.refuse_unsupported_file(path)
+    if path.is_file():
+        return _load_onnx_file(path, tta)
     directory = Checkpoints.at(root).resolve(name_or_path)
     if directory.has_card() and (card := directory.read_card()).is_ensemble:
         from fer_core.serving.ensemble import load_ensemble
@@ -529,11 +423,16 @@ def load_model(
         fusion=served.fusion,
     )
     _check_card_matches_config(card, directory)
-    if backend == "onnx" or (backend == "auto" and served_onnx_file(directory.path, card).is_file()):
+    onnx_only = not directory.weights_path.is_file()
+    if onnx_only or backend == "onnx" or (backend == "auto" and served_onnx_file(directory.path, card).is_file()):
         _attach_onnx(clf, directory.path)
     else:
-        clf.module = _build_module(directory.path, card).eval()
+        _need_torch(directory.path, "torch")
+        from fer_core.serving.torch_backend import build_module
+
+        clf.module = build_module(directory.path, card).eval()
     check_predicts(clf.predict_prepared, clf.labels, card.input, directory.path)
+    formats.check_card_labels(card, formats.model_label_names(directory), directory.card_path)
     return clf
 
 
@@ -559,28 +458,16 @@ def _check_card_matches_config(card: ModelCard, directory: ModelDir) -> None:
             )
 
 
-def _build_module(directory: Path, card: ModelCard) -> nn.Module:
-    """The torch module of a directory, its weights checked for NaN and infinity once loaded."""
-    module = _build_unchecked(directory, card)
-    check_finite(module.state_dict(), directory / WEIGHTS_FILE)
-    return module
-
-
-def _build_unchecked(directory: Path, card: ModelCard) -> nn.Module:
-    config = ModelDir(directory).read_config()
-    if "model_type" in config:
-        return _build_hf(directory, card if card.arch_args is not None else None)
-    if "architecture" in config:
-        return _build_timm(directory, config)
-    raise ModelLoadError(f"{directory / CONFIG_FILE}: neither 'architecture' (timm) nor 'model_type' (hf)")
-
-
 def served_onnx_file(directory: Path, card: ModelCard) -> Path:
     """The ONNX file a model serves: the card's quantised file when it has one (and it exists), else model.onnx."""
     name = card.onnx_file
     if name is not None and (directory / name).is_file():
         return directory / name
-    return directory / ONNX_FILE
+    return (
+        directory / ONNX_FILE
+        if (directory / ONNX_FILE).is_file()
+        else formats.onnx_file_of(directory) or (directory / ONNX_FILE)
+    )
 
 
 def _attach_onnx(clf: Classifier, directory: Path) -> None:
@@ -595,9 +482,19 @@ def attach_onnx_file(clf: Classifier, path: Path, threads: int = 1) -> None:
 
     One thread by default: one face batch is tiny, and one thread avoids contention with the face detector.
     """
-    session = onnx_session(path, threads)
+    _attach_session(clf, onnx_session(path, threads))
+
+
+def _attach_session(clf: Classifier, session: Any) -> None:
+    """Serve ``clf`` on ``session``, with the graph's layout, batch and output kind detected (and logged)."""
+    path = clf.directory
+    facts = formats.inspect_onnx(session, path)
     clf.onnx_session = session
     clf._input_name = session.get_inputs()[0].name
+    clf.onnx_facts = facts
+    kind = formats.outputs_kind(lambda x: session.run(None, {clf._input_name: x})[0], facts, clf.input_spec.size)
+    clf.onnx_facts = formats.OnnxFacts(facts.layout, facts.batch, facts.channels, facts.size, kind)
+    log.info("%s: ONNX model detected as %s", clf.name, clf.onnx_facts.describe())
 
 
 def onnx_session(path: Path, threads: int = 1):

@@ -20,15 +20,16 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn.modules import module as torch_module
 
 from fer_core.store.card import InputSpec
 from fer_core.store.json_files import MAX_LABELS, ModelLoadError
+
+if TYPE_CHECKING:  # torch is imported where a torch model is checked: the ONNX path runs without it
+    import torch
+    from torch import nn
 
 __all__ = [
     "MAX_PARAMETERS",
@@ -40,6 +41,7 @@ __all__ = [
     "check_shapes",
     "check_value_count",
     "timm_build_args",
+    "timm_hub_build_args",
     "weights_header",
 ]
 
@@ -103,6 +105,39 @@ def timm_build_args(config: Mapping, path: Path) -> dict[str, Any]:
     return {"architecture": architecture, **ints, **model_args}
 
 
+def timm_hub_build_args(config: Mapping, path: Path) -> dict[str, Any]:
+    """``timm.create_model`` keyword arguments from a user's timm ``config.json`` (timm's ``save_for_hf`` layout).
+
+    ``num_classes`` and ``in_chans`` come from the config (``in_chans`` else ``pretrained_cfg.input_size[0]``);
+    ``model_args`` pass through, except the ones the loader owns; ``img_size`` only where the config names it
+    (most timm architectures take no such argument).
+    """
+    architecture = config.get("architecture")
+    if not isinstance(architecture, str) or not architecture:
+        raise ModelLoadError(f"{path}: 'architecture' must be a timm model name, got {architecture!r:.100}")
+    model_args = config.get("model_args") or {}
+    if not isinstance(model_args, dict):
+        raise ModelLoadError(f"{path}: 'model_args' must be a JSON object of keyword arguments, got {model_args!r:.80}")
+    owned = sorted(set(model_args) & {"pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "checkpoint_path"})
+    if owned:
+        raise ModelLoadError(f"{path}: 'model_args' may not set {', '.join(owned)} (nothing pretrained is loaded)")
+    cfg = config.get("pretrained_cfg") if isinstance(config.get("pretrained_cfg"), dict) else {}
+    input_size = cfg.get("input_size") or [3]
+    fields = {
+        **config,
+        "num_classes": config.get("num_classes", model_args.get("num_classes")),
+        "in_chans": model_args.get("in_chans", config.get("in_chans", input_size[0])),
+    }
+    args = {"architecture": architecture, **{k: _int_field(fields, k, path) for k in ("num_classes", "in_chans")}}
+    if model_args.get("num_classes", args["num_classes"]) != args["num_classes"]:
+        raise ModelLoadError(
+            f"{path}: 'num_classes' is {args['num_classes']} but 'model_args' says {model_args['num_classes']!r:.20}"
+        )
+    if "img_size" in config:
+        args["img_size"] = _int_field(config, "img_size", path)
+    return {**model_args, **args}
+
+
 # ------------------------------------------------------------------------------------------------ building
 
 
@@ -117,6 +152,8 @@ def _registration_budget(max_values: int, max_modules: int) -> Iterator[None]:
     torch calls the global registration hooks for every ``nn.Module`` attribute assignment, before the module
     goes on to build the next layer, so an absurd config stops at its first oversized layer.
     """
+    from torch.nn.modules import module as torch_module
+
     thread = threading.get_ident()
     counts = {"values": 0, "modules": 0}
 
@@ -152,6 +189,8 @@ def build_on_meta(
     The budget (twice the header's values plus a margin for non-persistent buffers, and a layer count in
     proportion to its tensors) is far above any model that matches its weights, and far below what would hurt.
     """
+    import torch
+
     max_values = min(MAX_PARAMETERS, 2 * header_values(header) + 1_000_000)
     max_modules = 20 * len(header) + 1000
     try:
@@ -230,6 +269,8 @@ def check_value_count(
 
 def check_finite(state: Mapping[str, torch.Tensor], weights_path: Path) -> None:
     """Refuse weights holding NaN or infinity: such a model returns NaN probabilities for every face."""
+    import torch
+
     bad = [key for key, value in state.items() if value.is_floating_point() and not torch.isfinite(value).all()]
     if bad:
         raise ModelLoadError(f"{weights_path}: NaN or infinite values in {_listed(bad)}; the model cannot predict")

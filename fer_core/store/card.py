@@ -19,16 +19,30 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from fer_core.store.json_files import MAX_LABELS, ModelLoadError
 
-__all__ = ["SCHEMA_VERSION", "CardError", "HeadCard", "InputSpec", "Latency", "ModelCard", "TestMetrics"]
+__all__ = [
+    "COLORS",
+    "INTERPOLATIONS",
+    "RESIZE_MODES",
+    "SCHEMA_VERSION",
+    "CardError",
+    "HeadCard",
+    "InputSpec",
+    "Latency",
+    "ModelCard",
+    "TestMetrics",
+]
 
 SCHEMA_VERSION = 1
-INPUT_EXPECTED = "expected {'size': 8..512, 'channels': 1 or 3, 'mean': [...], 'std': [...]}"
+INPUT_EXPECTED = (
+    "expected {'size': 8..512, 'channels': 1 or 3, 'mean': [...], 'std': [...]} and optionally 'color' (gray, rgb, "
+    "bgr), 'resize' (squash, shortest_edge), 'resize_edge', 'interpolation', 'rescale', 'normalize'"
+)
 
 
 class CardError(ModelLoadError):
@@ -152,14 +166,48 @@ def _mapping(data: Any, what: str, where: str) -> Mapping[str, Any]:
 # ------------------------------------------------------------------------------------------------ parts
 
 
+COLORS = ("gray", "rgb", "bgr")
+RESIZE_MODES = ("squash", "shortest_edge")
+# "area_linear": the project's own rule (OpenCV INTER_AREA when shrinking, INTER_LINEAR when enlarging); the others
+# are Pillow's filters, the ones transformers' and timm's reference transforms use.
+INTERPOLATIONS = ("area_linear", "nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
+_TRANSFORM_DEFAULTS = {
+    "color": "gray",
+    "resize": "squash",
+    "resize_edge": None,
+    "interpolation": "area_linear",
+    "rescale": 1.0 / 255.0,
+    "normalize": True,
+    "crop_offset": "round",
+}
+# Where a centre crop starts: (extent - size) / 2 rounded (torchvision and timm) or floored (transformers).
+CROP_OFFSETS = ("round", "floor")
+
+
 @dataclass(frozen=True)
 class InputSpec:
-    """What a model expects: square ``size`` px, ``channels`` (1 or 3), per-channel ``mean``/``std`` on [0, 1]."""
+    """What a model expects and how a face crop becomes it (the model's own transform, as it was trained).
+
+    ``size`` px square, ``channels`` (1 or 3), per-channel ``mean``/``std``. The transform: ``color`` (``gray``: the
+    grey plane, repeated to 3 channels where the model has 3, as the project's own models were trained; ``rgb`` /
+    ``bgr``: colour in that channel order); ``resize`` (``squash``: both edges to ``resize_edge``; ``shortest_edge``:
+    the shorter edge to ``resize_edge``, aspect kept) then a centre crop to ``size`` (``resize_edge`` None: ``size``,
+    no crop, which starts at ``(extent - size) / 2`` rounded or floored: ``crop_offset``); ``interpolation``; pixels
+    times ``rescale``, then minus mean over std when ``normalize``.
+    The defaults are the project's own 48 px grey models; a card writes only the fields that differ from them.
+    """
 
     size: int = 48
     channels: int = 1
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.25,)
+    color: str = "gray"
+    resize: str = "squash"
+    resize_edge: int | None = None
+    interpolation: str = "area_linear"
+    rescale: float = 1.0 / 255.0
+    normalize: bool = True
+    crop_offset: str = "round"
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
@@ -172,17 +220,47 @@ class InputSpec:
                 raise ValueError(f"{name} needs 1 or {self.channels} values, got {len(values)}")
         if min(self.std) <= 0:
             raise ValueError("std values must be positive")
+        choices = (("color", COLORS), ("resize", RESIZE_MODES), ("interpolation", INTERPOLATIONS))
+        for name, known in (*choices, ("crop_offset", CROP_OFFSETS)):
+            if getattr(self, name) not in known:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; known: {', '.join(known)}")
+        if self.channels == 1 and self.color != "gray":
+            raise ValueError(f"a 1-channel model takes grey input, not {self.color!r}")
+        if self.resize_edge is not None and not self.size <= self.resize_edge <= 1024:
+            raise ValueError(f"resize_edge {self.resize_edge} must be in {self.size}..1024 (at least the crop size)")
+
+    @property
+    def is_project_default(self) -> bool:
+        """True for the project's own transform: grey, squashed to ``size`` by the area/linear rule, scaled, normalised.
+
+        Such a model keeps the original fast path (a grey stack resized in one OpenCV call), bit for bit.
+        """
+        return all(getattr(self, key) == value for key, value in _TRANSFORM_DEFAULTS.items())
+
+    @property
+    def edge(self) -> int:
+        """The edge length the resize step targets (before the centre crop to ``size``)."""
+        return self.resize_edge or self.size
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        base = {"size": self.size, "channels": self.channels, "mean": list(self.mean), "std": list(self.std)}
+        extra = {k: getattr(self, k) for k, v in _TRANSFORM_DEFAULTS.items() if getattr(self, k) != v}
+        return {**base, **extra}
 
     @classmethod
     def from_dict(cls, data: dict) -> InputSpec:
+        transform = {k: data.get(k, v) for k, v in _TRANSFORM_DEFAULTS.items()}
+        if transform["resize_edge"] is not None:
+            transform["resize_edge"] = int(transform["resize_edge"])
+        if not isinstance(transform["normalize"], bool):
+            raise TypeError(f"'normalize' must be true or false, got {transform['normalize']!r:.40}")
+        transform["rescale"] = float(transform["rescale"])
         return cls(
             size=int(data["size"]),
             channels=int(data.get("channels", 1)),
             mean=tuple(float(v) for v in data.get("mean", (0.5,))),
             std=tuple(float(v) for v in data.get("std", (0.25,))),
+            **transform,
         )
 
 

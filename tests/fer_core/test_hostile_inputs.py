@@ -112,7 +112,6 @@ MODEL_CASES = [
     pytest.param("hub", _hf_card, "unknown architecture 'resnet_hub'", id="hf-card-unknown-arch"),
     pytest.param("hub", _set("preprocessor_config.json", "size", value="big"), "size", id="preproc-size-text"),
     pytest.param("hub", _set("preprocessor_config.json", "size", value={"w": 3}), "size", id="preproc-size-dict"),
-    pytest.param("hub", _set("preprocessor_config.json", "size", value=[32, 32]), "size", id="preproc-size-list"),
     pytest.param("timm", _set("config.json", "model_args", value=[8, 16]), "model_args", id="model_args-list"),
     pytest.param("timm", _set("config.json", "model_args", "foo", value=1), "foo", id="model_args-unknown-key"),
     pytest.param("timm", _set("config.json", "model_args", "pretrained", value=True), "pretrained", id="pretrained"),
