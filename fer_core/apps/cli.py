@@ -130,6 +130,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         out_dir=Path(args.out) if args.out else None,
         label_set=args.label_set,
         dataset_id=args.dataset_id,
+        overwrite=args.overwrite,
     )
     print(json.dumps(info, indent=2))
     print(f"wrote {parquet_path}")
@@ -244,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--label-set", help="imagefolder: fer2013 | ferplus (default: the model's classes)")
     evaluate.add_argument(
         "--dataset-id", help="name of the run and of the dataset on the dashboard (default: the dataset's name)"
+    )
+    evaluate.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a stored run (and the card's test metrics) computed from another dataset, split or size",
     )
     _add_data_args(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)

@@ -17,9 +17,15 @@ from fer_core.data import (
     published_size,
     restrict_to_label_set,
 )
-from fer_core.evaluation.evaluate import evaluate_classifier, resize_grid_conditions, write_run
+from fer_core.evaluation.evaluate import (
+    RunCollisionError,
+    check_run_target,
+    evaluate_classifier,
+    resize_grid_conditions,
+    write_run,
+)
 from fer_core.labels import FER2013, FERPLUS, SharedClasses, label_set_of
-from fer_core.serving.classifier import load_model, save_model_dir
+from fer_core.serving.classifier import Classifier, load_model, save_model_dir
 from fer_core.store.card import HeadCard, ModelCard, TestMetrics
 from fer_core.store.model_dir import Checkpoints, ModelDir, split_head
 from fer_core.training.loop import Head, HeadTargets, TrainResult, fit_heads
@@ -219,13 +225,16 @@ def evaluate_model(
     out_dir: Path | None = None,
     label_set: str | None = None,
     dataset_id: str | None = None,
+    overwrite: bool = False,
 ) -> tuple[Path, dict]:
     """Evaluate a model on a split, write ``runs/<dataset id>-<split>.parquet`` + sidecar, update the card.
 
     ``dataset`` is any of :data:`fer_core.data.DATASETS`; one whose classes differ from the model's is scored on
     the classes both have (:class:`fer_core.labels.SharedClasses`). ``label_set`` names an ImageFolder's classes
     (default: the model's); ``dataset_id`` is the name the run is stored and shown under (default: the dataset,
-    an ImageFolder's folder name). The card's test metrics come only from a dataset the model was trained on.
+    an ImageFolder's folder name). The card's test metrics come only from a dataset the model was trained on, read
+    with that dataset's own reader. A stored run or card metrics of other data (another dataset, split or size)
+    are replaced only with ``overwrite``; the check runs before the evaluation, so a refusal costs nothing.
     """
     if label_set is not None and dataset != "imagefolder":
         raise ValueError(f"--label-set names an ImageFolder's classes; the {dataset} layout has its own ({dataset})")
@@ -236,12 +245,24 @@ def evaluate_model(
     )
     classes = SharedClasses(arrays.label_set, model_classes)
     scored = restrict_to_label_set(arrays, classes.label_set)
+    run_dataset = dataset_id or default_dataset_id(dataset, dataset_root)
+    planned = {
+        "dataset": run_dataset,
+        "layout": dataset,
+        "split": scored.split or split,
+        "label_set": classes.label_set.name,
+        "num_samples": len(scored),
+    }
+    target = ModelDir(out_dir or clf.directory)
+    check_run_target(target.run_paths(run_dataset, planned["split"], clf.tta)[1], planned, overwrite=overwrite)
+    home = out_dir is None and tta == "none" and split == "test" and is_home_run(clf, dataset, run_dataset, classes)
+    if home and not overwrite:
+        check_card_metrics(clf, planned)
     conditions = ["clean", *(resize_grid_conditions() if resize_grid else [])]
     metadata = scored.metadata.drop(columns=list(RUN_EXCLUDED_METADATA), errors="ignore")
     rows, throughput = evaluate_classifier(
         clf, scored.images, scored.labels, scored.sample_ids, metadata, conditions=conditions, classes=classes
     )
-    run_dataset = dataset_id or default_dataset_id(dataset, dataset_root)
     counts = dict(zip(arrays.label_set.names, arrays.class_counts().tolist(), strict=True))
     parquet_path, json_path = write_run(
         clf,
@@ -256,11 +277,35 @@ def evaluate_model(
         dropped=scored.dropped,
         layout=dataset,
         images_published=published_size(dataset, split),
+        overwrite=overwrite,
     )
-    home = clf.card.trained_on(run_dataset) and classes.is_identity
-    if out_dir is None and split == "test" and tta == "none" and home:
+    if home:
         update_card_metrics(clf.directory, rows, dataset=run_dataset, split=split, label_mode=label_mode, head=clf.head)
     return parquet_path, json.loads(json_path.read_text())
+
+
+def is_home_run(clf: Classifier, layout: str, run_dataset: str, classes: SharedClasses) -> bool:
+    """True when a run may set the card's test metrics: the model's own training dataset, read by that dataset's
+    reader under its own name, on the model's own classes (an ImageFolder named ``fer2013`` is not FER2013)."""
+    own_reader = layout != "imagefolder" and default_dataset_id(layout, ".") == run_dataset
+    return own_reader and clf.card.trained_on(run_dataset) and classes.is_identity
+
+
+def check_card_metrics(clf: Classifier, planned: dict) -> None:
+    """Refuse to rewrite the card's test metrics (of the served head) with a run of another dataset, split or size."""
+    card = clf.card
+    entry = card.heads.get(clf.head) if clf.head and card.heads else card
+    test = (getattr(entry, "metrics", None) or {}).get("test")
+    if test is None or test.samples is None:
+        return
+    stored = (test.dataset, test.split, test.samples)
+    new = (planned["dataset"], planned["split"], planned["num_samples"])
+    if stored != new:
+        raise RunCollisionError(
+            f"{clf.directory / 'card.json'}: its test metrics come from {test.dataset} {test.split} "
+            f"({test.samples:,} samples); the new run is of {new[0]} {new[1]} ({new[2]:,} samples); pass "
+            "--overwrite to replace them, or --dataset-id to store the new run under another name"
+        )
 
 
 def matching_head(model: str, dataset: str, label_set: str | None = None) -> str | None:
