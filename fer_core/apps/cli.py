@@ -158,10 +158,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from fer_core.apps.workflows import predict_files
+    """One JSON line per face, printed as soon as its file is done; exit 2 when any file failed (each named)."""
+    from fer_core.apps.workflows import iter_predictions
 
-    for record in predict_files(args.model, args.images, detector=args.detector):
-        print(json.dumps(record))
+    failed: list[str] = []
+    for records in iter_predictions(args.model, args.images, detector=args.detector):
+        for record in records:
+            print(json.dumps(record), flush=True)
+            if "error" in record:
+                failed.append(str(record.get("image") or record.get("video")))
+                print(f"error: {record['error']}", file=sys.stderr, flush=True)
+    if failed:
+        print(f"error: {len(failed)} of {len(args.images)} files failed: {', '.join(failed)}", file=sys.stderr)
+        return 2
     return 0
 
 

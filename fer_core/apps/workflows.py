@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from fer_core.training.recipes import JOINT_DATASET, Recipe, load_recipe
 __all__ = [
     "balance_model",
     "evaluate_model",
+    "iter_predictions",
     "matching_head",
     "predict_files",
     "quantize_model",
@@ -413,24 +414,33 @@ def update_card_metrics(
     return headline.to_dict()
 
 
-def predict_files(model: str, paths: Sequence[str], detector: str = "haar") -> list[dict]:
-    """Detect and classify the faces of image and video files exactly as the Image and Video pages do.
+def iter_predictions(model: str, paths: Sequence[str], detector: str = "haar") -> Iterator[list[dict]]:
+    """Detect and classify the faces of image and video files exactly as the Image and Video pages do, one file
+    at a time: the records of each file are yielded as soon as that file is done.
 
     Photos go through ``fer_core.apps.photo`` (one face-table row per face, boxes in the pixels of the upright
     original; an image without a face gets one record saying why it may be), clips (by extension) through
-    ``fer_core.apps.video`` (the Video page's timeline rows); an unreadable file gives a record with its error.
+    ``fer_core.apps.video`` (the Video page's timeline rows). A file that fails - unreadable, not a regular file,
+    too large, or any error inside the pipeline - gives one record with its ``error`` and the next file goes on.
     """
     from fer_core.apps.photo import photo_detector, predict_photo_files
     from fer_core.apps.video import is_video_name, predict_video_file, video_detector
 
     clf = load_model(model)
-    records: list[dict] = []
     for path in paths:
-        if is_video_name(str(path)):
-            records += predict_video_file(clf, path, video_detector(detector))
-        else:
-            records += predict_photo_files(clf, [path], photo_detector(detector))
-    return records
+        video = is_video_name(str(path))
+        try:
+            if video:
+                yield predict_video_file(clf, path, video_detector(detector))
+            else:
+                yield list(predict_photo_files(clf, [path], photo_detector(detector)))
+        except Exception as error:  # one file's failure must not lose the other files' results
+            yield [{"video" if video else "image": str(path), "error": f"{path}: {type(error).__name__}: {error}"}]
+
+
+def predict_files(model: str, paths: Sequence[str], detector: str = "haar") -> list[dict]:
+    """Every record of :func:`iter_predictions`, in file order."""
+    return [record for records in iter_predictions(model, paths, detector) for record in records]
 
 
 def choose_served_answer_for(model: str, *, data_root: Path, write: bool = False) -> dict:

@@ -689,10 +689,119 @@ def test_cli_predict_gives_an_error_record_per_bad_image_and_boxes_in_file_pixel
         (tmp_path / name).write_bytes(data)
         paths.append(str(tmp_path / name))
     with peak_rss_growth() as growth:
-        assert cli_main(["predict", "--model", str(tiny_model_dir), *paths]) == 0
+        assert cli_main(["predict", "--model", str(tiny_model_dir), *paths]) == 2  # two of the three failed
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     errors = {Path(r["image"]).name: r["error"] for r in records if "error" in r}
     assert "at most 40 MP" in errors["bomb.png"] and "not an image" in errors["notes.jpg"]
     boxes = [r for r in records if Path(r["image"]).name == "big.png" and "x2" in r]
     assert boxes and max(r["x2"] for r in boxes) > 2048  # the 4096 px file's own coordinates
     assert growth["mb"] < 600
+
+
+def _fifo(path: Path) -> Path:
+    import os
+
+    os.mkfifo(path)
+    return path
+
+
+def _release_pipes_later(folder: Path, after_s: float = 60.0):
+    """A safety net for the old behaviour only: a reader blocked on a named pipe in ``folder`` gets end-of-file
+    after ``after_s`` (so a regression fails the test instead of hanging it). Code that never opens a pipe is
+    never affected."""
+    import contextlib
+    import os
+    import threading
+
+    def release() -> None:
+        for pipe in folder.glob("*"):
+            if pipe.is_fifo():
+                with contextlib.suppress(OSError):  # nobody reads it: nothing to release
+                    os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+    timer = threading.Timer(after_s, release)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+SPECIAL_FILES = {
+    # name -> (make the file in a folder, what the error must say)
+    "symlink to /dev/zero (photo)": (lambda d: _symlink(d / "zero.png", "/dev/zero"), "a character device"),
+    "symlink to /dev/zero (clip)": (lambda d: _symlink(d / "zero.mp4", "/dev/zero"), "a character device"),
+    "named pipe (photo)": (lambda d: _fifo(d / "pipe.jpg"), "a named pipe"),
+    "named pipe (clip)": (lambda d: _fifo(d / "pipe.mp4"), "a named pipe"),
+    "folder named like a photo": (lambda d: _mkdir(d / "album.png"), "a folder"),
+    "photo beyond the size bound": (lambda d: _sparse(d / "huge.png"), "larger than any photo"),
+    "missing photo": (lambda d: d / "gone.png", "No such file"),
+}
+
+
+def _symlink(path: Path, target: str) -> Path:
+    path.symlink_to(target)
+    return path
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def _sparse(path: Path) -> Path:
+    """A file one byte over the photo bound that takes no disk space (all holes)."""
+    from fer_core.apps.photo import MAX_PHOTO_BYTES
+
+    with path.open("wb") as handle:
+        handle.truncate(MAX_PHOTO_BYTES + 1)
+    return path
+
+
+@pytest.mark.parametrize(("make", "message"), SPECIAL_FILES.values(), ids=SPECIAL_FILES.keys())
+def test_cli_predict_refuses_special_files_and_goes_on_with_the_others(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, make, message: str
+) -> None:
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    bad, good = make(folder), folder / "face.png"
+    good.write_bytes(_sample_face())
+    _release_pipes_later(folder)
+    with peak_rss_growth() as growth:
+        assert cli_main(["predict", "--model", str(tiny_model_dir), str(bad), str(good)]) == 2
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    (error,) = [r["error"] for r in records if "error" in r]
+    assert str(bad) in error and message in error
+    assert any(r.get("image") == str(good) and "label" in r for r in records)
+    assert f"1 of 2 files failed: {bad}" in captured.err
+    assert growth["mb"] < 600
+
+
+def test_cli_predict_prints_each_file_as_soon_as_it_is_done_and_survives_a_crash(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first file's rows are out before the second is read; an unexpected error in the second (a decoder bug)
+    costs only that file."""
+    import fer_core.apps.photo as photo
+
+    paths = []
+    for name in ("first.png", "crashes.png", "third.png"):
+        (tmp_path / name).write_bytes(_sample_face())
+        paths.append(str(tmp_path / name))
+    out = io.StringIO()
+    seen_before: dict[str, str] = {}
+    analyse = photo.analyse_image
+
+    def crash_on_the_second(name, data, *args, **kwargs):
+        seen_before[Path(name).name] = out.getvalue()
+        if name.endswith("crashes.png"):
+            raise RuntimeError("decoder bug")
+        return analyse(name, data, *args, **kwargs)
+
+    monkeypatch.setattr(photo, "analyse_image", crash_on_the_second)
+    monkeypatch.setattr("sys.stdout", out)
+    assert cli_main(["predict", "--model", str(tiny_model_dir), *paths]) == 2
+    assert "first.png" in seen_before["crashes.png"] and "first.png" not in seen_before["first.png"]
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [Path(r["image"]).name for r in records if "label" in r] == ["first.png", "third.png"]
+    (error,) = [r["error"] for r in records if "error" in r]
+    assert "crashes.png" in error and "RuntimeError: decoder bug" in error
