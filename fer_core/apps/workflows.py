@@ -29,7 +29,8 @@ from fer_core.serving.classifier import Classifier, load_model, save_model_dir
 from fer_core.store.card import HeadCard, ModelCard, TestMetrics
 from fer_core.store.model_dir import Checkpoints, ModelDir, split_head
 from fer_core.training.loop import Head, HeadTargets, TrainResult, fit_heads
-from fer_core.training.recipes import JOINT_DATASET, Recipe, load_recipe
+from fer_core.training.recipes import JOINT_DATASET, Recipe, check_model_size, load_recipe
+from fer_core.training.state import check_state_dir
 
 __all__ = [
     "balance_model",
@@ -83,6 +84,8 @@ def train_from_recipe(
     continues from it.
     """
     recipe = load_recipe(recipe_name).with_overrides(epochs=epochs, batch_size=batch_size)
+    check_state_dir(state_dir)  # before the data is read: a bad folder or a runaway network fails at once
+    check_model_size(recipe)
     if recipe.dataset == JOINT_DATASET:
         train, val, facts = _joint_sets(Path(dataset_root), limit)
     else:

@@ -115,35 +115,47 @@ def save_state(folder: Path, state: TrainState) -> None:
     _atomic_write_bytes(folder / TRAINER_FILE, (json.dumps(meta) + "\n").encode())
 
 
+def check_state_dir(folder: Path | None) -> None:
+    """Refuse at once a ``--state-dir`` that exists but is not a folder (else the first epoch's save fails)."""
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder}: --state-dir must be a folder (it is created when missing); this is a file")
+
+
 def load_state(folder: Path) -> TrainState | None:
     """The state saved in ``folder``, or None when the folder holds no completed epoch."""
     meta_path = folder / TRAINER_FILE
     if not meta_path.is_file():
         return None
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        tensors = load_file(str(folder / "optimizer.safetensors"))
-        model = load_file(str(folder / "model.safetensors"))
-        best_path = folder / "best.safetensors"
-        best = load_file(str(best_path)) if best_path.is_file() else None
-        ema_path = folder / "ema.safetensors"
-        ema = load_file(str(ema_path)) if ema_path.is_file() else None
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"{folder}: training state is unreadable ({err}); delete the folder to start over") from err
+        return _read_state(folder, meta_path)
+    except Exception as err:  # truncated safetensors, JSON of another shape: many unrelated types
+        raise ValueError(
+            f"{folder}: training state is unreadable ({type(err).__name__}: {err}); delete the folder to start over"
+        ) from None
+
+
+def _read_state(folder: Path, meta_path: Path) -> TrainState:
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    tensors = load_file(str(folder / "optimizer.safetensors"))
+    model = load_file(str(folder / "model.safetensors"))
+    best_path = folder / "best.safetensors"
+    best = load_file(str(best_path)) if best_path.is_file() else None
+    ema_path = folder / "ema.safetensors"
+    ema = load_file(str(ema_path)) if ema_path.is_file() else None
     rng = {**meta["rng"], **{k[4:]: v for k, v in tensors.items() if k.startswith("rng.")}}
     return TrainState(
-        epoch=meta["epoch"],
-        step=meta["step"],
+        epoch=int(meta["epoch"]),
+        step=int(meta["step"]),
         model=model,
         best_model=best,
         optimizer=_join_optimizer(tensors, meta["optimizer"]),
         rng=rng,
-        history=meta["history"],
-        best_epoch=meta["best_epoch"],
-        best_score=meta["best_score"],
+        history=list(meta["history"]),
+        best_epoch=int(meta["best_epoch"]),
+        best_score=float(meta["best_score"]),
         plateau=meta.get("plateau"),
         recipe_fingerprint=meta.get("recipe_fingerprint", ""),
-        seconds=meta.get("seconds", 0.0),
+        seconds=float(meta.get("seconds", 0.0)),
         extra=meta.get("extra", {}),
         ema_model=ema,
     )
