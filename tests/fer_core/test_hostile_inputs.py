@@ -805,3 +805,86 @@ def test_cli_predict_prints_each_file_as_soon_as_it_is_done_and_survives_a_crash
     assert [Path(r["image"]).name for r in records if "label" in r] == ["first.png", "third.png"]
     (error,) = [r["error"] for r in records if "error" in r]
     assert "crashes.png" in error and "RuntimeError: decoder bug" in error
+
+
+# ------------------------------------------------------------------------------------ special files in trees
+
+
+def _eight_terabyte_npy(path: Path) -> None:
+    """A valid .npy header declaring 10^12 float64 values, followed by 8 bytes."""
+    from numpy.lib import format as npy_format
+
+    buffer = io.BytesIO()
+    npy_format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    path.write_bytes(buffer.getvalue() + bytes(8))
+
+
+def _replace(path: Path, kind: str) -> None:
+    """Turn the file at ``path`` into a symlink to /dev/zero, a named pipe, or an 8 TB .npy header."""
+    import os
+
+    path.unlink()
+    if kind == "zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "pipe":
+        os.mkfifo(path)
+    else:
+        _eight_terabyte_npy(path)
+
+
+def _rafdb_label_file(tmp_path: Path) -> tuple[Callable[[], object], Path]:
+    from dataset_trees import make_rafdb_tree
+
+    from fer_core.data import load_split
+
+    root = make_rafdb_tree(tmp_path)
+    return lambda: load_split("rafdb", root, "test"), root / "EmoLabel/list_patition_label.txt"
+
+
+def _affectnet_expression(tmp_path: Path) -> tuple[Callable[[], object], Path]:
+    from dataset_trees import make_affectnet_tree
+
+    from fer_core.data import load_split
+
+    root = make_affectnet_tree(tmp_path)
+    return lambda: load_split("affectnet", root, "test"), root / "val_set/annotations/102_exp.npy"
+
+
+def _ferplus_image(tmp_path: Path) -> tuple[Callable[[], object], Path]:
+    """FER+ names its images in label.csv (folder listings skip special files; a named image is opened)."""
+    from fer_core.data import load_split
+
+    _, root, _ = _ferplus(tmp_path, [f"fer0000000.png,{VOTES_ROW}"])
+    return lambda: load_split("ferplus", root, "test"), root / "FER2013Test" / "fer0000000.png"
+
+
+def _model_config(tmp_path: Path) -> tuple[Callable[[], object], Path]:
+    directory = hub_vit_dir(tmp_path / "hub_vit")
+    return lambda: load_model(directory), directory / "config.json"
+
+
+SPECIAL_TREE_FILES = [
+    pytest.param(_rafdb_label_file, "zero", "a character device", id="rafdb-labels-dev-zero"),
+    pytest.param(_rafdb_label_file, "pipe", "a named pipe", id="rafdb-labels-pipe"),
+    pytest.param(_affectnet_expression, "zero", "a character device", id="affectnet-npy-dev-zero"),
+    pytest.param(_affectnet_expression, "pipe", "a named pipe", id="affectnet-npy-pipe"),
+    pytest.param(_affectnet_expression, "8tb", "declares (1000000000000,)", id="affectnet-npy-8tb-header"),
+    pytest.param(_ferplus_image, "zero", "a character device", id="dataset-image-dev-zero"),
+    pytest.param(_ferplus_image, "pipe", "a named pipe", id="dataset-image-pipe"),
+    pytest.param(_model_config, "zero", "a character device", id="config-json-dev-zero"),
+    pytest.param(_model_config, "pipe", "a named pipe", id="config-json-pipe"),
+]
+
+
+@pytest.mark.parametrize(("build", "kind", "message"), SPECIAL_TREE_FILES)
+def test_special_file_in_a_dataset_or_model_tree_is_a_message_naming_it(
+    tmp_path: Path, build, kind: str, message: str
+) -> None:
+    """Readers of untrusted trees read regular files only, with a size bound: no hang, no MemoryError."""
+    read, path = build(tmp_path)
+    _replace(path, kind)
+    _release_pipes_later(path.parent)
+    with peak_rss_growth() as growth, pytest.raises(ValueError) as caught:
+        read()
+    assert str(path) in str(caught.value) and message in str(caught.value)
+    assert growth["mb"] < 300, f"{growth['mb']:.0f} MB"
