@@ -358,6 +358,7 @@ class Classifier:
     logit_bias: np.ndarray | None = None
     fusion: Fusion | None = None  # a fused head (fer_core.serving.fusion): several heads' probabilities averaged
     _input_name: str = field(default="input", repr=False)
+    _onnx_batch: int | None = field(default=None, repr=False)  # an ONNX file exported with a fixed batch size
 
     @property
     def input_size(self) -> int:
@@ -410,12 +411,34 @@ class Classifier:
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
+    def _onnx_logits(self, batch: np.ndarray) -> np.ndarray:
+        """ONNX Runtime logits; a file exported with a fixed batch size (often 1) is fed chunks of that size, so a
+        group photo's many faces do not crash it."""
+        fixed = self._onnx_batch
+        if fixed is None or len(batch) == fixed:
+            return self.onnx_session.run(None, {self._input_name: batch})[0]
+        parts = [
+            self.onnx_session.run(None, {self._input_name: chunk})[0][:real]
+            for chunk, real in _fixed_batch_chunks(batch, fixed)
+        ]
+        return np.concatenate(parts)
+
     def _logits(self, batch: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if self.onnx_session is not None:
-            return self.onnx_session.run(None, {self._input_name: batch})[0]
+            return self._onnx_logits(batch)
         with torch.inference_mode():
             return self.module(torch.from_numpy(batch)).float().numpy()
+
+
+def _fixed_batch_chunks(batch: np.ndarray, size: int):
+    """``batch`` in chunks of exactly ``size`` rows (the last padded with zeros) and each chunk's real row count."""
+    for start in range(0, len(batch), size):
+        chunk = batch[start : start + size]
+        real = len(chunk)
+        if real < size:
+            chunk = np.concatenate([chunk, np.zeros((size - real, *chunk.shape[1:]), chunk.dtype)])
+        yield chunk, real
 
 
 @dataclass(frozen=True)
@@ -598,6 +621,8 @@ def attach_onnx_file(clf: Classifier, path: Path, threads: int = 1) -> None:
     session = onnx_session(path, threads)
     clf.onnx_session = session
     clf._input_name = session.get_inputs()[0].name
+    batch_dim = (session.get_inputs()[0].shape or [None])[0]
+    clf._onnx_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
 
 
 def onnx_session(path: Path, threads: int = 1):
