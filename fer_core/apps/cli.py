@@ -101,12 +101,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         status = read_status(Path(folder).expanduser())
         last = status.get("last_epoch") or {}
         state = "done" if status["done"] else f"eta {status['eta_seconds'] / 60:.0f} min"
-        print(
+        line = (
             f"{status['recipe']}: epoch {status['epoch']}/{status['epochs']} ({state}), best val score "
             f"{status['best_val_score']:.4f} at epoch {status['best_epoch']}, last val acc {last.get('val_acc', '-')}"
             f", updated {status['updated']}"
         )
+        print(printable(line))
     return 0
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escape codes from a file, newlines) shown escaped, not obeyed."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 def _recipe_dataset(recipe: str) -> str:

@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from fer_core.store.files import read_regular_file
+
 __all__ = ["TrainState", "load_state", "read_status", "save_state", "write_status"]
 
 TRAINER_FILE = "trainer.json"
@@ -191,10 +193,35 @@ def write_status(
     _atomic_write_bytes(folder / STATUS_FILE, (json.dumps(status, indent=2) + "\n").encode())
 
 
+STATUS_FIELDS: dict[str, tuple[type, ...]] = {
+    "recipe": (str,),
+    "epoch": (int,),
+    "epochs": (int,),
+    "done": (bool,),
+    "best_epoch": (int,),
+    "best_val_score": (int, float),
+    "eta_seconds": (int, float),
+    "updated": (str,),
+}
+MAX_STATUS_BYTES = 2**20
+
+
 def read_status(folder: Path) -> dict[str, Any]:
-    """The progress file of a state folder; the error says what the folder is missing."""
+    """The progress file of a state folder; every way it can be wrong is a ValueError naming it (missing: a
+    FileNotFoundError saying what the folder lacks)."""
     path = Path(folder) / STATUS_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        status = json.loads(read_regular_file(path, MAX_STATUS_BYTES, "status file").decode("utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"{folder}: no {STATUS_FILE} (not a training state folder, or no epoch done)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{path}: not a JSON status file ({err})") from None
+    if not isinstance(status, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(status).__name__}")
+    for key, kinds in STATUS_FIELDS.items():
+        value = status.get(key)
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            raise ValueError(f"{path}: {key!r} must be {' or '.join(k.__name__ for k in kinds)}, found {value!r}")
+    if not isinstance(status.get("last_epoch") or {}, dict):
+        raise ValueError(f"{path}: 'last_epoch' must be an object, found {status['last_epoch']!r}")
+    return status

@@ -164,3 +164,48 @@ def test_broken_state_folder_is_a_message_naming_it(tmp_path: Path, damage, mess
     with pytest.raises(ValueError, match=message) as caught:
         fit_heads(_recipe(epochs=1), _faces(32, 0), _faces(16, 1), progress=False, state_dir=folder, resume=True)
     assert str(folder) in str(caught.value)
+
+
+GOOD_STATUS = {
+    "recipe": "tiny",
+    "epoch": 1,
+    "epochs": 2,
+    "done": False,
+    "best_epoch": 1,
+    "best_val_score": 0.5,
+    "last_epoch": {"val_acc": 0.5},
+    "eta_seconds": 60,
+    "updated": "2026-01-01T00:00:00+0000",
+}
+
+HOSTILE_STATUS = {
+    "not JSON": ("{", "not a JSON status file"),
+    "a list": ([], "expected a JSON object"),
+    "no recipe": ({k: v for k, v in GOOD_STATUS.items() if k != "recipe"}, "'recipe' must be str"),
+    "eta as text": ({**GOOD_STATUS, "eta_seconds": "soon"}, "'eta_seconds' must be int or float"),
+    "done as number": ({**GOOD_STATUS, "done": 1}, "'done' must be bool"),
+    "last_epoch a list": ({**GOOD_STATUS, "last_epoch": [1]}, "'last_epoch' must be an object"),
+}
+
+
+@pytest.mark.parametrize(("content", "message"), HOSTILE_STATUS.values(), ids=HOSTILE_STATUS.keys())
+def test_status_of_a_broken_status_file_is_one_message_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture, content, message: str
+) -> None:
+    from fer_core.apps.cli import main
+
+    (tmp_path / "status.json").write_text(content if isinstance(content, str) else json.dumps(content))
+    assert main(["status", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "status.json") in err and message in err
+
+
+def test_status_shows_terminal_escape_codes_from_the_file_escaped(tmp_path: Path, capsys: pytest.CaptureFixture):
+    from fer_core.apps.cli import main
+
+    hostile = {**GOOD_STATUS, "recipe": "\x1b[2J\x1b]0;owned\x07tiny", "updated": "now\r\nfake line"}
+    (tmp_path / "status.json").write_text(json.dumps(hostile))
+    assert main(["status", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out and out.count("\n") == 1
+    assert "\\x1b[2J" in out and "tiny: epoch 1/2" in out
