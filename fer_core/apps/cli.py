@@ -102,12 +102,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         status = read_status(Path(folder).expanduser())
         last = status.get("last_epoch") or {}
         state = "done" if status["done"] else f"eta {status['eta_seconds'] / 60:.0f} min"
-        print(
+        line = (
             f"{status['recipe']}: epoch {status['epoch']}/{status['epochs']} ({state}), best val score "
             f"{status['best_val_score']:.4f} at epoch {status['best_epoch']}, last val acc {last.get('val_acc', '-')}"
             f", updated {status['updated']}"
         )
+        print(printable(line))
     return 0
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escape codes from a file, newlines) shown escaped, not obeyed."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 def _recipe_dataset(recipe: str) -> str:
@@ -131,6 +137,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         out_dir=Path(args.out) if args.out else None,
         label_set=args.label_set,
         dataset_id=args.dataset_id,
+        overwrite=args.overwrite,
     )
     print(json.dumps(info, indent=2))
     print(f"wrote {parquet_path}")
@@ -158,10 +165,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from fer_core.apps.workflows import predict_files
+    """One JSON line per face, printed as soon as its file is done; exit 2 when any file failed (each named)."""
+    from fer_core.apps.workflows import iter_predictions
 
-    for record in predict_files(args.model, args.images, detector=args.detector):
-        print(json.dumps(record))
+    failed: list[str] = []
+    for records in iter_predictions(args.model, args.images, detector=args.detector):
+        for record in records:
+            print(json.dumps(record), flush=True)
+            if "error" in record:
+                failed.append(str(record.get("image") or record.get("video")))
+                print(f"error: {record['error']}", file=sys.stderr, flush=True)
+    if failed:
+        print(f"error: {len(failed)} of {len(args.images)} files failed: {', '.join(failed)}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -270,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--label-set", help="imagefolder: fer2013 | ferplus (default: the model's classes)")
     evaluate.add_argument(
         "--dataset-id", help="name of the run and of the dataset on the dashboard (default: the dataset's name)"
+    )
+    evaluate.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a stored run (and the card's test metrics) computed from another dataset, split or size",
     )
     _add_data_args(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)

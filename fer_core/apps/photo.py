@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core.apps.memory import release_freed_memory
+from fer_core.store.files import UnsafeFileError, read_regular_file
 from fer_core.vision.annotate import annotate_frame
 from fer_core.vision.detect import FaceDetector, create_detector, no_face_reason
 from fer_core.vision.imageio import IMAGE_EXTENSIONS, DecodedImage, ImageDecodeError, check_image_name, decode_image
@@ -58,6 +59,7 @@ __all__ = [
 IMAGE_TYPES = IMAGE_EXTENSIONS  # one list, from fer_core.vision.imageio: what the decoder reads is what the page takes
 SAMPLE_PHOTO_NAME = "astronaut.png"
 PHOTO_MAX_FACES = 50  # a group photo; the table lists every face
+MAX_PHOTO_BYTES = 200 * 2**20  # the app's upload limit (.streamlit/config.toml maxUploadSize): no photo is larger
 PHOTO_SETTINGS = PipelineSettings(smoothing=0.0, max_faces=PHOTO_MAX_FACES)  # a still image has no past to smooth
 PHOTO_PRESET = "photo"
 BOX_COLUMNS = ("x1", "y1", "x2", "y2")
@@ -197,9 +199,9 @@ def predict_photo_files(
     """
     for path in paths:
         try:
-            data = Path(path).read_bytes()
-        except OSError as err:
-            yield {"image": str(path), "error": str(err)}
+            data = read_regular_file(path, MAX_PHOTO_BYTES, "photo")
+        except (OSError, UnsafeFileError) as err:
+            yield {"image": str(path), "error": _file_error(path, err)}
             continue
         analysis = analyse_image(str(path), data, classifier, detector)
         if not analysis.ok:
@@ -208,6 +210,14 @@ def predict_photo_files(
             yield {"image": str(path), "faces": 0, "why": no_face_reason(detector, analysis.decoded.size)}
         else:
             yield from face_records(analysis)
+
+
+def _file_error(path: str | Path, error: Exception) -> str:
+    """The error's text, naming the file once (OSError's own text names it only as a repr, or not at all)."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{path}: {error.strerror}"
+    text = str(error)
+    return text if str(path) in text else f"{path}: {text}"
 
 
 def sample_photo_bytes() -> bytes:

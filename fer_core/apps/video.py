@@ -22,6 +22,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from fer_core.apps.memory import release_freed_memory
+from fer_core.store.files import UnsafeFileError, check_regular_file
 from fer_core.vision.detect import FaceDetector, create_detector
 from fer_core.vision.pipeline import ClassifierLike, FacePipeline, PipelineSettings, json_records
 from fer_core.vision.sample_media import write_face_video
@@ -118,9 +119,12 @@ def predict_video_file(
     frame (a frame without a face: one row with its face fields empty); an unreadable clip: one error record."""
     try:
         check_video_name(str(path))
+        check_regular_file(path, what="video")
         timeline = process_video(path, None, FacePipeline(classifier, detector, settings))
-    except VideoError as err:
+    except (VideoError, UnsafeFileError) as err:
         return [{"video": str(path), "error": str(err)}]
+    except OSError as err:
+        return [{"video": str(path), "error": f"{path}: {err.strerror or err}"}]
     finally:
         release_freed_memory()
     timeline.insert(0, "video", str(path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +18,26 @@ from fer_core.data import (
     published_size,
     restrict_to_label_set,
 )
-from fer_core.evaluation.evaluate import evaluate_classifier, has_own_transform, resize_grid_conditions, write_run
+from fer_core.evaluation.evaluate import (
+    RunCollisionError,
+    check_run_target,
+    evaluate_classifier,
+    has_own_transform,
+    resize_grid_conditions,
+    write_run,
+)
 from fer_core.labels import FER2013, FERPLUS, SharedClasses, label_set_of
-from fer_core.serving.classifier import load_model, save_model_dir
+from fer_core.serving.classifier import Classifier, load_model, save_model_dir
 from fer_core.store.card import HeadCard, ModelCard, TestMetrics
 from fer_core.store.model_dir import Checkpoints, ModelDir, split_head
 from fer_core.training.loop import Head, HeadTargets, TrainResult, fit_heads
-from fer_core.training.recipes import JOINT_DATASET, Recipe, load_recipe
+from fer_core.training.recipes import JOINT_DATASET, Recipe, check_model_size, load_recipe
+from fer_core.training.state import check_state_dir
 
 __all__ = [
     "balance_model",
     "evaluate_model",
+    "iter_predictions",
     "matching_head",
     "predict_files",
     "quantize_model",
@@ -77,6 +86,8 @@ def train_from_recipe(
     continues from it.
     """
     recipe = load_recipe(recipe_name).with_overrides(epochs=epochs, batch_size=batch_size)
+    check_state_dir(state_dir)  # before the data is read: a bad folder or a runaway network fails at once
+    check_model_size(recipe)
     if recipe.dataset == JOINT_DATASET:
         train, val, facts = _joint_sets(Path(dataset_root), limit)
     else:
@@ -220,13 +231,16 @@ def evaluate_model(
     out_dir: Path | None = None,
     label_set: str | None = None,
     dataset_id: str | None = None,
+    overwrite: bool = False,
 ) -> tuple[Path, dict]:
     """Evaluate a model on a split, write ``runs/<dataset id>-<split>.parquet`` + sidecar, update the card.
 
     ``dataset`` is any of :data:`fer_core.data.DATASETS`; one whose classes differ from the model's is scored on
     the classes both have (:class:`fer_core.labels.SharedClasses`). ``label_set`` names an ImageFolder's classes
     (default: the model's); ``dataset_id`` is the name the run is stored and shown under (default: the dataset,
-    an ImageFolder's folder name). The card's test metrics come only from a dataset the model was trained on.
+    an ImageFolder's folder name). The card's test metrics come only from a dataset the model was trained on, read
+    with that dataset's own reader. A stored run or card metrics of other data (another dataset, split or size)
+    are replaced only with ``overwrite``; the check runs before the evaluation, so a refusal costs nothing.
     ``backend`` None: torch, or ONNX Runtime for a model that has only an ONNX file. A model with its own transform
     (colour, its own size) reads a colour dataset in colour at the dataset's own resolution; FER2013 and FER+ are
     48 px grey as published.
@@ -252,12 +266,24 @@ def evaluate_model(
     )
     classes = SharedClasses(arrays.label_set, model_classes)
     scored = restrict_to_label_set(arrays, classes.label_set)
+    run_dataset = dataset_id or default_dataset_id(dataset, dataset_root)
+    planned = {
+        "dataset": run_dataset,
+        "layout": dataset,
+        "split": scored.split or split,
+        "label_set": classes.label_set.name,
+        "num_samples": len(scored),
+    }
+    target = ModelDir(out_dir or clf.directory)
+    check_run_target(target.run_paths(run_dataset, planned["split"], clf.tta)[1], planned, overwrite=overwrite)
+    home = out_dir is None and tta == "none" and split == "test" and is_home_run(clf, dataset, run_dataset, classes)
+    if home and not overwrite:
+        check_card_metrics(clf, planned)
     conditions = ["clean", *(resize_grid_conditions() if resize_grid else [])]
     metadata = scored.metadata.drop(columns=list(RUN_EXCLUDED_METADATA), errors="ignore")
     rows, throughput = evaluate_classifier(
         clf, scored.images, scored.labels, scored.sample_ids, metadata, conditions=conditions, classes=classes
     )
-    run_dataset = dataset_id or default_dataset_id(dataset, dataset_root)
     counts = dict(zip(arrays.label_set.names, arrays.class_counts().tolist(), strict=True))
     parquet_path, json_path = write_run(
         clf,
@@ -273,11 +299,35 @@ def evaluate_model(
         layout=dataset,
         images_published=published_size(dataset, split),
         images={"color": scored.images.ndim == 4, "size": list(scored.images.shape[1:3])},
+        overwrite=overwrite,
     )
-    home = clf.card.trained_on(run_dataset) and classes.is_identity
-    if out_dir is None and split == "test" and tta == "none" and home:
+    if home:
         update_card_metrics(clf.directory, rows, dataset=run_dataset, split=split, label_mode=label_mode, head=clf.head)
     return parquet_path, json.loads(json_path.read_text())
+
+
+def is_home_run(clf: Classifier, layout: str, run_dataset: str, classes: SharedClasses) -> bool:
+    """True when a run may set the card's test metrics: the model's own training dataset, read by that dataset's
+    reader under its own name, on the model's own classes (an ImageFolder named ``fer2013`` is not FER2013)."""
+    own_reader = layout != "imagefolder" and default_dataset_id(layout, ".") == run_dataset
+    return own_reader and clf.card.trained_on(run_dataset) and classes.is_identity
+
+
+def check_card_metrics(clf: Classifier, planned: dict) -> None:
+    """Refuse to rewrite the card's test metrics (of the served head) with a run of another dataset, split or size."""
+    card = clf.card
+    entry = card.heads.get(clf.head) if clf.head and card.heads else card
+    test = (getattr(entry, "metrics", None) or {}).get("test")
+    if test is None or test.samples is None:
+        return
+    stored = (test.dataset, test.split, test.samples)
+    new = (planned["dataset"], planned["split"], planned["num_samples"])
+    if stored != new:
+        raise RunCollisionError(
+            f"{clf.directory / 'card.json'}: its test metrics come from {test.dataset} {test.split} "
+            f"({test.samples:,} samples); the new run is of {new[0]} {new[1]} ({new[2]:,} samples); pass "
+            "--overwrite to replace them, or --dataset-id to store the new run under another name"
+        )
 
 
 def matching_head(model: str, dataset: str, label_set: str | None = None) -> str | None:
@@ -386,24 +436,33 @@ def update_card_metrics(
     return headline.to_dict()
 
 
-def predict_files(model: str, paths: Sequence[str], detector: str = "haar") -> list[dict]:
-    """Detect and classify the faces of image and video files exactly as the Image and Video pages do.
+def iter_predictions(model: str, paths: Sequence[str], detector: str = "haar") -> Iterator[list[dict]]:
+    """Detect and classify the faces of image and video files exactly as the Image and Video pages do, one file
+    at a time: the records of each file are yielded as soon as that file is done.
 
     Photos go through ``fer_core.apps.photo`` (one face-table row per face, boxes in the pixels of the upright
     original; an image without a face gets one record saying why it may be), clips (by extension) through
-    ``fer_core.apps.video`` (the Video page's timeline rows); an unreadable file gives a record with its error.
+    ``fer_core.apps.video`` (the Video page's timeline rows). A file that fails - unreadable, not a regular file,
+    too large, or any error inside the pipeline - gives one record with its ``error`` and the next file goes on.
     """
     from fer_core.apps.photo import photo_detector, predict_photo_files
     from fer_core.apps.video import is_video_name, predict_video_file, video_detector
 
     clf = load_model(model)
-    records: list[dict] = []
     for path in paths:
-        if is_video_name(str(path)):
-            records += predict_video_file(clf, path, video_detector(detector))
-        else:
-            records += predict_photo_files(clf, [path], photo_detector(detector))
-    return records
+        video = is_video_name(str(path))
+        try:
+            if video:
+                yield predict_video_file(clf, path, video_detector(detector))
+            else:
+                yield list(predict_photo_files(clf, [path], photo_detector(detector)))
+        except Exception as error:  # one file's failure must not lose the other files' results
+            yield [{"video" if video else "image": str(path), "error": f"{path}: {type(error).__name__}: {error}"}]
+
+
+def predict_files(model: str, paths: Sequence[str], detector: str = "haar") -> list[dict]:
+    """Every record of :func:`iter_predictions`, in file order."""
+    return [record for records in iter_predictions(model, paths, detector) for record in records]
 
 
 def choose_served_answer_for(model: str, *, data_root: Path, write: bool = False) -> dict:

@@ -16,18 +16,22 @@ Codes 8-10 of the full release (none, uncertain, non-face) are no emotion: dropp
 
 from __future__ import annotations
 
+import io
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.lib import format as npy_format
 
 from fer_core.data.arrays import DatasetError, FaceArrays
 from fer_core.data.images import list_images, read_gray_images, strip_image_suffix, thread_workers
 from fer_core.data.splits import canonical_split
 from fer_core.data.views import restrict_to_label_set
 from fer_core.labels import FER2013, FERPLUS, LabelSet
+from fer_core.store.files import read_regular_file
 
 __all__ = [
     "AFFECTNET_EXPRESSIONS",
@@ -56,6 +60,7 @@ NOT_AN_EMOTION = "not an emotion (none, uncertain or non-face)"
 AFFECTNET_FOLDERS = {"train": "train_set", "test": "val_set"}
 AFFECTNET_VIEWS: dict[str, LabelSet] = {"affectnet": FERPLUS, "affectnet7": FER2013}
 LANDMARK_VALUES = 136
+MAX_ANNOTATION_BYTES = 2**20  # an annotation is one number or 136 landmark values: a few hundred bytes
 
 
 def affectnet_folder(root: Path, split: str) -> Path:
@@ -70,12 +75,30 @@ def affectnet_folder(root: Path, split: str) -> Path:
 
 
 def _load_value(path: Path) -> np.ndarray:
+    """An annotation array: a regular ``.npy`` file of bounded size whose header matches its length (a header
+    claiming terabytes is refused before anything is allocated), never with pickled objects."""
     try:
-        return np.load(path, allow_pickle=False)
+        data = read_regular_file(path, MAX_ANNOTATION_BYTES, "AffectNet annotation")
+        return _npy_array(io.BytesIO(data), len(data))
     except FileNotFoundError:
         raise DatasetError(f"{path}: missing annotation file") from None
     except (ValueError, OSError, EOFError) as err:
         raise DatasetError(f"{path}: not a numpy .npy array without pickled objects ({err})") from None
+
+
+def _npy_array(stream: io.BytesIO, length: int) -> np.ndarray:
+    version = npy_format.read_magic(stream)
+    readers = {(1, 0): npy_format.read_array_header_1_0, (2, 0): npy_format.read_array_header_2_0}
+    if version not in readers:
+        raise ValueError(f".npy format version {version} is not one AffectNet uses (1.0, 2.0)")
+    shape, _, dtype = readers[version](stream)  # the header alone, before anything is allocated
+    if dtype.hasobject:
+        raise ValueError("it holds Python objects")
+    needed = math.prod(shape) * dtype.itemsize
+    if needed != length - stream.tell():
+        raise ValueError(f"its header declares {shape} {dtype} ({needed:,} bytes); the file holds {length:,} bytes")
+    stream.seek(0)
+    return np.load(stream, allow_pickle=False)
 
 
 def _numbers(path: Path, value: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from fer_core.data.arrays import DatasetError
 from fer_core.data.preprocess import resize_face
+from fer_core.store.files import UnsafeFileError, read_regular_file
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -40,6 +41,7 @@ __all__ = [
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
 MAX_DATASET_IMAGE_PIXELS = 4096 * 4096  # 16 MB as grey per decoding thread; face crops are far smaller
+MAX_DATASET_IMAGE_BYTES = 64 * 2**20  # the largest such image, uncompressed in colour, is 48 MB
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # JPEG start-of-frame markers (they hold the image size); C4, C8 and CC share the range but are not frames.
 _JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -142,7 +144,9 @@ def decode_gray(data: np.ndarray, size: int | None, source: object, color: bool 
 
 def _read_one(path: Path, size: int | None, color: bool = False) -> np.ndarray:
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        data = np.frombuffer(read_regular_file(path, MAX_DATASET_IMAGE_BYTES, "dataset image"), np.uint8)
+    except UnsafeFileError as err:
+        raise DatasetError(str(err)) from None
     except OSError as err:
         raise DatasetError(f"{path}: unreadable image ({err.strerror})") from err
     return decode_gray(data, size, path, color)

@@ -19,6 +19,7 @@ from fer_core.data.arrays import DatasetError, FaceArrays
 from fer_core.data.images import is_image_name, read_gray_images, strip_image_suffix
 from fer_core.data.splits import canonical_split
 from fer_core.labels import FER2013
+from fer_core.store.files import UnsafeFileError, read_regular_file
 
 __all__ = [
     "RAFDB_EXPRESSIONS",
@@ -41,6 +42,7 @@ RAFDB_EXPRESSIONS = {
 }
 RAFDB_LABEL_FILE = Path("EmoLabel") / "list_patition_label.txt"
 RAFDB_SPLITS = ("train", "test")
+MAX_LABEL_FILE_BYTES = 16 * 2**20
 _IMAGE_FOLDERS = {"aligned": "_aligned", "original": ""}  # folder -> suffix after the listed name's stem
 
 
@@ -76,21 +78,27 @@ def _parse_line(text: str, path: Path, line: int) -> tuple[str, int]:
 def read_label_file(path: Path) -> list[tuple[str, int, int]]:
     """``(image name, RAF label, line number)`` of every line of ``list_patition_label.txt``."""
     entries, seen = [], set()
+    for line, text in enumerate(_label_text(path).split("\n"), start=1):
+        if not text.strip():
+            continue
+        name, label = _parse_line(text, path, line)
+        if name in seen:
+            raise DatasetError(f"{path}, line {line}: image {name!r} is listed twice")
+        seen.add(name)
+        entries.append((name, label, line))
+    return entries
+
+
+def _label_text(path: Path) -> str:
+    """The label file's text: a regular file of bounded size (the release's is 0.4 MB), UTF-8."""
     try:
-        with open(path, encoding="utf-8-sig") as fh:
-            for line, text in enumerate(fh, start=1):
-                if not text.strip():
-                    continue
-                name, label = _parse_line(text, path, line)
-                if name in seen:
-                    raise DatasetError(f"{path}, line {line}: image {name!r} is listed twice")
-                seen.add(name)
-                entries.append((name, label, line))
+        return read_regular_file(path, MAX_LABEL_FILE_BYTES, "RAF-DB label file").decode("utf-8-sig")
     except FileNotFoundError:
         raise DatasetError(f"{path}: missing RAF-DB label file (the release has {RAFDB_LABEL_FILE})") from None
     except UnicodeDecodeError as err:
         raise DatasetError(f"{path}: not a text file ({err.reason})") from None
-    return entries
+    except (UnsafeFileError, OSError) as err:
+        raise DatasetError(f"{path}: unreadable RAF-DB label file ({err})") from None
 
 
 def _images_by_stem(folder: Path) -> dict[str, Path]:

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from fer_core.data.preprocess import resize_interpolation, resize_stack
 from fer_core.labels import SharedClasses, labels_of_columns, prob_column
 from fer_core.serving.classifier import Classifier, weights_sha256
+from fer_core.store.json_files import ModelLoadError, read_json_object
 from fer_core.store.model_dir import ModelDir, write_json_atomic
 from fer_core.store.runs import compact_rows
 
@@ -41,7 +42,9 @@ __all__ = [
     "DEFAULT_PAIRS",
     "DEFAULT_SIZES",
     "INTERPOLATIONS",
+    "RunCollisionError",
     "apply_condition",
+    "check_run_target",
     "evaluate_classifier",
     "has_own_transform",
     "parse_condition",
@@ -176,6 +179,66 @@ def _software_versions() -> dict[str, str]:
     return versions
 
 
+class RunCollisionError(ValueError):
+    """A new run would replace a stored run, or a card's test metrics, computed from other data."""
+
+
+# What a run was computed from: a stored run is replaced only by a run of the same data (a re-evaluation).
+RUN_SOURCE_KEYS = ("dataset", "layout", "split", "label_set", "num_samples")
+# Readers of the same files: their runs are runs of one dataset.
+SAME_LAYOUT = {"fer2013-csv": "fer2013"}
+
+
+def _run_source(info: dict) -> dict:
+    source = {key: info.get(key) for key in RUN_SOURCE_KEYS}
+    layout = source["layout"] or source["dataset"]  # sidecars written before the layout was recorded
+    source["layout"] = SAME_LAYOUT.get(layout, layout)
+    return source
+
+
+def _describe_source(source: dict) -> str:
+    samples = source["num_samples"]
+    count = f"{samples:,} samples" if isinstance(samples, int) else "? samples"
+    return (
+        f"dataset {source['dataset']!r} (layout {source['layout']}, split {source['split']}, "
+        f"label set {source['label_set']}, {count})"
+    )
+
+
+def check_run_target(json_path: Path, new_run: dict, *, overwrite: bool = False) -> None:
+    """Refuse to replace the stored run at ``json_path`` (and its parquet file) by a run of other data.
+
+    ``new_run`` holds the new sidecar's :data:`RUN_SOURCE_KEYS`. Re-evaluating the same data (after retraining,
+    or adding the resize grid) replaces the run; a run of another dataset, split, label set or size - an id
+    collision such as an ImageFolder named ``fer2013`` - is a RunCollisionError naming both, unless ``overwrite``.
+    """
+    parquet_path = json_path.with_suffix(".parquet")
+    if overwrite or not (json_path.exists() or parquet_path.exists()):
+        return
+    advice = "pass --overwrite to replace it, or --dataset-id to store the new run under another name"
+    new = _describe_source(_run_source(new_run))
+    try:
+        stored = read_json_object(json_path)
+    except ModelLoadError as error:
+        raise RunCollisionError(
+            f"{parquet_path} already exists and its sidecar cannot be read ({error}); the new run is of {new}; {advice}"
+        ) from None
+    if _run_source(stored) != _run_source(new_run):
+        raise RunCollisionError(
+            f"{parquet_path} holds a run of {_describe_source(_run_source(stored))}; the new run is of {new}; {advice}"
+        )
+
+
+def check_rows_storable(rows: pd.DataFrame) -> None:
+    """A run needs samples, each at most once per condition (a reader listing a file twice is a bug to show)."""
+    if rows.empty:
+        raise ValueError("the run has no samples: nothing was evaluated, so nothing is stored")
+    repeated = rows.duplicated(["sample_id", "condition"])
+    if repeated.any():
+        shown = ", ".join(map(str, rows.loc[repeated, "sample_id"].drop_duplicates().head(5)))
+        raise ValueError(f"the run lists {int(repeated.sum())} samples twice under one condition (e.g. {shown})")
+
+
 def write_run(
     clf: Classifier,
     rows: pd.DataFrame,
@@ -191,19 +254,20 @@ def write_run(
     layout: str | None = None,
     images_published: int | None = None,
     images: dict | None = None,
+    overwrite: bool = False,
 ) -> tuple[Path, Path]:
     """Write the parquet rows and the JSON sidecar into ``<model dir>/runs/``.
 
     ``scoring``: :meth:`SharedClasses.to_dict` when the dataset's classes differ from the model's; ``dropped``:
     images left out by label filters, per reason; ``layout``: the reader (``imagefolder`` ...) when the dataset id
     is another name; ``images_published``: the split's size in its release, to tell an incomplete copy; ``images``:
-    how the dataset's images were read (colour, size). The sidecar records the model's preprocessing too.
+    how the dataset's images were read (colour, size). The sidecar records the model's preprocessing too. A stored
+    run of other data is never replaced unless ``overwrite`` (:func:`check_run_target`).
     """
+    check_rows_storable(rows)
     target = ModelDir(out_dir or clf.directory)
     weights_hash = weights_sha256(clf.directory)  # before any file is written: a model that cannot say leaves none
     parquet_path, json_path = target.run_paths(dataset, split, clf.tta)
-    parquet_path.parent.mkdir(parents=True, exist_ok=True)
-    compact_rows(rows).to_parquet(parquet_path, index=False, compression="zstd", compression_level=19)
     info = {
         "model_id": run_model_id(clf),
         "weights_sha256": weights_hash,
@@ -228,5 +292,8 @@ def write_run(
         "throughput_samples_per_s": round(throughput, 1),
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    check_run_target(json_path, info, overwrite=overwrite)
+    parquet_path.parent.mkdir(parents=True, exist_ok=True)
+    compact_rows(rows).to_parquet(parquet_path, index=False, compression="zstd", compression_level=19)
     write_json_atomic(json_path, info)
     return parquet_path, json_path

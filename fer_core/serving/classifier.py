@@ -261,7 +261,8 @@ def _bias(part, card_path: Path) -> np.ndarray | None:
 
 def derive_card(directory: ModelDir) -> ModelCard:
     """The card of a directory that has none, from its own files (transformers, timm or ONNX)."""
-    if not directory.config_path.is_file():
+    present = directory.config_path.exists() or directory.config_path.is_symlink()
+    if not present:
         onnx_file = formats.onnx_file_of(directory.path)
         if onnx_file is None:
             raise ModelLoadError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,6 +139,54 @@ def save_ensemble_dir(directory: Path, members: Sequence[str], *, root: Path | N
     return directory
 
 
+# The ensembles being loaded in this context, outermost first: a member that is one of them is a cycle.
+_LOADING: ContextVar[tuple[Path, ...]] = ContextVar("ensembles_loading", default=())
+MAX_NESTING = 4  # an ensemble of ensembles of ensembles ... deeper than this is refused
+
+
+def _check_member_names(names: Sequence[str], directory: Path, card_path: Path) -> None:
+    """Members are model names beside the ensemble (``name`` or ``name@head``): never a path elsewhere on disk."""
+    from fer_core.serving.classifier import ModelLoadError
+
+    for name in names:
+        base = split_head(name)[0]
+        if not isinstance(name, str) or Path(base).name != base or base in ("", ".", "..") or "\\" in base:
+            raise ModelLoadError(
+                f"{card_path}: member {name!r} is not a model name; members are folders beside the ensemble "
+                f"(in {directory.parent}), named without a path"
+            )
+        if base == directory.name:
+            raise ModelLoadError(f"{card_path}: an ensemble cannot contain itself")
+
+
+def _member_weights(card: ModelCard, card_path: Path) -> np.ndarray | None:
+    """The card's member weights normalised to sum 1; one finite, non-negative weight per member, not all zero."""
+    from fer_core.serving.classifier import ModelLoadError
+
+    if not card.weights:
+        return None
+    weights = np.asarray(card.weights, np.float64)
+    if len(weights) != len(card.members) or not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum():
+        raise ModelLoadError(
+            f"{card_path}: 'weights' must hold one finite, non-negative number per member ({len(card.members)}), "
+            f"not all zero; found {list(card.weights)}"
+        )
+    return weights / weights.sum()
+
+
+def _enter(directory: Path, card_path: Path) -> Token:
+    """Mark ``directory`` as being loaded; a cycle (A -> B -> A) or deep nesting is a ModelLoadError naming it."""
+    from fer_core.serving.classifier import ModelLoadError
+
+    chain, here = _LOADING.get(), directory.resolve()
+    if here in chain:
+        cycle = " -> ".join(path.name for path in (*chain[chain.index(here) :], here))
+        raise ModelLoadError(f"{card_path}: ensemble members form a cycle ({cycle})")
+    if len(chain) >= MAX_NESTING:
+        raise ModelLoadError(f"{card_path}: ensembles nested more than {MAX_NESTING} deep")
+    return _LOADING.set((*chain, here))
+
+
 def load_ensemble(directory: Path, card: ModelCard, *, backend: str, tta: str) -> EnsembleClassifier:
     """Load every member of the ensemble card in ``directory`` (members resolve beside the directory)."""
     from fer_core.serving.classifier import ModelLoadError, load_model
@@ -145,14 +194,17 @@ def load_ensemble(directory: Path, card: ModelCard, *, backend: str, tta: str) -
     names, card_path = card.members, ModelDir(directory).card_path
     if not names:
         raise ModelLoadError(f"{card_path}: an ensemble needs 'members', a list of model names")
-    if any(Path(n).name == directory.name or split_head(n)[0] == directory.name for n in names):
-        raise ModelLoadError(f"{card_path}: an ensemble cannot contain itself")
-    members = [load_model(name, backend=backend, tta=tta, root=directory.parent) for name in names]
+    _check_member_names(names, directory, card_path)
+    weights = _member_weights(card, card_path)
+    token = _enter(directory, card_path)
+    try:
+        members = [_load_member(name, directory, backend, tta, load_model) for name in names]
+    finally:
+        _LOADING.reset(token)
     try:
         _check_same_labels(members, names)
     except ValueError as err:
         raise ModelLoadError(f"{directory}: {err}") from None
-    weights = card.weights
     return EnsembleClassifier(
         name=card.id or directory.name,
         labels=tuple(members[0].labels),
@@ -160,6 +212,14 @@ def load_ensemble(directory: Path, card: ModelCard, *, backend: str, tta: str) -
         card=card,
         directory=directory,
         members=members,
-        weights=np.asarray(weights, np.float64) / np.sum(weights) if weights else None,
+        weights=weights,
         tta=tta,
     )
+
+
+def _load_member(name: str, directory: Path, backend: str, tta: str, load_model):
+    """A member from the ensemble's own folder (``default`` through that folder's default.json)."""
+    base, head = split_head(name)
+    if base != "default":
+        base = str(directory.parent / base)
+    return load_model(f"{base}@{head}" if head else base, backend=backend, tta=tta, root=directory.parent)

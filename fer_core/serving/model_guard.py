@@ -40,6 +40,7 @@ __all__ = [
     "check_predicts",
     "check_shapes",
     "check_value_count",
+    "count_on_meta",
     "timm_build_args",
     "timm_hub_build_args",
     "weights_header",
@@ -205,6 +206,19 @@ def build_on_meta(
         reason = f"{type(err).__name__}: {err}"
         raise ModelLoadError(f"{config_path}: cannot build the model it describes ({reason})") from None
     return {key: tuple(value.shape) for key, value in model.state_dict().items()}
+
+
+def count_on_meta(build: Callable[[], nn.Module], max_values: int, max_modules: int = 100_000) -> int:
+    """The number of parameters of the model ``build()`` makes, built on the meta device (no memory); ValueError
+    once it registers more than ``max_values`` values or ``max_modules`` layers (checked layer by layer)."""
+    import torch
+
+    try:
+        with _registration_budget(max_values, max_modules), torch.device("meta"):
+            model = build()
+    except _OverBudget as err:
+        raise ValueError(f"the network would hold {err}") from None
+    return sum(parameter.numel() for parameter in model.parameters())
 
 
 def built_or_refused(build: Callable[[], nn.Module], where: Path) -> nn.Module:

@@ -9,6 +9,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from fer_core.store.files import UnsafeFileError, read_regular_file
+
 __all__ = ["MAX_JSON_BYTES", "MAX_LABELS", "ModelLoadError", "read_json_object", "refuse_remote_code"]
 
 MAX_JSON_BYTES = 16 * 2**20  # configs and cards are kilobytes; ImageNet-22k id2label is about 1 MB
@@ -23,17 +25,15 @@ class ModelLoadError(ValueError):
 def read_json_object(path: Path) -> dict:
     """A JSON object from a UTF-8 file of bounded size; every way it can be wrong is a ModelLoadError."""
     try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise ModelLoadError(f"{path}: larger than {MAX_JSON_BYTES // 2**20} MB; not a model config")
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = json.loads(read_regular_file(path, MAX_JSON_BYTES, "model config or card").decode("utf-8"))
+    except UnsafeFileError as err:
+        raise ModelLoadError(str(err)) from None
     except FileNotFoundError:
         raise ModelLoadError(f"{path.parent}: missing {path.name}") from None
     except UnicodeDecodeError as err:
         raise ModelLoadError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except RecursionError:
         raise ModelLoadError(f"{path}: JSON nested too deeply") from None
-    except IsADirectoryError:
-        raise ModelLoadError(f"{path}: a folder, not a file") from None
     except (OSError, json.JSONDecodeError) as err:
         raise ModelLoadError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(data, dict):

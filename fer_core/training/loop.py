@@ -38,8 +38,8 @@ from fer_core.hardware import cpu_info, training_precision
 from fer_core.models import create_model
 from fer_core.training.augment import augment_batch, corrupt_batch, mix_batch
 from fer_core.training.distributed import Distributed, from_environment
-from fer_core.training.recipes import CORRUPTIONS, Recipe
-from fer_core.training.state import TrainState, load_state, save_state, write_status
+from fer_core.training.recipes import CORRUPTIONS, Recipe, check_model_size
+from fer_core.training.state import TrainState, check_state_dir, load_state, save_state, write_status
 
 __all__ = [
     "Head",
@@ -451,6 +451,8 @@ def fit_heads(
 
     The loop: :func:`train_one_epoch`, :func:`evaluate_heads`, keep the best, save the epoch's state.
     """
+    check_state_dir(state_dir)
+    check_model_size(recipe, sum(head.size for head in train.heads))
     dist = from_environment(torch.device(device) if device else None)
     dev = dist.device(device)
     run = _build_run(recipe, train, val, dev, dist)
@@ -459,6 +461,7 @@ def fit_heads(
     done = _start_or_resume(run, state_dir, fingerprint, progress) if resume else _Progress()
     for epoch in range(len(done.history) + 1, recipe.epochs + 1):
         row = _run_epoch(run, epoch, progress)
+        check_finite_weights(run, f"after epoch {epoch}")
         done.record(row, run.evaluated)
         if progress:
             tqdm.write(_epoch_line(row))
@@ -474,10 +477,38 @@ def _start_or_resume(run: _Run, state_dir: Path | None, fingerprint: str, progre
     state = _resumable_state(state_dir, fingerprint)
     if state is None:
         return _Progress()
-    _restore(run, state)
+    try:
+        _restore(run, state)
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:  # weights of another shape, odd RNG states
+        raise ValueError(
+            f"{state_dir}: training state does not fit this recipe's network ({type(err).__name__}: {err}); "
+            "delete the folder to start over"
+        ) from None
+    check_finite_weights(run, f"in {state_dir}")
+    if state.best_model is not None and not _all_finite(state.best_model.values()):
+        raise NonFiniteWeightsError(f"{state_dir}: the saved best weights are not finite (NaN or infinity)")
     if progress:
         tqdm.write(f"resumed {run.recipe.name} after epoch {state.epoch}")
     return _Progress(list(state.history), state.best_epoch, state.best_score, state.best_model, state.seconds)
+
+
+class NonFiniteWeightsError(ValueError):
+    """Training produced (or a saved state holds) NaN or infinite weights: nothing is saved from it."""
+
+
+def _all_finite(tensors) -> bool:
+    return all(bool(torch.isfinite(tensor).all()) for tensor in tensors if tensor.is_floating_point())
+
+
+def check_finite_weights(run: _Run, when: str) -> None:
+    """Stop before a non-finite network is saved (a state, a best epoch or the model directory): the recipe's
+    learning rate or data diverged, and a NaN model would answer every face with the same class."""
+    networks = [run.model] + ([run.ema] if run.ema is not None else [])
+    if not all(_all_finite(network.state_dict().values()) for network in networks):
+        raise NonFiniteWeightsError(
+            f"recipe {run.recipe.name!r}: the weights are not finite (NaN or infinity) {when}; nothing was saved "
+            f"from it - lower the learning rate (lr {run.recipe.lr}) or check the data"
+        )
 
 
 def _run_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, float]:
@@ -503,6 +534,8 @@ def _run_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, float]:
 def _result(run: _Run, done: _Progress, dist: Distributed) -> TrainResult:
     """The best epoch's model (on the CPU, eval mode) and what the card records about the run."""
     run.model.load_state_dict(done.best_weights)  # the EMA's weights when it was the evaluated network
+    if not _all_finite(done.best_weights.values()):
+        raise NonFiniteWeightsError(f"recipe {run.recipe.name!r}: the best epoch's weights are not finite")
     best_row = done.history[done.best_epoch - 1]
     return TrainResult(
         model=run.model.cpu().eval(),

@@ -7,11 +7,13 @@ into the trained model's card, so a checkpoint always says how it was made.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from fer_core.evaluation.metrics import SELECTION_METRICS
+from fer_core.store.files import read_regular_file
 
 __all__ = [
     "JOINT_DATASET",
@@ -19,11 +21,13 @@ __all__ = [
     "SELECTION_METRICS",
     "AugmentConfig",
     "Recipe",
+    "check_model_size",
     "list_recipes",
     "load_recipe",
 ]
 
 RECIPE_DIR = Path(__file__).resolve().parent / "recipe_files"
+MAX_RECIPE_BYTES = 2**20
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "plateau", "constant")
@@ -31,6 +35,77 @@ BALANCING = ("none", "class_weights", "sqrt_class_weights", "oversample")
 PRECISIONS = ("auto", "fp32", "bf16")
 CORRUPTIONS = ("blur", "noise", "jpeg", "gamma", "lowres")
 JOINT_DATASET = "fer2013+ferplus"  # FER2013 faces with a FER2013-7 head and a FER+-8 head (fer_core.data.joint)
+
+# Types and bounds of every number, flag and name, checked before anything is built or allocated. The bounds are
+# far outside any useful recipe (the full-size GPU recipes included) and far inside what would hurt: NaN and
+# infinity are refused everywhere, since a non-finite learning rate or decay silently yields a NaN model.
+# field -> (type, lowest, highest); None: unbounded on that side.
+RECIPE_RULES: dict[str, tuple[type, float | None, float | None]] = {
+    "name": (str, None, None),
+    "architecture": (str, None, None),
+    "arch_args": (dict, None, None),
+    "dataset": (str, None, None),
+    "label_mode": (str, None, None),
+    "soft_targets": (bool, None, None),
+    "img_size": (int, 8, 1024),
+    "channels": (int, 1, 3),
+    "epochs": (int, 1, 10_000),
+    "batch_size": (int, 1, 65_536),
+    "optimizer": (str, None, None),
+    "lr": (float, 0, 10),
+    "weight_decay": (float, 0, 10),
+    "momentum": (float, 0, 1),
+    "nesterov": (bool, None, None),
+    "schedule": (str, None, None),
+    "warmup_epochs": (int, 0, 10_000),
+    "plateau_patience": (int, 0, 10_000),
+    "label_smoothing": (float, 0, 0.999),
+    "mixup_alpha": (float, 0, 100),
+    "cutmix_alpha": (float, 0, 100),
+    "mix_prob": (float, 0, 1),
+    "balancing": (str, None, None),
+    "aux_loss_weight": (float, 0, 100),
+    "grad_clip": (float, 0, 1e6),
+    "selection_metric": (str, None, None),
+    "seed": (int, 0, 2**32 - 1),
+    "teachers": (dict, None, None),
+    "distill_weight": (float, 0, 1),
+    "ema_decay": (float, 0, 0.999999),
+    "precision": (str, None, None),
+}
+AUGMENT_RULES: dict[str, tuple[type, float | None, float | None]] = {
+    "shift": (float, 0, 1),
+    "rotation": (float, 0, 180),
+    "shear": (float, 0, 89),
+    "flip": (bool, None, None),
+    "erasing": (float, 0, 1),
+    "brightness": (float, 0, 1),
+    **{name: (float, 0, 1) for name in CORRUPTIONS},
+}
+MAX_SCALE = 4.0
+MAX_TRAINING_PARAMETERS = 350_000_000  # ViT-L's 304 M fit; a width of 10^6 (terabytes of weights) does not
+
+
+def _type_name(kind: type) -> str:
+    return {float: "a number", int: "an integer", bool: "true or false", str: "a string", dict: "an object"}[kind]
+
+
+def check_value(where: str, value: Any, kind: type, lo: float | None, hi: float | None) -> None:
+    """ValueError naming ``where`` unless ``value`` is of ``kind`` (an int counts as a number, a bool as neither)
+    and finite within ``[lo, hi]``."""
+    numeric = kind in (int, float)
+    accepted = (int, float) if kind is float else (kind,)
+    if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
+        raise ValueError(f"recipe {where} must be {_type_name(kind)}, got {value!r}")
+    if numeric and not math.isfinite(value):
+        raise ValueError(f"recipe {where} must be finite, got {value!r}")
+    if numeric and ((lo is not None and value < lo) or (hi is not None and value > hi)):
+        raise ValueError(f"recipe {where} must be in [{lo}, {hi}], got {value!r}")
+
+
+def _check_fields(obj: Any, rules: dict[str, tuple[type, float | None, float | None]], prefix: str) -> None:
+    for name, (kind, lo, hi) in rules.items():
+        check_value(f"{prefix}{name}", getattr(obj, name), kind, lo, hi)
 
 
 @dataclass(frozen=True)
@@ -52,11 +127,13 @@ class AugmentConfig:
     lowres: float = 0.0  # shrunk to 12-36 px and enlarged back (small, far faces)
 
     def __post_init__(self) -> None:
+        _check_fields(self, AUGMENT_RULES, "augment.")
+        if not isinstance(self.scale, tuple) or len(self.scale) != 2:
+            raise ValueError(f"recipe augment.scale must be two numbers [lo, hi], got {self.scale!r}")
+        for value in self.scale:
+            check_value("augment.scale", value, float, 0, MAX_SCALE)
         if not 0 < self.scale[0] <= self.scale[1]:
-            raise ValueError(f"augment.scale must be 0 < lo <= hi, got {self.scale}")
-        for name in ("erasing", *CORRUPTIONS):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"augment.{name} is a probability in [0, 1]")
+            raise ValueError(f"recipe augment.scale must be 0 < lo <= hi, got {self.scale}")
 
     def to_dict(self) -> dict[str, Any]:
         """The fields, without corruptions left at 0 (older recipes keep their form and resume fingerprint)."""
@@ -104,6 +181,12 @@ class Recipe:
     precision: str = "auto"  # auto: bf16 autocast where the device has bf16 units (fer_core.hardware), else fp32
 
     def __post_init__(self) -> None:
+        _check_fields(self, RECIPE_RULES, "")
+        if not isinstance(self.augment, AugmentConfig):
+            raise ValueError(f"recipe augment must be an object, got {self.augment!r}")
+        for head, teacher in self.teachers.items():
+            if not isinstance(teacher, str):
+                raise ValueError(f"recipe teachers.{head} must be a model name, got {teacher!r}")
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("balancing", self.balancing, BALANCING)
@@ -137,8 +220,16 @@ class Recipe:
         if unknown:
             raise ValueError(f"unknown recipe keys {unknown}; known: {', '.join(sorted(known))}")
         data = dict(data)
-        augment = dict(data.pop("augment", {}))
-        if "scale" in augment:
+        augment = data.pop("augment", {})
+        if not isinstance(augment, dict):
+            raise ValueError(f"recipe augment must be an object, got {augment!r}")
+        unknown = sorted(set(augment) - {f.name for f in fields(AugmentConfig)})
+        if unknown:
+            raise ValueError(
+                f"unknown recipe augment keys {unknown}; known: {', '.join(f.name for f in fields(AugmentConfig))}"
+            )
+        augment = dict(augment)
+        if isinstance(augment.get("scale"), list):
             augment["scale"] = tuple(augment["scale"])
         return cls(augment=AugmentConfig(**augment), **data)
 
@@ -146,6 +237,30 @@ class Recipe:
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"unknown {key} {value!r}; known: {', '.join(choices)}")
+
+
+def check_model_size(recipe: Recipe, num_classes: int = 8) -> int:
+    """The parameter count of the recipe's network, built on the meta device (no memory) under a budget: a width
+    or depth that would allocate gigabytes stops at its first oversized layer with a ValueError naming the recipe
+    (the architecture's own argument errors too), before any data is read or memory allocated."""
+    from fer_core.models import create_model
+    from fer_core.serving.model_guard import count_on_meta
+
+    try:
+        return count_on_meta(
+            lambda: create_model(
+                recipe.architecture,
+                num_classes=num_classes,
+                in_chans=recipe.channels,
+                img_size=recipe.img_size,
+                **recipe.arch_args,
+            ),
+            MAX_TRAINING_PARAMETERS,
+        )
+    except Exception as err:  # an architecture given odd arguments can raise anything
+        raise ValueError(
+            f"recipe {recipe.name!r}: cannot build {recipe.architecture} with {recipe.arch_args} ({err})"
+        ) from None
 
 
 def list_recipes() -> list[str]:
@@ -161,8 +276,13 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     if not path.is_file():
         raise FileNotFoundError(f"unknown recipe {name_or_path!r}; shipped: {', '.join(list_recipes())}")
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
+        data = json.loads(read_regular_file(path, MAX_RECIPE_BYTES, "recipe").decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a recipe is a JSON object, found {type(data).__name__}")
     data.setdefault("name", path.stem)
-    return Recipe.from_dict(data)
+    try:
+        return Recipe.from_dict(data)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: {err}") from None

@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from fer_core.store.files import read_regular_file
+
 __all__ = ["TrainState", "load_state", "read_status", "save_state", "write_status"]
 
 TRAINER_FILE = "trainer.json"
@@ -115,35 +117,47 @@ def save_state(folder: Path, state: TrainState) -> None:
     _atomic_write_bytes(folder / TRAINER_FILE, (json.dumps(meta) + "\n").encode())
 
 
+def check_state_dir(folder: Path | None) -> None:
+    """Refuse at once a ``--state-dir`` that exists but is not a folder (else the first epoch's save fails)."""
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder}: --state-dir must be a folder (it is created when missing); this is a file")
+
+
 def load_state(folder: Path) -> TrainState | None:
     """The state saved in ``folder``, or None when the folder holds no completed epoch."""
     meta_path = folder / TRAINER_FILE
     if not meta_path.is_file():
         return None
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        tensors = load_file(str(folder / "optimizer.safetensors"))
-        model = load_file(str(folder / "model.safetensors"))
-        best_path = folder / "best.safetensors"
-        best = load_file(str(best_path)) if best_path.is_file() else None
-        ema_path = folder / "ema.safetensors"
-        ema = load_file(str(ema_path)) if ema_path.is_file() else None
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"{folder}: training state is unreadable ({err}); delete the folder to start over") from err
+        return _read_state(folder, meta_path)
+    except Exception as err:  # truncated safetensors, JSON of another shape: many unrelated types
+        raise ValueError(
+            f"{folder}: training state is unreadable ({type(err).__name__}: {err}); delete the folder to start over"
+        ) from None
+
+
+def _read_state(folder: Path, meta_path: Path) -> TrainState:
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    tensors = load_file(str(folder / "optimizer.safetensors"))
+    model = load_file(str(folder / "model.safetensors"))
+    best_path = folder / "best.safetensors"
+    best = load_file(str(best_path)) if best_path.is_file() else None
+    ema_path = folder / "ema.safetensors"
+    ema = load_file(str(ema_path)) if ema_path.is_file() else None
     rng = {**meta["rng"], **{k[4:]: v for k, v in tensors.items() if k.startswith("rng.")}}
     return TrainState(
-        epoch=meta["epoch"],
-        step=meta["step"],
+        epoch=int(meta["epoch"]),
+        step=int(meta["step"]),
         model=model,
         best_model=best,
         optimizer=_join_optimizer(tensors, meta["optimizer"]),
         rng=rng,
-        history=meta["history"],
-        best_epoch=meta["best_epoch"],
-        best_score=meta["best_score"],
+        history=list(meta["history"]),
+        best_epoch=int(meta["best_epoch"]),
+        best_score=float(meta["best_score"]),
         plateau=meta.get("plateau"),
         recipe_fingerprint=meta.get("recipe_fingerprint", ""),
-        seconds=meta.get("seconds", 0.0),
+        seconds=float(meta.get("seconds", 0.0)),
         extra=meta.get("extra", {}),
         ema_model=ema,
     )
@@ -179,10 +193,35 @@ def write_status(
     _atomic_write_bytes(folder / STATUS_FILE, (json.dumps(status, indent=2) + "\n").encode())
 
 
+STATUS_FIELDS: dict[str, tuple[type, ...]] = {
+    "recipe": (str,),
+    "epoch": (int,),
+    "epochs": (int,),
+    "done": (bool,),
+    "best_epoch": (int,),
+    "best_val_score": (int, float),
+    "eta_seconds": (int, float),
+    "updated": (str,),
+}
+MAX_STATUS_BYTES = 2**20
+
+
 def read_status(folder: Path) -> dict[str, Any]:
-    """The progress file of a state folder; the error says what the folder is missing."""
+    """The progress file of a state folder; every way it can be wrong is a ValueError naming it (missing: a
+    FileNotFoundError saying what the folder lacks)."""
     path = Path(folder) / STATUS_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        status = json.loads(read_regular_file(path, MAX_STATUS_BYTES, "status file").decode("utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"{folder}: no {STATUS_FILE} (not a training state folder, or no epoch done)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{path}: not a JSON status file ({err})") from None
+    if not isinstance(status, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(status).__name__}")
+    for key, kinds in STATUS_FIELDS.items():
+        value = status.get(key)
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            raise ValueError(f"{path}: {key!r} must be {' or '.join(k.__name__ for k in kinds)}, found {value!r}")
+    if not isinstance(status.get("last_epoch") or {}, dict):
+        raise ValueError(f"{path}: 'last_epoch' must be an object, found {status['last_epoch']!r}")
+    return status

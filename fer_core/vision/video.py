@@ -22,6 +22,7 @@ import pandas as pd
 
 from fer_core.labels import labels_of_columns
 from fer_core.vision.annotate import annotate_frame
+from fer_core.vision.imageio import MAX_DECODED_PIXELS
 from fer_core.vision.pipeline import UNCERTAIN, FacePipeline, FrameResult, frames_table
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "VideoError",
     "VideoInfo",
     "VideoSink",
+    "check_frame_size",
     "emotion_shares",
     "export_timeline",
     "iter_frames",
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 TIMELINE_FORMATS = (".csv", ".parquet", ".json")
+MAX_FRAME_PIXELS = MAX_DECODED_PIXELS  # 40 MP, as for photos
 
 
 class VideoError(RuntimeError):
@@ -56,7 +59,23 @@ def _open_input(path: Path) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise VideoError(f"{path.name} has no video stream")
+    context = container.streams.video[0].codec_context
+    try:
+        check_frame_size(path, context.width, context.height)
+    except VideoError:
+        container.close()
+        raise
     return container
+
+
+def check_frame_size(path: Path, width: int, height: int) -> None:
+    """Refuse frames above :data:`MAX_FRAME_PIXELS` (the photos' rule), from the header before any is decoded:
+    two 12000x12000 frames in a 4.5 MB clip would otherwise add over a gigabyte to the process."""
+    if width * height > MAX_FRAME_PIXELS:
+        raise VideoError(
+            f"{path.name}: frames of {width}x{height} pixels, more than the {MAX_FRAME_PIXELS / 1e6:.0f} MP a "
+            "video frame may have (as for photos); scale the clip down first"
+        )
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,7 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     container = _open_input(path)
     try:
         for frame in container.decode(video=0):
+            check_frame_size(path, frame.width, frame.height)  # a stream may change size after its header
             yield frame.to_ndarray(format="bgr24")
     except av.FFmpegError as exc:
         raise VideoError(f"cannot decode {path.name}: {exc}") from exc

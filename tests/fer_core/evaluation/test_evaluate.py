@@ -118,3 +118,21 @@ def test_tta_run_is_stored_beside_the_plain_run(tiny_model_dir: Path, tta: str) 
     assert paths[tta][0].name == f"fer2013-test-tta-{tta}.parquet" and paths["none"][0].is_file()
     info = json.loads(paths[tta][1].read_text())
     assert info["tta"] == tta and info["model_id"].endswith(f"+{tta} TTA")
+
+
+UNSTORABLE_ROWS = {
+    "no samples": (lambda rows: rows.iloc[:0], "has no samples"),
+    "a sample twice": (lambda rows: pd.concat([rows, rows.iloc[:2]], ignore_index=True), "samples twice"),
+}
+
+
+@pytest.mark.parametrize(("change", "message"), UNSTORABLE_ROWS.values(), ids=UNSTORABLE_ROWS.keys())
+def test_empty_or_repeated_rows_are_refused_not_stored(tiny_model_dir: Path, change, message: str) -> None:
+    clf = load_model(tiny_model_dir)
+    images = np.random.default_rng(3).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    rows, speed = evaluate_classifier(clf, images, np.arange(4), [f"s{i}" for i in range(4)], progress=False)
+    with pytest.raises(ValueError, match=message):
+        write_run(
+            clf, change(rows), dataset="x", split="test", label_set="fer2013", label_mode="majority", throughput=speed
+        )
+    assert not (tiny_model_dir / "runs").exists()

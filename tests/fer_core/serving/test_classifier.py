@@ -167,3 +167,24 @@ def test_bench_runs_the_onnx_session_on_the_threads_it_reports(
         torch.set_num_threads(before)  # the rest of the suite keeps its own thread count
     assert row["threads"] == threads
     assert sessions[-1].get_session_options().intra_op_num_threads == threads
+
+
+@pytest.mark.parametrize("fixed_batch", [1, 3])
+def test_onnx_file_with_a_fixed_batch_size_still_classifies_a_group_photo(
+    tiny_model_dir: Path, fixed_batch: int
+) -> None:
+    """ONNX files from elsewhere are often exported with batch 1: nine faces must not crash the session."""
+    import onnx
+
+    from fer_core.serving.export import export_onnx
+
+    export_onnx(tiny_model_dir)
+    path = tiny_model_dir / "model.onnx"
+    graph = onnx.load(str(path))
+    for tensor in (*graph.graph.input, *graph.graph.output):
+        tensor.type.tensor_type.shape.dim[0].dim_value = fixed_batch
+    onnx.save(graph, str(path))
+    crops = np.random.default_rng(0).integers(0, 256, (9, 48, 48), dtype=np.uint8)
+    onnx_probs = load_model(tiny_model_dir, backend="onnx").predict(crops)
+    torch_probs = load_model(tiny_model_dir, backend="torch").predict(crops)
+    np.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)

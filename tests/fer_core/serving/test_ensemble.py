@@ -55,3 +55,53 @@ def test_broken_ensemble_cards_are_refused(tmp_path: Path, members, message: str
     (directory / "card.json").write_text(json.dumps(card))
     with pytest.raises(ModelLoadError, match=message):
         load_model(directory)
+
+
+def _ensemble(root: Path, name: str, members, **extra) -> Path:
+    directory = root / name
+    directory.mkdir(parents=True)
+    card = {"id": name, "family": "ensemble", "members": members, "labels": ["x"], "input": {"size": 48}, **extra}
+    (directory / "card.json").write_text(json.dumps(card))
+    return directory
+
+
+def _cycle(root: Path) -> Path:
+    _ensemble(root, "ens_b", ["a", "ens"])
+    return _ensemble(root, "ens", ["ens_b"])
+
+
+def _outside_member(root: Path) -> Path:
+    make_tiny_model_dir(root.parent / "elsewhere")
+    return _ensemble(root, "ens", [str(root.parent / "elsewhere")])
+
+
+def _deep_nesting(root: Path) -> Path:
+    previous = "a"
+    for depth in range(6):
+        _ensemble(root, f"level{depth}", [previous])
+        previous = f"level{depth}"
+    return root / previous
+
+
+HOSTILE_ENSEMBLES = {
+    "cycle A -> B -> A": (_cycle, r"members form a cycle \(ens -> ens_b -> ens\)"),
+    "member outside its folder": (_outside_member, "is not a model name"),
+    "member ../a": (lambda r: _ensemble(r, "ens", ["../a"]), "is not a model name"),
+    "nested 6 deep": (_deep_nesting, "nested more than 4 deep"),
+    "NaN weight": (lambda r: _ensemble(r, "ens", ["a"], weights=[float("nan")]), "'weights' must hold"),
+    "negative weight": (lambda r: _ensemble(r, "ens", ["a", "a"], weights=[2, -1]), "'weights' must hold"),
+    "weights all zero": (lambda r: _ensemble(r, "ens", ["a"], weights=[0]), "'weights' must hold"),
+    "one weight for two members": (lambda r: _ensemble(r, "ens", ["a", "a"], weights=[1]), "'weights' must hold"),
+}
+
+
+@pytest.mark.parametrize(("make", "message"), HOSTILE_ENSEMBLES.values(), ids=HOSTILE_ENSEMBLES.keys())
+def test_hostile_ensemble_is_a_model_load_error(tmp_path: Path, make, message: str) -> None:
+    """The app's loader catches ModelLoadError: a cycle must not end in a RecursionError, a member must not come
+    from anywhere on disk, weights must be a distribution."""
+    root = tmp_path / "checkpoints"
+    make_tiny_model_dir(root / "a")
+    directory = make(root)
+    with pytest.raises(ModelLoadError, match=message) as caught:
+        load_model(directory)
+    assert "card.json" in str(caught.value)

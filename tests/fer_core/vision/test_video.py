@@ -264,3 +264,32 @@ def test_annotated_video_is_shrunk_to_the_output_cap(face_video: Path, tmp_path:
     small = process_video(face_video, out, _pipeline(), max_frames=3, max_output_side=160)
     assert (VideoInfo.from_path(out).width, VideoInfo.from_path(out).height) == (160, 120)
     pd.testing.assert_frame_equal(small, full)
+
+
+def _entry_points(path: Path):
+    """Every way a clip is opened: its header, its frames, the whole pipeline."""
+    return {
+        "header": lambda: video.VideoInfo.from_path(path),
+        "frames": lambda: next(video.iter_frames(path)),
+        "pipeline": lambda: video.process_video(path, None, _pipeline()),
+    }
+
+
+@pytest.mark.parametrize("entry", ["header", "frames", "pipeline"])
+def test_frames_above_the_photo_pixel_cap_are_refused_from_the_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
+    """The cap is 40 MP (as for photos); a lower one stands in for it so the clip stays small to write."""
+    path = write_face_video(tmp_path / "clip.mp4", 3, size=(320, 240))
+    monkeypatch.setattr(video, "MAX_FRAME_PIXELS", 320 * 240 - 1)
+    decoded = []
+    monkeypatch.setattr(av.VideoFrame, "to_ndarray", lambda *a, **k: decoded.append(1))
+    with pytest.raises(video.VideoError, match=r"clip.mp4: frames of 320x240 pixels, more than"):
+        _entry_points(path)[entry]()
+    assert not decoded
+
+
+def test_the_video_frame_cap_is_the_photo_cap() -> None:
+    from fer_core.vision.imageio import MAX_DECODED_PIXELS
+
+    assert video.MAX_FRAME_PIXELS == MAX_DECODED_PIXELS == 40_000_000
