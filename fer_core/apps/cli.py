@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from fer_core.errors import FerError
 from fer_core.training.recipes import JOINT_DATASET
 
 __all__ = ["main"]
@@ -309,10 +310,25 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset-path", help="the dataset folder itself (overrides --data-root)")
 
 
+USER_INPUT_ERRORS = (FerError, OSError, ValueError, KeyError)
+
+
+def error_line(err: BaseException) -> str:
+    """One line for stderr: ``error: <file>: <problem>`` (an OSError names its file; the project's errors do)."""
+    if isinstance(err, OSError) and err.filename is not None:
+        message = f"{err.filename}: {err.strerror or err}"
+    elif isinstance(err, KeyError) and err.args:
+        message = str(err.args[0])
+    else:
+        message = str(err) or type(err).__name__
+    return "error: " + " ".join(message.split())
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a bad input (missing file, wrong format, bad value) is one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except USER_INPUT_ERRORS as err:
+        print(error_line(err), file=sys.stderr)
         return 2

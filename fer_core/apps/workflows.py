@@ -19,7 +19,7 @@ from fer_core.data import (
 )
 from fer_core.evaluation.evaluate import evaluate_classifier, resize_grid_conditions, write_run
 from fer_core.labels import FER2013, FERPLUS, SharedClasses, label_set_of
-from fer_core.serving.classifier import load_model, save_model_dir
+from fer_core.serving.classifier import load_model, load_trained_model, refuse_ensemble, save_model_dir
 from fer_core.store.card import HeadCard, ModelCard, TestMetrics
 from fer_core.store.model_dir import Checkpoints, ModelDir, split_head
 from fer_core.training.loop import Head, HeadTargets, TrainResult, fit_heads
@@ -283,12 +283,13 @@ def balance_model(model: str, *, data_root: Path, metric: str = "acc_f1") -> dic
     from fer_core.data.preprocess import prepare_batch
     from fer_core.evaluation.balance import choose_logit_bias
 
+    refuse_ensemble(model, "balance")
     directory = Checkpoints.at().resolve(split_head(model)[0])
     card = directory.read_card()
     heads = card.head_names() or [card.label_set]
     written = {}
     for head in heads:
-        clf = load_model(directory.path, backend="torch", head=head if card.heads else None)
+        clf = load_trained_model(directory.path, action="balance", backend="torch", head=head if card.heads else None)
         clf.logit_bias = None
         val = load_split(head, data_root / head, "val", cache_dir=data_cache_dir())
         logits = clf.head_logits(prepare_batch(val.images, clf.input_spec))
@@ -321,6 +322,7 @@ def quantize_model(model: str, *, data_root: Path, calibration_faces: int = 512,
     """
     from fer_core.serving.quantize import HeadCheck, quantize_int8
 
+    refuse_ensemble(model, "quantize")
     name, _ = split_head(model)
     card = Checkpoints.at().read_card(name)
     dataset = card.training_fact("dataset") or card.label_set

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from fer_core.data.preprocess import TTA_MODES, InputSpec, prepare_batch, tta_views
+from fer_core.errors import UnsupportedModelError
 from fer_core.models import architecture_info, create_model
 from fer_core.models.hf import HFImageClassifier
 from fer_core.serving.fusion import Fusion, answer_description, fusion_of_card
@@ -51,12 +52,18 @@ from fer_core.store.model_dir import (
     split_head,
 )
 
+if TYPE_CHECKING:
+    from fer_core.serving.ensemble import EnsembleClassifier
+
 __all__ = [
+    "AnyClassifier",
     "Classifier",
     "ModelLoadError",
     "attach_onnx_file",
     "load_model",
+    "load_trained_model",
     "onnx_session",
+    "refuse_ensemble",
     "save_model_dir",
     "served_onnx_file",
     "weights_sha256",
@@ -487,6 +494,10 @@ def _card_of(directory: ModelDir) -> ModelCard:
     return _card_for_hub_dir(directory.path, config)
 
 
+# What load_model returns: one network, or an ensemble of them (the same predicting interface, no weights of its own).
+AnyClassifier: TypeAlias = "Classifier | EnsembleClassifier"
+
+
 def load_model(
     name_or_path: str | Path = "default",
     *,
@@ -494,7 +505,7 @@ def load_model(
     tta: str = "none",
     root: Path | None = None,
     head: str | None = None,
-) -> Classifier:
+) -> AnyClassifier:
     """Load a shipped model (by name, or ``"default"``) or a model directory at a path.
 
     ``backend``: ``"torch"``, ``"onnx"`` (needs ``model.onnx`` in the directory) or ``"auto"`` (ONNX Runtime when
@@ -534,6 +545,32 @@ def load_model(
     else:
         clf.module = _build_module(directory.path, card).eval()
     check_predicts(clf.predict_prepared, clf.labels, card.input, directory.path)
+    return clf
+
+
+def refuse_ensemble(name_or_path: str | Path, action: str, *, root: Path | None = None) -> None:
+    """Raise :class:`UnsupportedModelError` when ``name_or_path`` is an ensemble: ``action`` needs one network.
+
+    Export, quantisation and the logit adjustment work on one set of weights; an ensemble only averages its
+    members' probabilities, so the message tells the user to run ``action`` on each member instead.
+    """
+    directory = Checkpoints.at(root).resolve(split_head(name_or_path)[0])
+    if directory.has_card() and (card := directory.read_card()).is_ensemble:
+        members = ", ".join(card.members or ())
+        raise UnsupportedModelError(
+            f"{directory.card_path}: {directory.name} is an ensemble of {members}; {action} works on one trained "
+            f"model: run it on each member"
+        )
+
+
+def load_trained_model(
+    name_or_path: str | Path, *, action: str, root: Path | None = None, **options: Any
+) -> Classifier:
+    """:func:`load_model` for a command that needs one network's weights; an ensemble is refused (see above)."""
+    refuse_ensemble(name_or_path, action, root=root)
+    clf = load_model(name_or_path, root=root, **options)
+    if not isinstance(clf, Classifier):  # an ensemble without an ensemble card cannot load; kept for the type
+        raise UnsupportedModelError(f"{clf.directory}: {action} works on one trained model, not {clf.name}")
     return clf
 
 

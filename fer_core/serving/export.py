@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer_core.serving.classifier import ONNX_FILE, load_model, onnx_session
+from fer_core.serving.classifier import ONNX_FILE, Classifier, load_trained_model, onnx_session
 
 __all__ = ["export_onnx"]
 
 
 def export_onnx(model: str | Path = "default", *, opset: int = 17, atol: float = 1e-4, seed: int = 0) -> dict:
     """Write ``model.onnx`` into the model directory (dynamic batch) and return the check report."""
-    clf = load_model(model, backend="torch")
+    clf = load_trained_model(model, action="export", backend="torch")
     spec = clf.input_spec
     example = torch.zeros(1, spec.channels, spec.size, spec.size)
     path = clf.directory / ONNX_FILE
@@ -50,7 +50,7 @@ def export_onnx(model: str | Path = "default", *, opset: int = 17, atol: float =
     }
 
 
-def _max_difference(clf, onnx_path: Path, seed: int) -> float:
+def _max_difference(clf: Classifier, onnx_path: Path, seed: int) -> float:
     spec = clf.input_spec
     batch = np.random.default_rng(seed).standard_normal((5, spec.channels, spec.size, spec.size)).astype(np.float32)
     session = onnx_session(onnx_path)

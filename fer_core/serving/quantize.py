@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.data.preprocess import prepare_batch
-from fer_core.serving.classifier import attach_onnx_file, load_model
+from fer_core.serving.classifier import attach_onnx_file, load_trained_model
 from fer_core.store.model_dir import ONNX_FILE, ModelDir
 
 __all__ = ["INT8_FILE", "WEIGHT_BITS", "HeadCheck", "int8_weight_extremes", "quantize_int8"]
@@ -95,9 +95,9 @@ def _write_int8(clf, calibration: np.ndarray, out_path: Path) -> None:
 
 def _head_report(model: str | Path, int8_path: Path, check: HeadCheck) -> dict:
     """Top-1 agreement and accuracies of the float export and the int8 file on one head's validation faces."""
-    float_clf = load_model(model, backend="onnx", head=check.head)
+    float_clf = load_trained_model(model, action="quantize", backend="onnx", head=check.head)
     attach_onnx_file(float_clf, float_clf.directory / ONNX_FILE)  # the float file, even if int8 is served today
-    int8_clf = load_model(model, backend="onnx", head=check.head)
+    int8_clf = load_trained_model(model, action="quantize", backend="onnx", head=check.head)
     attach_onnx_file(int8_clf, int8_path)
     float_pred = float_clf.predict(check.faces).argmax(axis=1)
     int8_pred = int8_clf.predict(check.faces).argmax(axis=1)
@@ -129,7 +129,7 @@ def quantize_int8(
     """
     if not checks:
         raise ValueError("quantize_int8 needs validation faces for at least one head")
-    float_clf = load_model(model, backend="onnx")
+    float_clf = load_trained_model(model, action="quantize", backend="onnx")
     directory = float_clf.directory
     out_path = directory / INT8_FILE
     tmp_path = out_path.with_name("tmp-" + out_path.name)

@@ -23,16 +23,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from fer_core.store.json_files import MAX_LABELS, ModelLoadError
+from fer_core.errors import CardError
+from fer_core.store.json_files import MAX_LABELS
 
 __all__ = ["SCHEMA_VERSION", "CardError", "HeadCard", "InputSpec", "Latency", "ModelCard", "TestMetrics"]
 
 SCHEMA_VERSION = 1
 INPUT_EXPECTED = "expected {'size': 8..512, 'channels': 1 or 3, 'mean': [...], 'std': [...]}"
-
-
-class CardError(ModelLoadError):
-    """A ``card.json`` whose fields do not have the documented types; the message names the file and field."""
 
 
 # ------------------------------------------------------------------------------------------------ field checks

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from fer_core.errors import ModelLoadError, RunFormatError
 from fer_core.labels import labels_of_columns, prob_column
 from fer_core.store.card import ModelCard
-from fer_core.store.json_files import ModelLoadError, read_json_object
+from fer_core.store.json_files import read_json_object
 from fer_core.store.model_dir import Checkpoints, ModelDir
 
 __all__ = [
@@ -55,10 +56,6 @@ def compact_rows(rows: pd.DataFrame) -> pd.DataFrame:
     stored.loc[stored["condition"] != CLEAN_CONDITION, columns] = float("nan")
     stored[columns] = stored[columns].astype("float16")
     return stored
-
-
-class RunFormatError(ValueError):
-    """A stored-run, card or history file that exists but does not have the documented shape."""
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from fer_core.errors import RecipeError
 from fer_core.evaluation.metrics import SELECTION_METRICS
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "SELECTION_METRICS",
     "AugmentConfig",
     "Recipe",
+    "RecipeError",
     "list_recipes",
     "load_recipe",
 ]
@@ -136,11 +138,33 @@ class Recipe:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown recipe keys {unknown}; known: {', '.join(sorted(known))}")
+        _check_value_types(data, {f.name: f.type for f in fields(cls)})
         data = dict(data)
         augment = dict(data.pop("augment", {}))
         if "scale" in augment:
             augment["scale"] = tuple(augment["scale"])
         return cls(augment=AugmentConfig(**augment), **data)
+
+
+# The JSON types a recipe value may have, by the field's annotation (an int is a valid float).
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "dict[str, Any]": (dict,),
+    "dict[str, str]": (dict,),
+}
+
+
+def _check_value_types(data: dict[str, Any], annotations: dict[str, Any]) -> None:
+    """A value of the wrong JSON type (``"epochs": "many"``) is named with the type the key needs."""
+    for key, value in data.items():
+        wanted = JSON_TYPES.get(str(annotations.get(key)))
+        if wanted is None:
+            continue
+        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+            raise ValueError(f"recipe key {key!r} must be {annotations[key]}, got {value!r:.60}")
 
 
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
@@ -161,8 +185,13 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     if not path.is_file():
         raise FileNotFoundError(f"unknown recipe {name_or_path!r}; shipped: {', '.join(list_recipes())}")
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RecipeError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe is a JSON object, found {type(data).__name__}")
     data.setdefault("name", path.stem)
-    return Recipe.from_dict(data)
+    try:
+        return Recipe.from_dict(data)
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"{path}: {err}") from None

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from fer_core.errors import VideoError
 from fer_core.labels import labels_of_columns
 from fer_core.vision.annotate import annotate_frame
 from fer_core.vision.pipeline import UNCERTAIN, FacePipeline, FrameResult, frames_table
@@ -38,10 +39,6 @@ __all__ = [
 ]
 
 TIMELINE_FORMATS = (".csv", ".parquet", ".json")
-
-
-class VideoError(RuntimeError):
-    """A video file that cannot be read (missing, empty, corrupt, no video stream, no frames)."""
 
 
 def _open_input(path: Path) -> av.container.InputContainer:
