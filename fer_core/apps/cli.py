@@ -7,17 +7,17 @@ import json
 import sys
 from pathlib import Path
 
+from fer_core import settings
 from fer_core.errors import FerError
 from fer_core.training.recipes import JOINT_DATASET
 
 __all__ = ["main"]
 
-DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data"
 DATASET_DIRS = {"fer2013": "fer2013", "ferplus": "ferplus"}
 
 
 def _data_root(args: argparse.Namespace) -> Path:
-    return Path(args.data_root) if args.data_root else DEFAULT_DATA_ROOT
+    return Path(args.data_root) if args.data_root else settings.data_dir()
 
 
 def _dataset_path(args: argparse.Namespace, dataset: str) -> Path:
@@ -306,7 +306,9 @@ def _evaluation_datasets() -> tuple[str, ...]:
 
 
 def _add_data_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-root", help="folder holding fer2013/ and ferplus/ (default: ../shared/data)")
+    parser.add_argument(
+        "--data-root", help="folder holding fer2013/ and ferplus/ (default: $FER_DATA_DIR or ../shared/data)"
+    )
     parser.add_argument("--dataset-path", help="the dataset folder itself (overrides --data-root)")
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from fer_core import settings
 from fer_core.vision.annotate import annotate_frame, draw_hud
 from fer_core.vision.detect import FaceDetector
 from fer_core.vision.pipeline import (
@@ -49,7 +50,7 @@ __all__ = [
 
 # Environment variable with a JSON list of ICE servers for deployments behind NAT, e.g.
 # '[{"urls": ["stun:stun.example.org:3478"]}, {"urls": "turn:turn.example.org", "username": "u", "credential": "p"}]'
-ICE_SERVERS_ENV = "FER_ICE_SERVERS"
+ICE_SERVERS_ENV = settings.ICE_SERVERS.name
 
 # Frames over which FPS and latencies are averaged: about one second of webcam video, so the numbers react to a
 # settings change quickly but do not flicker from frame to frame.

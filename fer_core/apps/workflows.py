@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fer_core import settings
 from fer_core.data import (
     RUN_EXCLUDED_METADATA,
     default_dataset_id,
@@ -144,8 +144,7 @@ def _joint_sets(root: Path, limit: int | None):
 
 def data_cache_dir() -> Path:
     """Where decoded dataset splits are cached (``$FER_CACHE_DIR`` or ``~/.cache/fer-studio/data``)."""
-    base = os.environ.get("FER_CACHE_DIR")
-    return Path(base) if base else Path.home() / ".cache" / "fer-studio" / "data"
+    return settings.cache_dir()
 
 
 def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: str) -> ModelCard:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fer_core import settings
 from fer_core.store.card import ModelCard
 from fer_core.store.json_files import ModelLoadError, read_json_object, refuse_remote_code
 
@@ -41,8 +42,8 @@ __all__ = [
     "write_json_atomic",
 ]
 
-CHECKPOINTS_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
-CHECKPOINTS_ENV = "FER_CHECKPOINTS_DIR"
+CHECKPOINTS_DIR = settings.REPO_ROOT / "checkpoints"
+CHECKPOINTS_ENV = settings.CHECKPOINTS_DIR.name
 DEFAULT_FILE = "default.json"
 CARD_FILE = "card.json"
 CONFIG_FILE = "config.json"
@@ -181,7 +182,7 @@ class Checkpoints:
         """``root`` if given, else ``$FER_CHECKPOINTS_DIR``, else the repository's ``checkpoints/``."""
         if root is not None:
             return cls(Path(root))
-        return cls(Path(os.environ.get(CHECKPOINTS_ENV) or CHECKPOINTS_DIR))
+        return cls(settings.checkpoints_dir())
 
     def names(self) -> list[str]:
         """Names of the model directories under the root (those with a ``card.json``)."""

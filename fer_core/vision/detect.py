@@ -26,7 +26,6 @@ without it.
 from __future__ import annotations
 
 import math
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from fer_core import settings
 from fer_core.vision.tracking import iou_matrix
 
 __all__ = [
@@ -53,7 +53,7 @@ __all__ = [
     "smallest_face",
 ]
 
-DNN_MODEL_ENV = "FER_DNN_DETECTOR"
+DNN_MODEL_ENV = settings.DNN_DETECTOR.name
 DETECTOR_KINDS = ("haar", "dnn")
 # The guard's canonical face sizes and the neighbours a real face reaches at each (fer_core.bench.detection: 98% of
 # the benchmark's true faces pass both, a quarter of the cascade's false faces do).
@@ -365,8 +365,9 @@ def no_face_reason(detector: FaceDetector, frame_size: tuple[int, int]) -> str:
 
 
 def _dnn_model_path(model_path: str | Path | None) -> Path | None:
-    chosen = model_path if model_path is not None else os.environ.get(DNN_MODEL_ENV)
-    return Path(chosen).expanduser() if chosen else None
+    if model_path is None:
+        return settings.dnn_detector()
+    return Path(model_path).expanduser() if model_path else None
 
 
 def available_detectors(model_path: str | Path | None = None) -> list[str]:
