@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from fer_core.serving.classifier import ONNX_FILE, Classifier, load_trained_model, onnx_session
+from fer_core.store.files import atomic_path
 
 __all__ = ["export_onnx"]
 
@@ -20,10 +21,22 @@ __all__ = ["export_onnx"]
 def export_onnx(model: str | Path = "default", *, opset: int = 17, atol: float = 1e-4, seed: int = 0) -> dict:
     """Write ``model.onnx`` into the model directory (dynamic batch) and return the check report."""
     clf = load_trained_model(model, action="export", backend="torch")
+    path = clf.directory / ONNX_FILE
+    with atomic_path(path) as tmp_path:  # kept only when the check passes
+        max_diff = _export_checked(clf, tmp_path, opset=opset, atol=atol, seed=seed)
+    return {
+        "model": clf.name,
+        "onnx": str(path),
+        "opset": opset,
+        "max_abs_logit_diff": float(max_diff),
+        "bytes": path.stat().st_size,
+    }
+
+
+def _export_checked(clf: Classifier, tmp_path: Path, *, opset: int, atol: float, seed: int) -> float:
+    """Export to ``tmp_path``; the largest logit difference to torch, or a ValueError when it exceeds ``atol``."""
     spec = clf.input_spec
     example = torch.zeros(1, spec.channels, spec.size, spec.size)
-    path = clf.directory / ONNX_FILE
-    tmp_path = path.with_suffix(".onnx.tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
@@ -38,16 +51,8 @@ def export_onnx(model: str | Path = "default", *, opset: int = 17, atol: float =
         )
     max_diff = _max_difference(clf, tmp_path, seed)
     if max_diff > atol:
-        tmp_path.unlink()
         raise ValueError(f"ONNX export of {clf.name} differs from torch by {max_diff:.2e} (> {atol}); not kept")
-    tmp_path.replace(path)
-    return {
-        "model": clf.name,
-        "onnx": str(path),
-        "opset": opset,
-        "max_abs_logit_diff": float(max_diff),
-        "bytes": path.stat().st_size,
-    }
+    return max_diff
 
 
 def _max_difference(clf: Classifier, onnx_path: Path, seed: int) -> float:

@@ -24,6 +24,7 @@ import numpy as np
 
 from fer_core.data.preprocess import prepare_batch
 from fer_core.serving.classifier import attach_onnx_file, load_trained_model
+from fer_core.store.files import commit_file, temporary_beside
 from fer_core.store.model_dir import ONNX_FILE, ModelDir
 
 __all__ = ["INT8_FILE", "WEIGHT_BITS", "HeadCheck", "int8_weight_extremes", "quantize_int8"]
@@ -132,9 +133,12 @@ def quantize_int8(
     float_clf = load_trained_model(model, action="quantize", backend="onnx")
     directory = float_clf.directory
     out_path = directory / INT8_FILE
-    tmp_path = out_path.with_name("tmp-" + out_path.name)
-    _write_int8(float_clf, calibration_faces, tmp_path)
-    heads = {str(check.head): _head_report(model, tmp_path, check) for check in checks}
+    with temporary_beside(out_path) as tmp_path:
+        _write_int8(float_clf, calibration_faces, tmp_path)
+        heads = {str(check.head): _head_report(model, tmp_path, check) for check in checks}
+        kept = all(_passes(head, min_agreement, max_drop) for head in heads.values())
+        if kept:
+            commit_file(tmp_path, out_path)
     worst = min(heads.values(), key=lambda head: head["val_top1_agreement"])
     report = {
         "file": INT8_FILE,
@@ -144,15 +148,13 @@ def quantize_int8(
         ),
         "calibration_faces": len(calibration_faces),
         **worst,
-        "kept": all(_passes(head, min_agreement, max_drop) for head in heads.values()),
+        "kept": kept,
     }
     if any(check.head is not None for check in checks):
         report["heads"] = heads
-    if report["kept"]:
-        tmp_path.replace(out_path)
+    if kept:
         ModelDir(directory).update_card(lambda card: setattr(card, "onnx", report))
     else:  # an int8 file from an earlier quantisation must not go on being served
-        tmp_path.unlink(missing_ok=True)
         out_path.unlink(missing_ok=True)
         if float_clf.card.onnx_file == INT8_FILE:
             ModelDir(directory).update_card(lambda card: setattr(card, "onnx", None))

@@ -11,7 +11,6 @@ each other's change.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from typing import Any
 
 from fer_core import settings
 from fer_core.store.card import ModelCard
+from fer_core.store.files import write_json_atomic
 from fer_core.store.json_files import ModelLoadError, read_json_object, refuse_remote_code
 
 __all__ = [
@@ -53,14 +53,6 @@ HISTORY_FILE = "history.csv"
 PREPROCESSOR_FILE = "preprocessor_config.json"
 RUNS_DIR = "runs"
 HEAD_SEPARATOR = "@"
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to a temporary file and rename it over ``path`` (a reader never sees half a file)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def run_stem(dataset: str, split: str, tta: str = "none") -> str:
