@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -18,10 +19,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_core.store.files import atomic_path, write_json_atomic  # noqa: E402
-from fer_core.store.json_files import read_json_object  # noqa: E402  (after the repository is on the path)
-from fer_core.store.model_dir import Checkpoints  # noqa: E402
-from fer_core.store.runs import compact_rows  # noqa: E402
+from fer_core.store.model_dir import Checkpoints  # noqa: E402  (after the repository is on the path)
+from fer_core.store.runs import read_run_info, save_run  # noqa: E402
 
 PROBABILITIES_NOTE = "float16, clean condition only (resize conditions keep pred)"
 
@@ -29,13 +28,8 @@ PROBABILITIES_NOTE = "float16, clean condition only (resize conditions keep pred
 def compact_run(parquet_path: Path) -> tuple[int, int]:
     """Rewrite one run in place; returns its size in bytes before and after."""
     before = parquet_path.stat().st_size
-    rows = compact_rows(pd.read_parquet(parquet_path))
-    with atomic_path(parquet_path) as tmp:
-        rows.to_parquet(tmp, index=False, compression="zstd", compression_level=19)
-    sidecar = parquet_path.with_suffix(".json")
-    info = read_json_object(sidecar)
-    info["probabilities"] = PROBABILITIES_NOTE
-    write_json_atomic(sidecar, info)
+    info = replace(read_run_info(parquet_path.with_suffix(".json")), probabilities=PROBABILITIES_NOTE)
+    save_run(parquet_path, pd.read_parquet(parquet_path), info)
     return before, parquet_path.stat().st_size
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fer_core import settings
 from fer_core.errors import FerError
+from fer_core.store.runs import RunInfo
 from fer_core.training.recipes import JOINT_DATASET
 
 __all__ = ["main"]
@@ -132,19 +133,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         label_set=args.label_set,
         dataset_id=args.dataset_id,
     )
-    print(json.dumps(info, indent=2))
+    print(json.dumps(info.to_dict(), indent=2))
     print(f"wrote {parquet_path}")
     _warn_if_incomplete(info)
     return 0
 
 
-def _warn_if_incomplete(info: dict) -> None:
+def _warn_if_incomplete(info: RunInfo) -> None:
     """Say so when the split has fewer images than its release publishes (an incomplete download)."""
-    published = info.get("images_published")
-    read = info["num_samples"] + sum(info.get("dropped", {}).values())
+    published = info.images_published
+    read = (info.num_samples or 0) + sum(info.dropped.values())
     if published and read != published:
         print(
-            f"warning: {info['dataset']} {info['split']} has {read:,} images; its release publishes {published:,}",
+            f"warning: {info.dataset} {info.split} has {read:,} images; its release publishes {published:,}",
             file=sys.stderr,
         )
 

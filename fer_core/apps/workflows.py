@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from fer_core.labels import FER2013, FERPLUS, SharedClasses, label_set_of
 from fer_core.serving.classifier import load_model, load_trained_model, refuse_ensemble, save_model_dir
 from fer_core.store.card import HeadCard, ModelCard, TestMetrics
 from fer_core.store.model_dir import Checkpoints, ModelDir, split_head
+from fer_core.store.runs import RunInfo, read_run_info
 from fer_core.training.loop import Head, HeadTargets, TrainResult, fit_heads
 from fer_core.training.recipes import JOINT_DATASET, Recipe, load_recipe
 
@@ -218,7 +218,7 @@ def evaluate_model(
     out_dir: Path | None = None,
     label_set: str | None = None,
     dataset_id: str | None = None,
-) -> tuple[Path, dict]:
+) -> tuple[Path, RunInfo]:
     """Evaluate a model on a split, write ``runs/<dataset id>-<split>.parquet`` + sidecar, update the card.
 
     ``dataset`` is any of :data:`fer_core.data.DATASETS`; one whose classes differ from the model's is scored on
@@ -259,7 +259,7 @@ def evaluate_model(
     home = clf.card.trained_on(run_dataset) and classes.is_identity
     if out_dir is None and split == "test" and tta == "none" and home:
         update_card_metrics(clf.directory, rows, dataset=run_dataset, split=split, label_mode=label_mode, head=clf.head)
-    return parquet_path, json.loads(json_path.read_text())
+    return parquet_path, read_run_info(json_path)
 
 
 def matching_head(model: str, dataset: str, label_set: str | None = None) -> str | None:

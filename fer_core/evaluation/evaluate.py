@@ -31,8 +31,8 @@ from tqdm.auto import tqdm
 from fer_core.data.preprocess import resize_stack
 from fer_core.labels import SharedClasses, labels_of_columns, prob_column
 from fer_core.serving.classifier import Classifier, weights_sha256
-from fer_core.store.model_dir import ModelDir, write_json_atomic
-from fer_core.store.runs import compact_rows
+from fer_core.store.model_dir import ModelDir
+from fer_core.store.runs import RunInfo, save_run
 
 __all__ = [
     "DEFAULT_PAIRS",
@@ -182,30 +182,27 @@ def write_run(
     is another name; ``images_published``: the split's size in its release, to tell an incomplete copy.
     """
     target = ModelDir(out_dir or clf.directory)
-    parquet_path, json_path = target.run_paths(dataset, split, clf.tta)
-    parquet_path.parent.mkdir(parents=True, exist_ok=True)
-    compact_rows(rows).to_parquet(parquet_path, index=False, compression="zstd", compression_level=19)
-    info = {
-        "model_id": run_model_id(clf),
-        "weights_sha256": weights_sha256(clf.directory),
-        "dataset": dataset,
-        "layout": layout or dataset,
-        "split": split,
-        "label_set": label_set,
-        "labels": labels_of_columns(rows.columns),
-        "label_mode": label_mode,
-        "scoring": scoring,
-        "dropped": dict(dropped or {}),
-        "images_published": images_published,
-        "num_samples": int(rows["sample_id"].nunique()),
-        "conditions": [str(c) for c in rows["condition"].cat.categories],
-        "probabilities": "float16, clean condition only (resize conditions keep pred)",
-        "tta": clf.tta,
-        "backend": clf.backend,
-        "software": _software_versions(),
-        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
-        "throughput_samples_per_s": round(throughput, 1),
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    write_json_atomic(json_path, info)
-    return parquet_path, json_path
+    parquet_path, _ = target.run_paths(dataset, split, clf.tta)
+    info = RunInfo(
+        model_id=run_model_id(clf),
+        weights_sha256=weights_sha256(clf.directory),
+        dataset=dataset,
+        layout=layout or dataset,
+        split=split,
+        label_set=label_set,
+        labels=tuple(labels_of_columns(rows.columns)),
+        label_mode=label_mode,
+        scoring=scoring,
+        dropped=dict(dropped or {}),
+        images_published=images_published,
+        num_samples=int(rows["sample_id"].nunique()),
+        conditions=tuple(str(c) for c in rows["condition"].cat.categories),
+        probabilities="float16, clean condition only (resize conditions keep pred)",
+        tta=clf.tta,
+        backend=clf.backend,
+        software=_software_versions(),
+        machine={"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
+        throughput_samples_per_s=round(throughput, 1),
+        created_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    return save_run(parquet_path, rows, info)
