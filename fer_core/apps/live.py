@@ -264,8 +264,8 @@ class LiveProcessor:
             points = list(self._timeline)
         if window_s is None or not points:
             return points
-        cutoff = points[-1].timestamp - window_s
-        return [point for point in points if point.timestamp >= cutoff]
+        cutoff = (points[-1].timestamp or 0.0) - window_s
+        return [point for point in points if (point.timestamp or 0.0) >= cutoff]
 
     def last_frame(self) -> np.ndarray | None:
         """The last annotated frame (BGR), or ``None`` before the first frame."""
@@ -349,13 +349,21 @@ def quiet_closed_transport_errors(loop: asyncio.AbstractEventLoop) -> None:
     if getattr(previous, "quiets_closed_transports", False):
         return
 
-    def handler(event_loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    loop.set_exception_handler(_QuietClosedTransports(previous))
+
+
+class _QuietClosedTransports:
+    """The loop's exception handler: a closed transport at debug level, everything else to ``previous``."""
+
+    quiets_closed_transports = True  # what install_quiet_transport_handler looks for, so it installs once
+
+    def __init__(self, previous: Callable[[asyncio.AbstractEventLoop, dict], object] | None) -> None:
+        self.previous = previous
+
+    def __call__(self, event_loop: asyncio.AbstractEventLoop, context: dict) -> None:
         if _is_closed_transport_error(context):
             _LOGGER.debug("WebRTC connection closed while connecting: %s", context.get("exception"))
-        elif previous is not None:
-            previous(event_loop, context)
+        elif self.previous is not None:
+            self.previous(event_loop, context)
         else:
             event_loop.default_exception_handler(context)
-
-    handler.quiets_closed_transports = True
-    loop.set_exception_handler(handler)

@@ -199,8 +199,9 @@ def training_cost(result: TrainResult) -> dict[str, Any]:
 
     processes = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     cpu_seconds = [row.get("cpu_seconds") for row in result.history]
-    if cpu_seconds and all(isinstance(value, int | float) for value in cpu_seconds):
-        return {"cpu_hours": round(sum(cpu_seconds) * processes / 3600, 5), "cpu_hours_from": "process CPU time"}
+    counted = [float(value) for value in cpu_seconds if isinstance(value, int | float)]
+    if cpu_seconds and len(counted) == len(cpu_seconds):
+        return {"cpu_hours": round(sum(counted) * processes / 3600, 5), "cpu_hours_from": "process CPU time"}
     wall = result.seconds * torch.get_num_threads() * processes / 3600
     return {"cpu_hours": round(wall, 5), "cpu_hours_from": "wall seconds x threads"}
 
@@ -285,7 +286,7 @@ def balance_model(model: str, *, data_root: Path, metric: str = "acc_f1") -> dic
     refuse_ensemble(model, "balance")
     directory = Checkpoints.at().resolve(split_head(model)[0])
     card = directory.read_card()
-    heads = card.head_names() or [card.label_set]
+    heads = card.head_names() or [str(card.label_set)]
     written = {}
     for head in heads:
         clf = load_trained_model(directory.path, action="balance", backend="torch", head=head if card.heads else None)
@@ -325,11 +326,11 @@ def quantize_model(model: str, *, data_root: Path, calibration_faces: int = 512,
     name, _ = split_head(model)
     card = Checkpoints.at().read_card(name)
     dataset = card.training_fact("dataset") or card.label_set
-    train_set = "fer2013" if dataset == JOINT_DATASET else dataset
+    train_set = "fer2013" if dataset == JOINT_DATASET else str(dataset)
     heads = list(card.heads) if card.heads else [None]
     checks = []
     for head in heads:
-        val_set = head or card.label_set
+        val_set = str(head or card.label_set)
         val = load_split(val_set, data_root / val_set, "val", cache_dir=data_cache_dir())
         checks.append(HeadCheck(head, val.images, val.labels))
     train = load_split(train_set, data_root / train_set, "train", cache_dir=data_cache_dir())
@@ -359,7 +360,7 @@ def update_card_metrics(
     )
 
     def record(card: ModelCard) -> None:
-        if head is not None:
+        if head is not None and card.heads is not None:
             entry = card.heads[head]
             entry.metrics = {**(entry.metrics or {}), "test": headline}
         if head is None or head == card.default_head:

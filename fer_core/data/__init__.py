@@ -94,7 +94,7 @@ def load_split(
     labels = _image_folder_labels(dataset, label_set)
     split = split if dataset == "imagefolder" else canonical_split(split)
     arrays = _load_cached(dataset, root, split, label_mode, labels, image_size, progress, cache_dir)
-    known = KNOWN_METADATA.get((arrays.dataset, _canonical_or_none(split)))
+    known = KNOWN_METADATA.get((arrays.dataset, _canonical_or_none(split) or split))
     if known and (root / known).is_file():
         arrays = join_metadata(arrays, root / known, require_match=False)
     if metadata_csv is not None:
@@ -195,4 +195,6 @@ def _read(
         return read_affectnet(root, split, view=dataset, image_size=image_size, progress=progress)
     if dataset == "rafdb":
         return read_rafdb(root, split, image_size=image_size, progress=progress)
+    if labels is None:
+        raise DatasetError(f"{root}: reading an ImageFolder needs its label set (fer2013 or ferplus)")
     return read_image_folder(root, labels, split=split, image_size=image_size, progress=progress)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,8 @@ def read_cached(path: Path) -> FaceArrays | None:
 def write_cached(path: Path, arrays: FaceArrays) -> None:
     """Store ``arrays`` atomically (a concurrent reader never sees half a file) and drop stale entries."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: np.savez adds no .npz suffix to it
-        np.savez(fh, **arrays_to_fields(arrays))
+        fields: dict[str, Any] = arrays_to_fields(arrays)  # Any: np.savez's own allow_pickle keyword is a bool
+        np.savez(fh, **fields)
     stem = path.stem.rsplit("-", 1)[0]
     for stale in path.parent.glob(f"{stem}-*.npz"):
         if stale != path:

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from fer_core.data.preprocess import resize_stack
 from fer_core.labels import SharedClasses, labels_of_columns, prob_column
-from fer_core.serving.classifier import Classifier, weights_sha256
+from fer_core.serving.classifier import AnyClassifier, weights_sha256
 from fer_core.store.model_dir import ModelDir
 from fer_core.store.runs import RunInfo, save_run
 
@@ -100,7 +100,7 @@ def apply_condition(images: np.ndarray, condition: str, output_size: int) -> np.
 
 
 def evaluate_classifier(
-    clf: Classifier,
+    clf: AnyClassifier,
     images: np.ndarray,
     labels: np.ndarray,
     sample_ids: Sequence[str],
@@ -138,7 +138,7 @@ def evaluate_classifier(
     return rows, len(rows) / max(seconds, 1e-9)
 
 
-def run_model_id(clf: Classifier) -> str:
+def run_model_id(clf: AnyClassifier) -> str:
     """The name a run is listed under: the model (``name@head``), plus ``+<mode> TTA`` for an augmented run."""
     return clf.name if clf.tta == "none" else f"{clf.name} +{clf.tta} TTA"
 
@@ -161,7 +161,7 @@ def _software_versions() -> dict[str, str]:
 
 
 def write_run(
-    clf: Classifier,
+    clf: AnyClassifier,
     rows: pd.DataFrame,
     *,
     dataset: str,

@@ -26,6 +26,7 @@ from torch import nn
 from fer_core.data.preprocess import TTA_MODES, InputSpec, prepare_batch, tta_views
 from fer_core.errors import UnsupportedModelError
 from fer_core.models import architecture_info, create_model
+from fer_core.models.clip_vision import CLIPVisionClassifier
 from fer_core.models.hf import HFImageClassifier
 from fer_core.serving.fusion import Fusion, answer_description, fusion_of_card
 from fer_core.serving.model_guard import (
@@ -81,7 +82,9 @@ def weights_sha256(model_dir: Path) -> str:
     """
     directory = ModelDir(model_dir)
     if not directory.weights_path.is_file() and directory.has_card() and directory.read_card().is_ensemble:
-        return load_model(directory.path, backend="torch").weights_sha256()
+        ensemble = load_model(directory.path, backend="torch")
+        if not isinstance(ensemble, Classifier):
+            return ensemble.weights_sha256()
     digest = hashlib.sha256()
     with open(directory.weights_path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -105,11 +108,12 @@ def save_model_dir(
     ``weights_mb`` are filled in here. Weights are stored in float16 when ``half`` (halves the repo size; loading
     converts back to float32).
     """
-    target = ModelDir(directory)
+    target = ModelDir(Path(directory))
     target.path.mkdir(parents=True, exist_ok=True)
     for key in ("id", "architecture", "labels", "input"):
         if getattr(card, key) is None:
             raise ValueError(f"card is missing {key!r}")
+    assert card.architecture is not None and card.input is not None  # checked above; tells the type checker
     info = architecture_info(card.architecture)
     card = dataclasses.replace(
         card, family=info.family, params=count_parameters(model), mflops=forward_mflops(model, card.input)
@@ -152,6 +156,8 @@ def _state_for_saving(model: nn.Module, half: bool) -> dict[str, torch.Tensor]:
 
 
 def _save_timm(model: nn.Module, directory: ModelDir, card: ModelCard, half: bool) -> None:
+    if card.architecture is None or card.labels is None or card.input is None:
+        raise ValueError("card is missing 'architecture', 'labels' or 'input'")
     config = {  # timm's own create_model(**config) rebuilds it: the entrypoint's name, not the catalogue's
         "architecture": architecture_info(card.architecture).timm_name,
         "num_classes": int(card.num_outputs or len(card.labels)),
@@ -165,14 +171,13 @@ def _save_timm(model: nn.Module, directory: ModelDir, card: ModelCard, half: boo
 
 
 def _save_hf(model: nn.Module, directory: Path, half: bool) -> None:
+    if not isinstance(model, HFImageClassifier | CLIPVisionClassifier):
+        raise TypeError(f"a transformers-family model must be wrapped in HFImageClassifier, got {type(model).__name__}")
     hf_model = model.hf_model
     if half:
         hf_model = hf_model.half()
     try:
-        if hasattr(model, "save_pretrained_dir"):  # wrappers with extra parts (e.g. a head) save them too
-            model.save_pretrained_dir(directory)
-        else:
-            hf_model.save_pretrained(directory, safe_serialization=True)
+        model.save_pretrained_dir(directory)  # a wrapper with extra parts (e.g. a head) saves them too
     finally:
         if half:
             hf_model.float()
@@ -253,13 +258,14 @@ def _build_hf(directory: Path, card: ModelCard | None) -> nn.Module:
     card_path = ModelDir(directory).card_path
     if card is not None:
         try:
-            info = architecture_info(card.architecture)
+            info = architecture_info(str(card.architecture))
         except KeyError as err:
             raise ModelLoadError(f"{card_path}: {err.args[0]}") from None
         _check_hf_weights(directory, image_classifier=False)
-        if info.wrapper is None:
+        wrapper = info.wrapper
+        if wrapper is None:
             raise ModelLoadError(f"{card_path}: architecture {info.name!r} is not a transformers family")
-        return built_or_refused(lambda: info.wrapper.from_pretrained_dir(directory), directory)
+        return built_or_refused(lambda: wrapper.from_pretrained_dir(directory), directory)
     from transformers import AutoModelForImageClassification
 
     _check_hf_weights(directory, image_classifier=True)
@@ -389,7 +395,7 @@ class Classifier:
         if len(batch) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         views = tta_views(batch, self.tta)
-        probs = sum(self._softmax_logits(v) for v in views) / len(views)
+        probs = np.stack([self._softmax_logits(v) for v in views]).sum(axis=0) / len(views)
         return probs.astype(np.float32)
 
     def head_logits(self, batch: np.ndarray) -> np.ndarray:
@@ -421,6 +427,8 @@ class Classifier:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if self.onnx_session is not None:
             return self.onnx_session.run(None, {self._input_name: batch})[0]
+        if self.module is None:
+            raise RuntimeError(f"{self.name}: no backend attached (neither a torch module nor an ONNX session)")
         with torch.inference_mode():
             return self.module(torch.from_numpy(batch)).float().numpy()
 
@@ -585,14 +593,17 @@ def _check_card_matches_config(card: ModelCard, directory: ModelDir) -> None:
     config = directory.read_config()
     if "architecture" not in config:
         return
+    spec = card.input
+    if spec is None:
+        return
     outputs = card.num_outputs or len(card.labels or ())
-    expected = {"in_chans": card.input.channels, "img_size": card.input.size, "num_classes": outputs}
+    expected = {"in_chans": spec.channels, "img_size": spec.size, "num_classes": outputs}
     for key, value in expected.items():
         if key in config and config[key] != value:
-            described = f"{len(card.labels or ())} labels, {outputs} outputs, {card.input.channels} input channels"
+            described = f"{len(card.labels or ())} labels, {outputs} outputs, {spec.channels} input channels"
             raise ModelLoadError(
                 f"{directory.path}: config.json has {key} {config[key]!r} but card.json describes {value} "
-                f"({described}, {card.input.size} px); the two files must describe one model"
+                f"({described}, {spec.size} px); the two files must describe one model"
             )
 
 

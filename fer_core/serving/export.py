@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fer_core.data.preprocess import InputSpec
 from fer_core.serving.classifier import ONNX_FILE, Classifier, load_trained_model, onnx_session
 from fer_core.store.files import atomic_path
 
@@ -35,12 +36,14 @@ def export_onnx(model: str | Path = "default", *, opset: int = 17, atol: float =
 
 def _export_checked(clf: Classifier, tmp_path: Path, *, opset: int, atol: float, seed: int) -> float:
     """Export to ``tmp_path``; the largest logit difference to torch, or a ValueError when it exceeds ``atol``."""
-    spec = clf.input_spec
+    spec, module = clf.input_spec, clf.module
+    if module is None:
+        raise ValueError(f"{clf.name}: loaded without its torch module; export needs backend='torch'")
     example = torch.zeros(1, spec.channels, spec.size, spec.size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            clf.module,
+            module,
             (example,),
             str(tmp_path),
             input_names=["input"],
@@ -49,17 +52,16 @@ def _export_checked(clf: Classifier, tmp_path: Path, *, opset: int, atol: float,
             opset_version=opset,
             dynamo=False,
         )
-    max_diff = _max_difference(clf, tmp_path, seed)
+    max_diff = _max_difference(module, spec, tmp_path, seed)
     if max_diff > atol:
         raise ValueError(f"ONNX export of {clf.name} differs from torch by {max_diff:.2e} (> {atol}); not kept")
     return max_diff
 
 
-def _max_difference(clf: Classifier, onnx_path: Path, seed: int) -> float:
-    spec = clf.input_spec
+def _max_difference(module: torch.nn.Module, spec: InputSpec, onnx_path: Path, seed: int) -> float:
     batch = np.random.default_rng(seed).standard_normal((5, spec.channels, spec.size, spec.size)).astype(np.float32)
     session = onnx_session(onnx_path)
     onnx_logits = session.run(None, {"input": batch})[0]
     with torch.inference_mode():
-        torch_logits = clf.module(torch.from_numpy(batch)).numpy()
+        torch_logits = module(torch.from_numpy(batch)).numpy()
     return float(np.abs(onnx_logits - torch_logits).max())

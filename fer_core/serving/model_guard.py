@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -168,7 +168,10 @@ def build_on_meta(
     return {key: tuple(value.shape) for key, value in model.state_dict().items()}
 
 
-def built_or_refused(build: Callable[[], nn.Module], where: Path) -> nn.Module:
+Built = TypeVar("Built")
+
+
+def built_or_refused(build: Callable[[], Built], where: Path) -> Built:
     """``build()``, with any exception turned into a ModelLoadError naming ``where``."""
     try:
         return build()

@@ -131,7 +131,7 @@ def _extra(data: Mapping[str, Any], cls: type) -> dict[str, Any]:
 
 def _read_part(cls: type, data: Mapping[str, Any], where: str) -> Any:
     """A part whose fields are plain values: each checked against its annotation (``str | None`` ...)."""
-    kinds = {"str | None": str, "int | None": int, "float | None": (int, float)}
+    kinds: dict[object, type | tuple[type, ...]] = {"str | None": str, "int | None": int, "float | None": (int, float)}
     values = {
         f.name: _check(data.get(f.name), kinds[f.type], f.name, where)
         for f in dataclasses.fields(cls)

@@ -41,6 +41,7 @@ __all__ = [
     "DETECTION_PRESETS",
     "DETECTOR_KINDS",
     "DNN_MODEL_ENV",
+    "HAAR_DIR",
     "DetectionPreset",
     "DnnDetector",
     "FaceDetector",
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 DNN_MODEL_ENV = settings.DNN_DETECTOR.name
+HAAR_DIR = Path(cv2.__file__).parent / "data"  # OpenCV's bundled Haar cascades (what cv2.data.haarcascades names)
 DETECTOR_KINDS = ("haar", "dnn")
 # The guard's canonical face sizes and the neighbours a real face reaches at each (fer_core.bench.detection: 98% of
 # the benchmark's true faces pass both, a quarter of the cascade's false faces do).
@@ -216,7 +218,7 @@ class HaarDetector:
                 "this OpenCV build has no CascadeClassifier (the 5.x wheels dropped it); install "
                 "opencv-python-headless 4.x, as pinned in requirements.txt"
             )
-        path = Path(cascade) if Path(cascade).is_file() else Path(cv2.data.haarcascades) / cascade
+        path = Path(cascade) if Path(cascade).is_file() else HAAR_DIR / cascade
         self.cascade = cv2.CascadeClassifier(str(path))
         if self.cascade.empty():
             raise FileNotFoundError(f"could not load the Haar cascade {str(path)!r}")
