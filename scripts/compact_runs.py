@@ -10,17 +10,15 @@ the same; calibration (ECE) is computed from float16 instead of float32 probabil
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from fer_core.store.model_dir import Checkpoints
+from fer_core.store.runs import read_run_info, save_run
 
-from fer_core.store.model_dir import Checkpoints  # noqa: E402  (after the repository is on the path)
-from fer_core.store.runs import read_run_info, save_run  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 PROBABILITIES_NOTE = "float16, clean condition only (resize conditions keep pred)"
 
