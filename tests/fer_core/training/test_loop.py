@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from train_fixtures import tiny_recipe
 
 from fer_core.data.preprocess import InputSpec, normalise
 from fer_core.training.augment import augment_batch, mix_batch
@@ -101,15 +102,7 @@ def test_fit_learns_and_selects_on_validation() -> None:
     torch.set_num_threads(1)
     x_train, y_train = _separable_faces(256, 0)
     x_val, y_val = _separable_faces(64, 1)
-    recipe = Recipe(
-        name="tiny",
-        architecture="cnn",
-        arch_args={"widths": (8, 16)},
-        epochs=3,
-        batch_size=32,
-        lr=0.01,
-        augment=AugmentConfig(flip=False, rotation=0, erasing=0),
-    )
+    recipe = tiny_recipe("tiny", epochs=3, augment=AugmentConfig(flip=False, rotation=0, erasing=0))
     result = fit(recipe, x_train, y_train, x_val, y_val, num_classes=2, progress=False)
     assert len(result.history) == 3
     best = max(result.history, key=lambda row: row["val_acc"])
