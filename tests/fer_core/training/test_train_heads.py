@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from train_fixtures import straight_and_resumed, tiny_recipe
+from train_fixtures import separable_faces, straight_and_resumed, tiny_recipe
 
 from fer_core.evaluation.metrics import classification_scores, selection_score
 from fer_core.training.loop import Head, HeadTargets, fit_heads, head_loss
@@ -20,11 +20,8 @@ HEAD_B = Head("b", ("p", "q", "r"), offset=2)
 
 def _two_head_set(n: int, seed: int) -> HeadTargets:
     """Head a: bright top vs bottom half (learnable); head b: random classes, a quarter of the rows masked."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 2, n)
-    images = rng.integers(0, 60, (n, 48, 48)).astype(np.uint8)
-    for i, label in enumerate(labels):
-        images[i, slice(0, 24) if label == 0 else slice(24, 48)] += 150
+    images, labels = separable_faces(n, seed)
+    rng = np.random.default_rng([seed, 1])  # head b's random classes
     targets = np.zeros((n, 5), np.float32)
     targets[np.arange(n), labels] = 1
     targets[np.arange(n), 2 + rng.integers(0, 3, n)] = 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from train_fixtures import straight_and_resumed, tiny_recipe
+from train_fixtures import separable_faces, straight_and_resumed, tiny_recipe
 
 from fer_core.hardware import CpuInfo, training_precision
 from fer_core.training.augment import corrupt_batch
@@ -81,11 +81,7 @@ def test_precision_follows_the_cpu(monkeypatch, flags: str, device: str, request
 
 
 def _set(n: int, seed: int) -> HeadTargets:
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 2, n)
-    images = rng.integers(0, 60, (n, 48, 48)).astype(np.uint8)
-    for i, label in enumerate(labels):
-        images[i, slice(0, 24) if label == 0 else slice(24, 48)] += 150
+    images, labels = separable_faces(n, seed)
     return HeadTargets(images, np.eye(2, dtype=np.float32)[labels], (Head("a", ("x", "y")),))
 
 

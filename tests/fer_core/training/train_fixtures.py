@@ -6,12 +6,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from fer_core.training.loop import HeadTargets, TrainResult, fit_heads
 from fer_core.training.recipes import Recipe
 
 TINY_CNN: dict[str, Any] = {"architecture": "cnn", "arch_args": {"widths": (8, 16)}, "batch_size": 32, "lr": 0.01}
+
+
+def separable_faces(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two classes a CNN separates in a few steps: bright top half vs bright bottom half. Images and class ids."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    images = rng.integers(0, 60, (n, 48, 48)).astype(np.uint8)
+    for i, label in enumerate(labels):
+        rows = slice(0, 24) if label == 0 else slice(24, 48)
+        images[i, rows] += 150
+    return images, labels
 
 
 def tiny_recipe(name: str, **overrides: Any) -> Recipe:
