@@ -22,12 +22,13 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     shutil.copytree(ROOT / "fer_core", source / "fer_core", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
-        check=True,
         capture_output=True,
+        text=True,
         timeout=600,
     )
+    assert done.returncode == 0, f"building the wheel failed:\n{done.stdout}{done.stderr}"
     return zipfile.ZipFile(next(out.glob("fer_studio-*.whl")))
 
 

@@ -402,7 +402,7 @@ def choose_served_answer_for(model: str, *, data_root: Path, write: bool = False
     heads = tuple(card.head_names())
     if len(heads) != 2:
         raise ValueError(f"{directory.path}: a served-answer choice needs a model with two heads, got {heads}")
-    classifiers = {h: load_model(directory.path, head=h) for h in heads}
+    classifiers = {h: load_trained_model(directory.path, action="choosing a served answer", head=h) for h in heads}
     sets = []
     for dataset in heads:
         val = load_split(dataset, data_root / dataset, "val", cache_dir=data_cache_dir())
