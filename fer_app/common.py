@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 import torch
 
+from fer_core import settings
 from fer_core.serving.classifier import Classifier, ModelLoadError, load_model
 from fer_core.store.model_dir import HEAD_SEPARATOR, Checkpoints, split_head
 from fer_core.vision.detect import available_detectors, create_detector
@@ -15,8 +14,9 @@ __all__ = ["detector_choices", "dnn_model_path", "get_classifier", "get_detector
 
 
 def dnn_model_path() -> str | None:
-    """Path of the optional YuNet model file (settings: FER_DNN_DETECTOR)."""
-    return os.environ.get("FER_DNN_DETECTOR") or None
+    """Path of the optional YuNet model file (fer_core.settings: FER_DNN_DETECTOR)."""
+    path = settings.dnn_detector()
+    return str(path) if path else None
 
 
 @st.cache_resource(show_spinner="Loading model...")

@@ -161,7 +161,7 @@ def scoring_note(run: StoredRun) -> str | None:
     Read from the sidecar's ``scoring`` and ``dropped`` (written by ``fer_core.evaluation.evaluate``); None when
     nothing. Model and dataset ids, class names and drop reasons come from whoever ran ``evaluate``: shown as text.
     """
-    scoring = _mapping(run.info.get("scoring"))
+    scoring = _mapping(run.info.scoring)
     shared = len(_names(scoring.get("shared_labels")) or run.labels)
     parts = []
     lost = {str(name): _count(n) for name, n in _mapping(scoring.get("images_dropped")).items()}
@@ -175,7 +175,7 @@ def scoring_note(run: StoredRun) -> str | None:
             f"predictions restricted to the dataset's {shared} classes "
             f"({', '.join(map(literal, removed))} probability removed, the rest renormalised)"
         )
-    for reason, n in _mapping(run.info.get("dropped")).items():
+    for reason, n in run.info.dropped.items():
         covered = lost and str(reason).startswith("class ")  # the class drops are named above
         if _count(n) and not covered:
             parts.append(f"{_count(n):,} images dropped ({literal(reason)})")

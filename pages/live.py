@@ -8,7 +8,6 @@ polled once a second by a fragment. Frames that arrive while one is being analys
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import av
@@ -21,6 +20,7 @@ from streamlit_webrtc.eventloop import get_global_event_loop
 from fer_app.common import get_detector
 from fer_app.demo_views import DemoSettings, demo_sidebar, load_classifier_or_stop
 from fer_app.routing import enter_through_navigation
+from fer_core import settings
 from fer_core.apps.live import (
     ICE_SERVERS_ENV,
     STATS_WINDOW,
@@ -73,7 +73,7 @@ def frame_callback(processor: LiveProcessor) -> Callable[[av.VideoFrame], av.Vid
 def ice_configuration() -> dict:
     """ICE servers from the environment; a malformed value is reported (never echoed) and ignored."""
     try:
-        return rtc_configuration(os.environ.get(ICE_SERVERS_ENV))
+        return rtc_configuration(settings.ice_servers())
     except ValueError as err:
         st.warning(f"Ignoring {ICE_SERVERS_ENV}, so no STUN/TURN server is used: {err}.")
         return rtc_configuration(None)

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_core.bench.detection import (
     BEFORE_PRESETS,

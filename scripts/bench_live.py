@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,8 +21,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_core.bench.detection import BEFORE_PRESETS
 from fer_core.bench.latency import format_table

@@ -34,8 +34,6 @@ import cv2
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 __all__ = ["CASES", "main", "parse_args", "run_case"]
 
 CASES = ("png_9400", "png_6000", "jpeg_12mp", "video_4k", "jpeg_12mp_x8")

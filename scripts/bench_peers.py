@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 import zipfile
@@ -24,12 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from fer_core.bench.latency import measure  # noqa: E402  (after the repository is on the path)
-from fer_core.serving.classifier import load_model  # noqa: E402
-from fer_core.store.model_dir import Checkpoints, split_head  # noqa: E402
+from fer_core.bench.latency import measure
+from fer_core.serving.classifier import load_model
+from fer_core.store.model_dir import Checkpoints, split_head
 
 FER_TFLITE = "fer/data/emotion_model_quantized.tflite"
 FER_INPUT = 64

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from fer_core.models import list_budget_variants  # noqa: E402  (after the repository is on the path)
-from fer_core.models.budget import BudgetRow, budget_table  # noqa: E402
+from fer_core.models import list_budget_variants
+from fer_core.models.budget import BudgetRow, budget_table
 
 REFERENCE = "cnn_budget"
 

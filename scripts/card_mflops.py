@@ -9,15 +9,13 @@ card's input size); ensembles get their members' total.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from fer_core.serving.classifier import forward_mflops, load_model
+from fer_core.store.card import ModelCard
+from fer_core.store.model_dir import Checkpoints, ModelDir
 
-from fer_core.serving.classifier import forward_mflops, load_model  # noqa: E402
-from fer_core.store.card import ModelCard  # noqa: E402  (after the repository is on the path)
-from fer_core.store.model_dir import Checkpoints, ModelDir  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def model_mflops(directory: ModelDir, card: ModelCard, checkpoints: Checkpoints) -> float | None:

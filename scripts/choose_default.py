@@ -15,14 +15,12 @@ The rule (validation splits only, never a test split):
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from fer_core.store.card import ModelCard
+from fer_core.store.model_dir import DEFAULT_FILE, Checkpoints, write_json_atomic
 
-from fer_core.store.card import ModelCard  # noqa: E402  (after the repository is on the path)
-from fer_core.store.model_dir import DEFAULT_FILE, Checkpoints, write_json_atomic  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 HEADS = ("fer2013", "ferplus")
 

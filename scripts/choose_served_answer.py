@@ -10,21 +10,17 @@ fer_core.evaluation.served_answer's.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from fer_core.apps.cli import DEFAULT_DATA_ROOT  # noqa: E402  (after the repository is on the path)
-from fer_core.apps.workflows import choose_served_answer_for  # noqa: E402
+from fer_core import settings
+from fer_core.apps.workflows import choose_served_answer_for
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
-    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    parser.add_argument("--data-root", type=Path, default=settings.data_dir())
     parser.add_argument("--write", action="store_true", help="serve the winner: write it into the card")
     args = parser.parse_args(argv)
     choice = choose_served_answer_for(args.model, data_root=args.data_root, write=args.write)

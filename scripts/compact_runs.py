@@ -10,17 +10,15 @@ the same; calibration (ECE) is computed from float16 instead of float32 probabil
 from __future__ import annotations
 
 import argparse
-import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from fer_core.store.model_dir import Checkpoints
+from fer_core.store.runs import read_run_info, save_run
 
-from fer_core.store.json_files import read_json_object  # noqa: E402  (after the repository is on the path)
-from fer_core.store.model_dir import Checkpoints, write_json_atomic  # noqa: E402
-from fer_core.store.runs import compact_rows  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 PROBABILITIES_NOTE = "float16, clean condition only (resize conditions keep pred)"
 
@@ -28,14 +26,8 @@ PROBABILITIES_NOTE = "float16, clean condition only (resize conditions keep pred
 def compact_run(parquet_path: Path) -> tuple[int, int]:
     """Rewrite one run in place; returns its size in bytes before and after."""
     before = parquet_path.stat().st_size
-    rows = compact_rows(pd.read_parquet(parquet_path))
-    tmp = parquet_path.with_name(parquet_path.name + ".tmp")
-    rows.to_parquet(tmp, index=False, compression="zstd", compression_level=19)
-    tmp.replace(parquet_path)
-    sidecar = parquet_path.with_suffix(".json")
-    info = read_json_object(sidecar)
-    info["probabilities"] = PROBABILITIES_NOTE
-    write_json_atomic(sidecar, info)
+    info = replace(read_run_info(parquet_path.with_suffix(".json")), probabilities=PROBABILITIES_NOTE)
+    save_run(parquet_path, pd.read_parquet(parquet_path), info)
     return before, parquet_path.stat().st_size
 
 

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from fer_core.data import load_split
+from fer_core.evaluation.metrics import classification_scores, selection_score
+from fer_core.serving.classifier import load_model
+from fer_core.serving.ensemble import save_ensemble_dir
 
-from fer_core.data import load_split  # noqa: E402  (after the repository is on the path)
-from fer_core.evaluation.metrics import classification_scores, selection_score  # noqa: E402
-from fer_core.serving.classifier import load_model  # noqa: E402
-from fer_core.serving.ensemble import save_ensemble_dir  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 BATCH = 512
 

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from fer_core.evaluation import metrics
+from fer_core.store.model_dir import DEFAULT_FILE, Checkpoints
+from fer_core.store.runs import StoredRun, discover_runs
 
-from fer_core.evaluation import metrics  # noqa: E402  (after the repository is on the path)
-from fer_core.store.model_dir import DEFAULT_FILE, Checkpoints  # noqa: E402
-from fer_core.store.runs import StoredRun, discover_runs  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 

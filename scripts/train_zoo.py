@@ -12,18 +12,14 @@ returns only a few files: every finished model directory is added to ``<out>/mod
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tarfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from fer_core.store.model_dir import ModelDir  # noqa: E402  (after the repository is on the path)
-from fer_core.training.recipes import load_recipe  # noqa: E402
+from fer_core.store.model_dir import ModelDir
+from fer_core.training.recipes import load_recipe
 
 
 def model_name(recipe: str) -> str:
@@ -38,9 +34,8 @@ def launch(recipe: str, pack: Path, work: Path, epochs: int | None) -> subproces
     command += ["--out", str(work / name)]
     if epochs:
         command += ["--epochs", str(epochs)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     log = open(work / f"{name}.log", "w")  # noqa: SIM115  (the child process writes it until it ends)
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
 def bundle(model_dirs: list[Path], out: Path, limit_mb: float) -> list[Path]:

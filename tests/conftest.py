@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from fer_core import settings
 from fer_core.data.preprocess import InputSpec
 from fer_core.labels import FER2013
 from fer_core.models import create_model
@@ -16,7 +17,7 @@ from fer_core.serving.classifier import save_model_dir
 from fer_core.store.card import ModelCard
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_ROOT = Path(os.environ.get("FER_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+DATA_ROOT = settings.data_dir()
 
 
 @pytest.fixture(scope="session", autouse=True)

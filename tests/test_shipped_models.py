@@ -74,7 +74,7 @@ def test_test_run_has_clean_grid_and_age_groups_and_matches_the_card(name, model
     clean = metrics.condition_rows(run.rows, "clean")
     assert headline["accuracy"] == round(metrics.accuracy(clean), 5)
     assert headline["macro_f1"] == round(metrics.macro_f1(clean), 5)
-    assert headline["samples"] == len(clean) == run.info["num_samples"]
+    assert headline["samples"] == len(clean) == run.info.num_samples
 
 
 @pytest.mark.parametrize(("name", "model", "dataset", "headline"), SHIPPED_RUNS)
@@ -83,8 +83,8 @@ def test_fresh_evaluation_reproduces_the_stored_run(name, model, dataset, headli
     from fer_core.data import load_split
 
     run = load_run(CHECKPOINTS_DIR / name / "runs" / f"{dataset}-test.parquet", ModelCard.from_dict(_card(name)))
-    arrays = load_split(dataset, data_root / dataset, "test", label_mode=run.info["label_mode"])
-    clf = load_model(model, backend=run.info.get("backend", "torch"))
+    arrays = load_split(dataset, data_root / dataset, "test", label_mode=run.info.label_mode)
+    clf = load_model(model, backend=run.info.backend or "torch")
     rows, _ = evaluate_classifier(clf, arrays.images, arrays.labels, arrays.sample_ids, progress=False)
     stored = metrics.condition_rows(run.rows, "clean").set_index("sample_id").loc[rows["sample_id"]]
     assert (stored["pred"].to_numpy() == rows["pred"].to_numpy()).mean() > 0.999

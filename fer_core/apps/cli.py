@@ -8,16 +8,18 @@ import json
 import sys
 from pathlib import Path
 
+from fer_core import settings
+from fer_core.errors import FerError
+from fer_core.store.runs import RunInfo
 from fer_core.training.recipes import JOINT_DATASET
 
 __all__ = ["main"]
 
-DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data"
 DATASET_DIRS = {"fer2013": "fer2013", "ferplus": "ferplus"}
 
 
 def _data_root(args: argparse.Namespace) -> Path:
-    return Path(args.data_root) if args.data_root else DEFAULT_DATA_ROOT
+    return Path(args.data_root) if args.data_root else settings.data_dir()
 
 
 def _dataset_path(args: argparse.Namespace, dataset: str) -> Path:
@@ -139,19 +141,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         dataset_id=args.dataset_id,
         overwrite=args.overwrite,
     )
-    print(json.dumps(info, indent=2))
+    print(json.dumps(info.to_dict(), indent=2))
     print(f"wrote {parquet_path}")
     _warn_if_incomplete(info)
     return 0
 
 
-def _warn_if_incomplete(info: dict) -> None:
+def _warn_if_incomplete(info: RunInfo) -> None:
     """Say so when the split has fewer images than its release publishes (an incomplete download)."""
-    published = info.get("images_published")
-    read = info["num_samples"] + sum(info.get("dropped", {}).values())
+    published = info.images_published
+    read = (info.num_samples or 0) + sum(info.dropped.values())
     if published and read != published:
         print(
-            f"warning: {info['dataset']} {info['split']} has {read:,} images; its release publishes {published:,}",
+            f"warning: {info.dataset} {info.split} has {read:,} images; its release publishes {published:,}",
             file=sys.stderr,
         )
 
@@ -367,14 +369,31 @@ def _evaluation_datasets() -> tuple[str, ...]:
 
 
 def _add_data_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-root", help="folder holding fer2013/ and ferplus/ (default: ../shared/data)")
+    parser.add_argument(
+        "--data-root", help="folder holding fer2013/ and ferplus/ (default: $FER_DATA_DIR or ../shared/data)"
+    )
     parser.add_argument("--dataset-path", help="the dataset folder itself (overrides --data-root)")
 
 
+USER_INPUT_ERRORS = (FerError, OSError, ValueError, KeyError)
+
+
+def error_line(err: BaseException) -> str:
+    """One line for stderr: ``error: <file>: <problem>`` (an OSError names its file; the project's errors do)."""
+    if isinstance(err, OSError) and err.filename is not None:
+        message = f"{err.filename}: {err.strerror or err}"
+    elif isinstance(err, KeyError) and err.args:
+        message = str(err.args[0])
+    else:
+        message = str(err) or type(err).__name__
+    return "error: " + " ".join(message.split())
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a bad input (missing file, wrong format, bad value) is one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except USER_INPUT_ERRORS as err:
+        print(error_line(err), file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from fer_core import settings
 from fer_core.vision.annotate import annotate_frame, draw_hud
 from fer_core.vision.detect import FaceDetector
 from fer_core.vision.pipeline import (
@@ -49,7 +50,7 @@ __all__ = [
 
 # Environment variable with a JSON list of ICE servers for deployments behind NAT, e.g.
 # '[{"urls": ["stun:stun.example.org:3478"]}, {"urls": "turn:turn.example.org", "username": "u", "credential": "p"}]'
-ICE_SERVERS_ENV = "FER_ICE_SERVERS"
+ICE_SERVERS_ENV = settings.ICE_SERVERS.name
 
 # Frames over which FPS and latencies are averaged: about one second of webcam video, so the numbers react to a
 # settings change quickly but do not flicker from frame to frame.
@@ -263,8 +264,8 @@ class LiveProcessor:
             points = list(self._timeline)
         if window_s is None or not points:
             return points
-        cutoff = points[-1].timestamp - window_s
-        return [point for point in points if point.timestamp >= cutoff]
+        cutoff = (points[-1].timestamp or 0.0) - window_s
+        return [point for point in points if (point.timestamp or 0.0) >= cutoff]
 
     def last_frame(self) -> np.ndarray | None:
         """The last annotated frame (BGR), or ``None`` before the first frame."""
@@ -348,13 +349,21 @@ def quiet_closed_transport_errors(loop: asyncio.AbstractEventLoop) -> None:
     if getattr(previous, "quiets_closed_transports", False):
         return
 
-    def handler(event_loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    loop.set_exception_handler(_QuietClosedTransports(previous))
+
+
+class _QuietClosedTransports:
+    """The loop's exception handler: a closed transport at debug level, everything else to ``previous``."""
+
+    quiets_closed_transports = True  # what install_quiet_transport_handler looks for, so it installs once
+
+    def __init__(self, previous: Callable[[asyncio.AbstractEventLoop, dict], object] | None) -> None:
+        self.previous = previous
+
+    def __call__(self, event_loop: asyncio.AbstractEventLoop, context: dict) -> None:
         if _is_closed_transport_error(context):
             _LOGGER.debug("WebRTC connection closed while connecting: %s", context.get("exception"))
-        elif previous is not None:
-            previous(event_loop, context)
+        elif self.previous is not None:
+            self.previous(event_loop, context)
         else:
             event_loop.default_exception_handler(context)
-
-    handler.quiets_closed_transports = True
-    loop.set_exception_handler(handler)

@@ -81,9 +81,23 @@ class ImageAnalysis:
         return self.error is None and self.result is not None
 
     @property
+    def frame(self) -> FrameResult:
+        """The result of a successful analysis (``ok``); a ValueError naming the upload otherwise."""
+        if self.result is None:
+            raise ValueError(f"{self.name}: not analysed ({self.error})")
+        return self.result
+
+    @property
+    def image(self) -> DecodedImage:
+        """The decoded upload of a successful analysis; a ValueError naming the upload otherwise."""
+        if self.decoded is None:
+            raise ValueError(f"{self.name}: not decoded ({self.error})")
+        return self.decoded
+
+    @property
     def found_no_face(self) -> bool:
         """Detection ran and found nothing (the page then offers to classify the whole image)."""
-        return self.ok and not self.whole_image and not self.result.faces
+        return self.ok and not self.whole_image and not self.frame.faces
 
 
 # How many photos are decoded and analysed at once across a server's sessions. The work is CPU-bound, so more
@@ -144,9 +158,9 @@ def _analyse(
 
 def faces_table(analysis: ImageAnalysis) -> pd.DataFrame:
     """The faces of one photo in the one face-table schema, ``image`` first, boxes in the original's pixels."""
-    labels = analysis.result.labels if analysis.ok else ()
-    table = analysis.result.to_frame() if analysis.ok else pd.DataFrame(columns=face_columns(labels))
-    scale = analysis.decoded.scale if analysis.ok else 1.0
+    labels = analysis.frame.labels if analysis.ok else ()
+    table = analysis.frame.to_frame() if analysis.ok else pd.DataFrame(columns=face_columns(labels))
+    scale = analysis.image.scale if analysis.ok else 1.0
     if scale != 1.0 and len(table):
         table[list(BOX_COLUMNS)] = (table[list(BOX_COLUMNS)] / scale).round().astype(int)
     table.insert(0, "image", analysis.name)
@@ -155,7 +169,7 @@ def faces_table(analysis: ImageAnalysis) -> pd.DataFrame:
 
 def results_table(analyses: Sequence[ImageAnalysis]) -> pd.DataFrame:
     """All faces of all successfully analysed images (the CSV download)."""
-    tables = [faces_table(a) for a in analyses if a.ok and a.result.faces]
+    tables = [faces_table(a) for a in analyses if a.ok and a.frame.faces]
     if not tables:
         return pd.DataFrame(columns=["image", *FACE_COLUMNS])
     return pd.concat(tables, ignore_index=True)
@@ -169,7 +183,7 @@ def face_records(analysis: ImageAnalysis) -> list[dict]:
 def _image_record(analysis: ImageAnalysis) -> dict:
     if not analysis.ok:
         return {"image": analysis.name, "error": analysis.error}
-    decoded = analysis.decoded
+    decoded = analysis.image
     return {
         "image": analysis.name,
         "width": decoded.size[0],
@@ -184,7 +198,7 @@ def _image_record(analysis: ImageAnalysis) -> dict:
 
 def results_json(analyses: Sequence[ImageAnalysis], model: str) -> str:
     """Every image (failed ones with their error) and its faces as face-table rows, as indented JSON."""
-    labels = next((list(a.result.labels) for a in analyses if a.ok), [])
+    labels = next((list(a.frame.labels) for a in analyses if a.ok), [])
     document = {"model": model, "labels": labels, "images": [_image_record(a) for a in analyses]}
     return json.dumps(document, indent=2)
 
@@ -206,8 +220,8 @@ def predict_photo_files(
         analysis = analyse_image(str(path), data, classifier, detector)
         if not analysis.ok:
             yield {"image": str(path), "error": analysis.error}
-        elif not analysis.result.faces:
-            yield {"image": str(path), "faces": 0, "why": no_face_reason(detector, analysis.decoded.size)}
+        elif not analysis.frame.faces:
+            yield {"image": str(path), "faces": 0, "why": no_face_reason(detector, analysis.image.size)}
         else:
             yield from face_records(analysis)
 

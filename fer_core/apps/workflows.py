@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fer_core import settings
 from fer_core.data import (
     COLOR_DATASETS,
     RUN_EXCLUDED_METADATA,
@@ -27,9 +26,10 @@ from fer_core.evaluation.evaluate import (
     write_run,
 )
 from fer_core.labels import FER2013, FERPLUS, SharedClasses, label_set_of
-from fer_core.serving.classifier import Classifier, load_model, save_model_dir
+from fer_core.serving.classifier import Classifier, load_model, load_trained_model, refuse_ensemble, save_model_dir
 from fer_core.store.card import HeadCard, ModelCard, TestMetrics
 from fer_core.store.model_dir import Checkpoints, ModelDir, split_head
+from fer_core.store.runs import RunInfo, read_run_info
 from fer_core.training.loop import Head, HeadTargets, TrainResult, fit_heads
 from fer_core.training.recipes import JOINT_DATASET, Recipe, check_model_size, load_recipe
 from fer_core.training.state import check_state_dir
@@ -156,8 +156,7 @@ def _joint_sets(root: Path, limit: int | None):
 
 def data_cache_dir() -> Path:
     """Where decoded dataset splits are cached (``$FER_CACHE_DIR`` or ``~/.cache/fer-studio/data``)."""
-    base = os.environ.get("FER_CACHE_DIR")
-    return Path(base) if base else Path.home() / ".cache" / "fer-studio" / "data"
+    return settings.cache_dir()
 
 
 def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: str) -> ModelCard:
@@ -212,8 +211,9 @@ def training_cost(result: TrainResult) -> dict[str, Any]:
 
     processes = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     cpu_seconds = [row.get("cpu_seconds") for row in result.history]
-    if cpu_seconds and all(isinstance(value, int | float) for value in cpu_seconds):
-        return {"cpu_hours": round(sum(cpu_seconds) * processes / 3600, 5), "cpu_hours_from": "process CPU time"}
+    counted = [float(value) for value in cpu_seconds if isinstance(value, int | float)]
+    if cpu_seconds and len(counted) == len(cpu_seconds):
+        return {"cpu_hours": round(sum(counted) * processes / 3600, 5), "cpu_hours_from": "process CPU time"}
     wall = result.seconds * torch.get_num_threads() * processes / 3600
     return {"cpu_hours": round(wall, 5), "cpu_hours_from": "wall seconds x threads"}
 
@@ -232,7 +232,7 @@ def evaluate_model(
     label_set: str | None = None,
     dataset_id: str | None = None,
     overwrite: bool = False,
-) -> tuple[Path, dict]:
+) -> tuple[Path, RunInfo]:
     """Evaluate a model on a split, write ``runs/<dataset id>-<split>.parquet`` + sidecar, update the card.
 
     ``dataset`` is any of :data:`fer_core.data.DATASETS`; one whose classes differ from the model's is scored on
@@ -303,7 +303,7 @@ def evaluate_model(
     )
     if home:
         update_card_metrics(clf.directory, rows, dataset=run_dataset, split=split, label_mode=label_mode, head=clf.head)
-    return parquet_path, json.loads(json_path.read_text())
+    return parquet_path, read_run_info(json_path)
 
 
 def is_home_run(clf: Classifier, layout: str, run_dataset: str, classes: SharedClasses) -> bool:
@@ -351,12 +351,13 @@ def balance_model(model: str, *, data_root: Path, metric: str = "acc_f1") -> dic
     from fer_core.data.preprocess import prepare_batch
     from fer_core.evaluation.balance import choose_logit_bias
 
+    refuse_ensemble(model, "balance")
     directory = Checkpoints.at().resolve(split_head(model)[0])
     card = directory.read_card()
-    heads = card.head_names() or [card.label_set]
+    heads = card.head_names() or [str(card.label_set)]
     written = {}
     for head in heads:
-        clf = load_model(directory.path, backend="torch", head=head if card.heads else None)
+        clf = load_trained_model(directory.path, action="balance", backend="torch", head=head if card.heads else None)
         clf.logit_bias = None
         val = load_split(head, data_root / head, "val", cache_dir=data_cache_dir())
         logits = clf.head_logits(prepare_batch(val.images, clf.input_spec))
@@ -389,14 +390,15 @@ def quantize_model(model: str, *, data_root: Path, calibration_faces: int = 512,
     """
     from fer_core.serving.quantize import HeadCheck, quantize_int8
 
+    refuse_ensemble(model, "quantize")
     name, _ = split_head(model)
     card = Checkpoints.at().read_card(name)
     dataset = card.training_fact("dataset") or card.label_set
-    train_set = "fer2013" if dataset == JOINT_DATASET else dataset
+    train_set = "fer2013" if dataset == JOINT_DATASET else str(dataset)
     heads = list(card.heads) if card.heads else [None]
     checks = []
     for head in heads:
-        val_set = head or card.label_set
+        val_set = str(head or card.label_set)
         val = load_split(val_set, data_root / val_set, "val", cache_dir=data_cache_dir())
         checks.append(HeadCheck(head, val.images, val.labels))
     train = load_split(train_set, data_root / train_set, "train", cache_dir=data_cache_dir())
@@ -426,7 +428,7 @@ def update_card_metrics(
     )
 
     def record(card: ModelCard) -> None:
-        if head is not None:
+        if head is not None and card.heads is not None:
             entry = card.heads[head]
             entry.metrics = {**(entry.metrics or {}), "test": headline}
         if head is None or head == card.default_head:
@@ -477,7 +479,7 @@ def choose_served_answer_for(model: str, *, data_root: Path, write: bool = False
     heads = tuple(card.head_names())
     if len(heads) != 2:
         raise ValueError(f"{directory.path}: a served-answer choice needs a model with two heads, got {heads}")
-    classifiers = {h: load_model(directory.path, head=h) for h in heads}
+    classifiers = {h: load_trained_model(directory.path, action="choosing a served answer", head=h) for h in heads}
     sets = []
     for dataset in heads:
         val = load_split(dataset, data_root / dataset, "val", cache_dir=data_cache_dir())

@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_core.vision.detect import FaceDetector
+from fer_core.vision.detect import HAAR_DIR, FaceDetector
 from fer_core.vision.tracking import greedy_match, iou_matrix
 
 __all__ = [
@@ -114,7 +114,7 @@ class Scene:
 
 @cache
 def _reference_cascade() -> cv2.CascadeClassifier:
-    return cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_alt2.xml"))
+    return cv2.CascadeClassifier(str(HAAR_DIR / "haarcascade_frontalface_alt2.xml"))
 
 
 def _reference_box(gray: np.ndarray) -> tuple[int, int, int, int] | None:

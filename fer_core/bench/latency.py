@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer_core.serving.classifier import attach_onnx_file, load_model, served_onnx_file
+from fer_core.serving.classifier import Classifier, attach_onnx_file, load_model, served_onnx_file
 from fer_core.store.card import ModelCard
 
 __all__ = ["benchmark_classifier", "cpu_description", "format_table", "measure", "record_latency_in_card"]
@@ -45,7 +45,7 @@ def benchmark_classifier(
     """Per-face latency at each batch size for one model and backend."""
     torch.set_num_threads(threads)
     clf = load_model(model, backend=backend)
-    if backend == "onnx":  # a session's thread count is fixed when it is created: make one with ``threads``
+    if backend == "onnx" and isinstance(clf, Classifier):  # a session's thread count is fixed at creation: remake it
         attach_onnx_file(clf, served_onnx_file(clf.directory, clf.card), threads=threads)
     rng = np.random.default_rng(0)
     row = {"model": clf.name, "backend": backend, "threads": threads, "params": clf.card.params}

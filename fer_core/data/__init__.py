@@ -101,7 +101,7 @@ def load_split(
     split = split if dataset == "imagefolder" else canonical_split(split)
     color = color and dataset in COLOR_DATASETS
     arrays = _load_cached(dataset, root, split, label_mode, labels, image_size, progress, cache_dir, color)
-    known = KNOWN_METADATA.get((arrays.dataset, _canonical_or_none(split)))
+    known = KNOWN_METADATA.get((arrays.dataset, _canonical_or_none(split) or split))
     if known and (root / known).is_file():
         arrays = join_metadata(arrays, root / known, require_match=False)
     if metadata_csv is not None:
@@ -210,4 +210,6 @@ def _read(
         return read_affectnet(root, split, view=dataset, image_size=image_size, progress=progress, color=color)
     if dataset == "rafdb":
         return read_rafdb(root, split, image_size=image_size, progress=progress, color=color)
+    if labels is None:
+        raise DatasetError(f"{root}: reading an ImageFolder needs its label set (fer2013 or ferplus)")
     return read_image_folder(root, labels, split=split, image_size=image_size, progress=progress, color=color)

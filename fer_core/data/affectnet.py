@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -131,7 +132,10 @@ def _expression_code(path: Path) -> int:
     return int(value)
 
 
-def _optional(path: Path, read: Callable[[Path], object], missing: object) -> object:
+Value = TypeVar("Value")
+
+
+def _optional(path: Path, read: Callable[[Path], Value], missing: Value) -> Value:
     return read(path) if path.is_file() else missing
 
 

@@ -8,13 +8,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from fer_core.errors import DatasetError
 from fer_core.labels import LabelSet
 
 __all__ = ["DatasetError", "FaceArrays"]
-
-
-class DatasetError(ValueError):
-    """A dataset file or folder is missing or malformed; the message names the path and the problem."""
 
 
 @dataclass

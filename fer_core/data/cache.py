@@ -8,16 +8,16 @@ adding or removing an image makes a new entry; the stale entry for the same root
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fer_core.data.arrays import DatasetError, FaceArrays
 from fer_core.data.images import walk_files
 from fer_core.data.storage import arrays_from_fields, arrays_to_fields
+from fer_core.store.files import atomic_path
 
 __all__ = ["cache_entry", "read_cached", "write_cached"]
 
@@ -57,10 +57,9 @@ def read_cached(path: Path) -> FaceArrays | None:
 
 def write_cached(path: Path, arrays: FaceArrays) -> None:
     """Store ``arrays`` atomically (a concurrent reader never sees half a file) and drop stale entries."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as fh:
-        np.savez(fh, **arrays_to_fields(arrays))
-    os.replace(fh.name, path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: np.savez adds no .npz suffix to it
+        fields: dict[str, Any] = arrays_to_fields(arrays)  # Any: np.savez's own allow_pickle keyword is a bool
+        np.savez(fh, **fields)
     stem = path.stem.rsplit("-", 1)[0]
     for stale in path.parent.glob(f"{stem}-*.npz"):
         if stale != path:

@@ -122,7 +122,7 @@ def read_label_csv(path: Path) -> tuple[list[str], np.ndarray]:
 
 
 def _metadata(split: str, votes: np.ndarray) -> pd.DataFrame:
-    columns = {"split": [split] * len(votes)}
+    columns: dict[str, object] = {"split": [split] * len(votes)}
     columns.update({name: votes[:, i].astype(np.int16) for i, name in enumerate(VOTE_COLUMNS)})
     return pd.DataFrame(columns)
 

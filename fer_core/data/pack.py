@@ -16,6 +16,7 @@ import argparse
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -73,7 +74,7 @@ def write_pack(splits: Splits, path: str | Path, quality: int = 95) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": np.array(_FORMAT), "quality": np.array(quality)}
+    payload: dict[str, Any] = {"format": np.array(_FORMAT), "quality": np.array(quality)}  # Any: see data.cache
     with ThreadPoolExecutor(max_workers=thread_workers()) as pool:
         for name, arrays in _named_splits(splits).items():
             payload.update(_split_fields(name, arrays, quality, pool))

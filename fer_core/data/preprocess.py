@@ -18,7 +18,7 @@ and ``std``), so a face gives the model the same tensor wherever it comes from.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import cv2
 import numpy as np
@@ -93,6 +93,14 @@ def resize_stack(images: np.ndarray, size: int, interpolation: int | None = None
     return out.transpose(2, 0, 1)
 
 
+@overload
+def normalise(grays_u8: np.ndarray, spec: InputSpec) -> np.ndarray: ...
+
+
+@overload
+def normalise(grays_u8: torch.Tensor, spec: InputSpec) -> torch.Tensor: ...
+
+
 def normalise(grays_u8: np.ndarray | torch.Tensor, spec: InputSpec) -> np.ndarray | torch.Tensor:
     """uint8 grey ``(N, H, W)`` -> float32 ``(N, channels, H, W)``: scaled to [0, 1], the grey plane repeated to
     the model's channels, minus ``mean`` and over ``std`` per channel.
@@ -108,11 +116,13 @@ def normalise(grays_u8: np.ndarray | torch.Tensor, spec: InputSpec) -> np.ndarra
         return (x - mean) / std
     import torch  # here, so that reading datasets (fer_core.data resizes with this module) needs no torch
 
-    x = grays_u8.to(torch.float32).unsqueeze(1) * (1.0 / 255.0)
+    t = grays_u8.to(torch.float32).unsqueeze(1) * (1.0 / 255.0)
     if spec.channels > 1:
-        x = x.expand(-1, spec.channels, -1, -1)
-    mean, std = (torch.tensor(v, dtype=torch.float32, device=x.device).view(1, -1, 1, 1) for v in (spec.mean, spec.std))
-    return (x - mean) / std
+        t = t.expand(-1, spec.channels, -1, -1)
+    mean_t, std_t = (
+        torch.tensor(v, dtype=torch.float32, device=t.device).view(1, -1, 1, 1) for v in (spec.mean, spec.std)
+    )
+    return (t - mean_t) / std_t
 
 
 def prepare_batch(crops: Sequence[np.ndarray] | np.ndarray, spec: InputSpec) -> np.ndarray:

@@ -72,6 +72,8 @@ def choose_logit_bias(
         table.append({"tau": float(tau), **{k: round(v, 5) for k, v in scores.items()}, "score": round(score, 5)})
         if best is None or score > best[1] + 1e-12:
             best = (float(tau), score)
+    if best is None:
+        raise ValueError("choose_logit_bias needs at least one tau to try")
     tau = best[0]
     bias = (-tau * log_prior).astype(np.float32)
     return BiasChoice(

@@ -33,10 +33,10 @@ from tqdm.auto import tqdm
 
 from fer_core.data.preprocess import resize_interpolation, resize_stack
 from fer_core.labels import SharedClasses, labels_of_columns, prob_column
-from fer_core.serving.classifier import Classifier, weights_sha256
+from fer_core.serving.classifier import AnyClassifier, weights_sha256
 from fer_core.store.json_files import ModelLoadError, read_json_object
-from fer_core.store.model_dir import ModelDir, write_json_atomic
-from fer_core.store.runs import compact_rows
+from fer_core.store.model_dir import ModelDir
+from fer_core.store.runs import RunInfo, save_run
 
 __all__ = [
     "DEFAULT_PAIRS",
@@ -125,7 +125,7 @@ def has_own_transform(clf) -> bool:
 
 
 def evaluate_classifier(
-    clf: Classifier,
+    clf: AnyClassifier,
     images: np.ndarray,
     labels: np.ndarray,
     sample_ids: Sequence[str],
@@ -163,7 +163,7 @@ def evaluate_classifier(
     return rows, len(rows) / max(seconds, 1e-9)
 
 
-def run_model_id(clf: Classifier) -> str:
+def run_model_id(clf: AnyClassifier) -> str:
     """The name a run is listed under: the model (``name@head``), plus ``+<mode> TTA`` for an augmented run."""
     return clf.name if clf.tta == "none" else f"{clf.name} +{clf.tta} TTA"
 
@@ -240,7 +240,7 @@ def check_rows_storable(rows: pd.DataFrame) -> None:
 
 
 def write_run(
-    clf: Classifier,
+    clf: AnyClassifier,
     rows: pd.DataFrame,
     *,
     dataset: str,
@@ -268,32 +268,28 @@ def write_run(
     target = ModelDir(out_dir or clf.directory)
     weights_hash = weights_sha256(clf.directory)  # before any file is written: a model that cannot say leaves none
     parquet_path, json_path = target.run_paths(dataset, split, clf.tta)
-    info = {
-        "model_id": run_model_id(clf),
-        "weights_sha256": weights_hash,
-        "dataset": dataset,
-        "layout": layout or dataset,
-        "split": split,
-        "label_set": label_set,
-        "labels": labels_of_columns(rows.columns),
-        "label_mode": label_mode,
-        "scoring": scoring,
-        "dropped": dict(dropped or {}),
-        "images_published": images_published,
-        "num_samples": int(rows["sample_id"].nunique()),
-        "conditions": [str(c) for c in rows["condition"].cat.categories],
-        "probabilities": "float16, clean condition only (resize conditions keep pred)",
-        "tta": clf.tta,
-        "preprocessing": clf.input_spec.to_dict(),
-        "images": images,
-        "backend": clf.backend,
-        "software": _software_versions(),
-        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
-        "throughput_samples_per_s": round(throughput, 1),
-        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    check_run_target(json_path, info, overwrite=overwrite)
-    parquet_path.parent.mkdir(parents=True, exist_ok=True)
-    compact_rows(rows).to_parquet(parquet_path, index=False, compression="zstd", compression_level=19)
-    write_json_atomic(json_path, info)
-    return parquet_path, json_path
+    info = RunInfo(
+        model_id=run_model_id(clf),
+        weights_sha256=weights_hash,
+        dataset=dataset,
+        layout=layout or dataset,
+        split=split,
+        label_set=label_set,
+        labels=tuple(labels_of_columns(rows.columns)),
+        label_mode=label_mode,
+        scoring=scoring,
+        dropped=dict(dropped or {}),
+        images_published=images_published,
+        num_samples=int(rows["sample_id"].nunique()),
+        conditions=tuple(str(c) for c in rows["condition"].cat.categories),
+        probabilities="float16, clean condition only (resize conditions keep pred)",
+        tta=clf.tta,
+        backend=clf.backend,
+        software=_software_versions(),
+        machine={"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
+        throughput_samples_per_s=round(throughput, 1),
+        created_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        extra={"preprocessing": clf.input_spec.to_dict(), "images": images},
+    )
+    check_run_target(json_path, info.to_dict(), overwrite=overwrite)
+    return save_run(parquet_path, rows, info)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ def _score(candidate: Candidate, val: ValidationSet, answer_labels: tuple[str, .
 
 def choose_served_answer(sets: list[ValidationSet], heads: tuple[str, str], answer_labels: tuple[str, ...]) -> dict:
     """Score every candidate on every validation set; the winner and the whole table (see the module doc)."""
-    table = []
+    table: list[dict[str, Any]] = []
     for candidate in _candidates(heads):
         per_set = {val.dataset: _score(candidate, val, answer_labels) for val in sets}
         mean = float(np.mean([row["acc_f1"] for row in per_set.values()]))

@@ -54,8 +54,9 @@ def train_step_seconds(model: nn.Module, images: torch.Tensor, labels: torch.Ten
     model.train()
     started = time.perf_counter()
     loss = F.cross_entropy(model(images), labels)
-    if hasattr(model, "auxiliary_loss"):
-        loss = loss + 0.1 * model.auxiliary_loss()
+    auxiliary_loss = getattr(model, "auxiliary_loss", None)
+    if callable(auxiliary_loss):
+        loss = loss + 0.1 * auxiliary_loss()
     model.zero_grad(set_to_none=True)
     loss.backward()
     return time.perf_counter() - started

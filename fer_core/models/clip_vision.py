@@ -14,6 +14,7 @@ count and label names ride in the tower's config (``num_labels`` / ``id2label``)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -21,6 +22,9 @@ from torch import nn
 
 from fer_core.models.factory import register
 from fer_core.models.hf import build_hf_config
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 __all__ = ["HEAD_FILE", "CLIPVisionClassifier"]
 
@@ -38,12 +42,15 @@ CLIP_DEFAULTS = {
 class CLIPVisionClassifier(nn.Module):
     """``CLIPVisionModel`` tower + dropout + linear head on its pooled output."""
 
-    def __init__(self, hf_model: nn.Module, drop_rate: float = 0.1) -> None:
+    def __init__(self, hf_model: PreTrainedModel, drop_rate: float = 0.1) -> None:
         super().__init__()
-        self.hf_model = hf_model
-        self.num_classes = hf_model.config.num_labels
+        self.hf_model: PreTrainedModel = hf_model
+        num_labels = hf_model.config.num_labels
+        if num_labels is None:
+            raise ValueError("a CLIP vision tower config needs num_labels (the classifier head's width)")
+        self.num_classes: int = num_labels
         self.head_drop = nn.Dropout(drop_rate)
-        self.head = nn.Linear(hf_model.config.hidden_size, self.num_classes)
+        self.head = nn.Linear(int(hf_model.config.hidden_size), self.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = self.hf_model(pixel_values=x).pooler_output

@@ -44,7 +44,7 @@ def attention_diversity_loss(maps: Sequence[torch.Tensor], eps: float = 1e-6) ->
     pairs = list(combinations(maps, 2))
     if not pairs:
         return maps[0].new_zeros(()) if maps else torch.zeros(())
-    total = sum(F.mse_loss(first, second) for first, second in pairs)
+    total = sum((F.mse_loss(first, second) for first, second in pairs), maps[0].new_zeros(()))
     return len(pairs) / (total + eps)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import timm
 from timm.models import register_model
@@ -27,6 +28,12 @@ __all__ = [
     "register",
     "timm_name_of",
 ]
+
+
+class PretrainedWrapper(Protocol):
+    """A transformers-family wrapper class: rebuilds its model offline from a ``save_pretrained`` directory."""
+
+    def from_pretrained_dir(self, directory: str | Path) -> nn.Module: ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ class Architecture:
     tiny_args: dict[str, Any] = field(default_factory=dict)
     budget_of: str = ""
     args: dict[str, Any] = field(default_factory=dict)
-    wrapper: type | None = None
+    wrapper: PretrainedWrapper | None = None
 
 
 ARCHITECTURES: dict[str, Architecture] = {}
@@ -73,7 +80,7 @@ def register(
     tiny_args: dict[str, Any] | None = None,
     budget_of: str = "",
     args: dict[str, Any] | None = None,
-    wrapper: type | None = None,
+    wrapper: PretrainedWrapper | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator: register ``builder`` with timm as ``fer_<name>`` (``args`` as its defaults) and in the catalogue.
 

@@ -26,12 +26,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from fer_core.models.factory import register
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 __all__ = ["HFImageClassifier", "build_hf_config", "label_config"]
 
@@ -94,9 +97,9 @@ def build_hf_config(
 class HFImageClassifier(nn.Module):
     """A transformers image-classification model; ``forward(x)`` returns ``hf_model(pixel_values=x).logits``."""
 
-    def __init__(self, hf_model: nn.Module) -> None:
+    def __init__(self, hf_model: PreTrainedModel) -> None:
         super().__init__()
-        self.hf_model = hf_model
+        self.hf_model: PreTrainedModel = hf_model
         self.num_classes = hf_model.config.num_labels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -182,7 +185,12 @@ for _name, _shown, _paper, _builder in (
     ("convnext", "ConvNeXt", "Liu et al. 2022, arXiv 2201.03545", _create_convnext),
     ("convnextv2", "ConvNeXt V2", "Woo et al. 2023, arXiv 2301.00808", _create_convnextv2),
 ):
-    _common = {"family": "hf", "paper": _paper, "tiny_args": _TINY_CONVNEXT, "wrapper": HFImageClassifier}
+    _common: dict[str, Any] = {
+        "family": "hf",
+        "paper": _paper,
+        "tiny_args": _TINY_CONVNEXT,
+        "wrapper": HFImageClassifier,
+    }
     register(_name, description=f"{_shown} (transformers), femto widths, 2x2 stem", **_common)(_builder)
     register(
         f"{_name}_budget",

@@ -25,6 +25,8 @@ Compute-budget variants (about 100 MFLOPs per 48 px face or less, sized to train
 
 from __future__ import annotations
 
+from typing import Any
+
 import timm
 from timm.layers import ClassifierHead
 from timm.models.resnet import BasicBlock
@@ -48,14 +50,16 @@ def _timm_kwargs(kwargs: dict) -> dict:
     return {k: v for k, v in kwargs.items() if k not in (*TIMM_ONLY_KWARGS, "img_size")}
 
 
-def adapt_resnet_stem(model: nn.Module, in_chans: int) -> nn.Module:
+# The stem surgery below takes ``Any``: it assigns layers of other kinds to attributes timm declares narrowly (its
+# ResNet's ``conv1`` is a ``Sequential`` for deep stems), which is the point of the surgery.
+def adapt_resnet_stem(model: Any, in_chans: int) -> nn.Module:
     """3x3 stride-1 stem conv and no max pool: the first stage sees the full-resolution face."""
     model.conv1 = nn.Conv2d(in_chans, model.conv1.out_channels, 3, 1, 1, bias=False)
     model.maxpool = nn.Identity()
     return model
 
 
-def adapt_resnet_stem_pooled(model: nn.Module, in_chans: int) -> nn.Module:
+def adapt_resnet_stem_pooled(model: Any, in_chans: int) -> nn.Module:
     """3x3 stride-1 stem conv as wide as the first stage, stem max pool kept: the first stage sees a half-size face.
 
     timm's plain stem is 64 channels whatever the stage widths; a narrower first stage would then open with a
@@ -77,7 +81,7 @@ def vgg16_small_input_cfg(width_multiplier: float = 1.0) -> list[int | str]:
     table = list(VGG_CFGS["vgg16"])
     last_pool = len(table) - 1 - table[::-1].index("M")
     del table[last_pool]
-    return [item if item == "M" else max(1, round(item * width_multiplier)) for item in table]
+    return [item if isinstance(item, str) else max(1, round(item * width_multiplier)) for item in table]
 
 
 def replace_vgg_head(model: VGG, num_classes: int, head_width: int, drop_rate: float) -> VGG:
@@ -88,7 +92,7 @@ def replace_vgg_head(model: VGG, num_classes: int, head_width: int, drop_rate: f
     return model
 
 
-def adapt_densenet_stem(model: nn.Module, in_chans: int) -> nn.Module:
+def adapt_densenet_stem(model: Any, in_chans: int) -> nn.Module:
     """3x3 stride-1 stem conv instead of 7x7 stride 2 (the stem max pool still halves the input once)."""
     conv0 = model.features.conv0
     model.features.conv0 = nn.Conv2d(in_chans, conv0.out_channels, 3, 1, 1, bias=False)

@@ -15,11 +15,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
 from fer_core.data.preprocess import TTA_MODES, InputSpec, prepare_batch, tta_views
+from fer_core.errors import UnsupportedModelError
 from fer_core.serving import formats
 from fer_core.serving.fusion import Fusion, answer_description, fusion_of_card
 from fer_core.serving.model_guard import check_predicts
@@ -34,14 +35,20 @@ from fer_core.store.model_dir import (
     split_head,
 )
 
+if TYPE_CHECKING:
+    from fer_core.serving.ensemble import EnsembleClassifier
+
 __all__ = [
+    "AnyClassifier",
     "Classifier",
     "ModelLoadError",
     "attach_onnx_file",
     "derive_card",
     "import_model",
     "load_model",
+    "load_trained_model",
     "onnx_session",
+    "refuse_ensemble",
     "served_onnx_file",
     "weights_sha256",
 ]
@@ -71,7 +78,9 @@ def weights_sha256(model_dir: Path) -> str:
     """
     directory = ModelDir(model_dir)
     if not directory.weights_path.is_file() and directory.has_card() and directory.read_card().is_ensemble:
-        return load_model(directory.path, backend="torch").weights_sha256()
+        ensemble = load_model(directory.path, backend="torch")
+        if not isinstance(ensemble, Classifier):
+            return ensemble.weights_sha256()
     path = directory.weights_path
     if not path.is_file() and directory.has_card():
         path = served_onnx_file(directory.path, directory.read_card())
@@ -146,7 +155,7 @@ class Classifier:
         if len(batch) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         views = tta_views(batch, self.tta)
-        probs = sum(self._softmax_logits(v) for v in views) / len(views)
+        probs = np.stack([self._softmax_logits(v) for v in views]).sum(axis=0) / len(views)
         return probs.astype(np.float32)
 
     def head_logits(self, batch: np.ndarray) -> np.ndarray:
@@ -377,6 +386,10 @@ def _load_onnx_file(path: Path, tta: str) -> Classifier:
     return clf
 
 
+# What load_model returns: one network, or an ensemble of them (the same predicting interface, no weights of its own).
+AnyClassifier: TypeAlias = "Classifier | EnsembleClassifier"
+
+
 def load_model(
     name_or_path: str | Path = "default",
     *,
@@ -437,6 +450,32 @@ def load_model(
     return clf
 
 
+def refuse_ensemble(name_or_path: str | Path, action: str, *, root: Path | None = None) -> None:
+    """Raise :class:`UnsupportedModelError` when ``name_or_path`` is an ensemble: ``action`` needs one network.
+
+    Export, quantisation and the logit adjustment work on one set of weights; an ensemble only averages its
+    members' probabilities, so the message tells the user to run ``action`` on each member instead.
+    """
+    directory = Checkpoints.at(root).resolve(split_head(name_or_path)[0])
+    if directory.has_card() and (card := directory.read_card()).is_ensemble:
+        members = ", ".join(card.members or ())
+        raise UnsupportedModelError(
+            f"{directory.card_path}: {directory.name} is an ensemble of {members}; {action} works on one trained "
+            f"model: run it on each member"
+        )
+
+
+def load_trained_model(
+    name_or_path: str | Path, *, action: str, root: Path | None = None, **options: Any
+) -> Classifier:
+    """:func:`load_model` for a command that needs one network's weights; an ensemble is refused (see above)."""
+    refuse_ensemble(name_or_path, action, root=root)
+    clf = load_model(name_or_path, root=root, **options)
+    if not isinstance(clf, Classifier):  # an ensemble without an ensemble card cannot load; kept for the type
+        raise UnsupportedModelError(f"{clf.directory}: {action} works on one trained model, not {clf.name}")
+    return clf
+
+
 def _check_card_matches_config(card: ModelCard, directory: ModelDir) -> None:
     """A timm-layout ``config.json`` (what timm rebuilds) must describe the model its card describes.
 
@@ -448,14 +487,17 @@ def _check_card_matches_config(card: ModelCard, directory: ModelDir) -> None:
     config = directory.read_config()
     if "architecture" not in config:
         return
+    spec = card.input
+    if spec is None:
+        return
     outputs = card.num_outputs or len(card.labels or ())
-    expected = {"in_chans": card.input.channels, "img_size": card.input.size, "num_classes": outputs}
+    expected = {"in_chans": spec.channels, "img_size": spec.size, "num_classes": outputs}
     for key, value in expected.items():
         if key in config and config[key] != value:
-            described = f"{len(card.labels or ())} labels, {outputs} outputs, {card.input.channels} input channels"
+            described = f"{len(card.labels or ())} labels, {outputs} outputs, {spec.channels} input channels"
             raise ModelLoadError(
                 f"{directory.path}: config.json has {key} {config[key]!r} but card.json describes {value} "
-                f"({described}, {card.input.size} px); the two files must describe one model"
+                f"({described}, {spec.size} px); the two files must describe one model"
             )
 
 

@@ -12,35 +12,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer_core.serving.classifier import ONNX_FILE, load_model, onnx_session
+from fer_core.data.preprocess import InputSpec
+from fer_core.serving.classifier import ONNX_FILE, Classifier, load_trained_model, onnx_session
+from fer_core.store.files import atomic_path
 
 __all__ = ["export_onnx"]
 
 
 def export_onnx(model: str | Path = "default", *, opset: int = 17, atol: float = 1e-4, seed: int = 0) -> dict:
     """Write ``model.onnx`` into the model directory (dynamic batch) and return the check report."""
-    clf = load_model(model, backend="torch")
-    spec = clf.input_spec
-    example = torch.zeros(1, spec.channels, spec.size, spec.size)
+    clf = load_trained_model(model, action="export", backend="torch")
     path = clf.directory / ONNX_FILE
-    tmp_path = path.with_suffix(".onnx.tmp")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            clf.module,
-            (example,),
-            str(tmp_path),
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-            opset_version=opset,
-            dynamo=False,
-        )
-    max_diff = _max_difference(clf, tmp_path, seed)
-    if max_diff > atol:
-        tmp_path.unlink()
-        raise ValueError(f"ONNX export of {clf.name} differs from torch by {max_diff:.2e} (> {atol}); not kept")
-    tmp_path.replace(path)
+    with atomic_path(path) as tmp_path:  # kept only when the check passes
+        max_diff = _export_checked(clf, tmp_path, opset=opset, atol=atol, seed=seed)
     return {
         "model": clf.name,
         "onnx": str(path),
@@ -50,11 +34,34 @@ def export_onnx(model: str | Path = "default", *, opset: int = 17, atol: float =
     }
 
 
-def _max_difference(clf, onnx_path: Path, seed: int) -> float:
-    spec = clf.input_spec
+def _export_checked(clf: Classifier, tmp_path: Path, *, opset: int, atol: float, seed: int) -> float:
+    """Export to ``tmp_path``; the largest logit difference to torch, or a ValueError when it exceeds ``atol``."""
+    spec, module = clf.input_spec, clf.module
+    if module is None:
+        raise ValueError(f"{clf.name}: loaded without its torch module; export needs backend='torch'")
+    example = torch.zeros(1, spec.channels, spec.size, spec.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            module,
+            (example,),
+            str(tmp_path),
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    max_diff = _max_difference(module, spec, tmp_path, seed)
+    if max_diff > atol:
+        raise ValueError(f"ONNX export of {clf.name} differs from torch by {max_diff:.2e} (> {atol}); not kept")
+    return max_diff
+
+
+def _max_difference(module: torch.nn.Module, spec: InputSpec, onnx_path: Path, seed: int) -> float:
     batch = np.random.default_rng(seed).standard_normal((5, spec.channels, spec.size, spec.size)).astype(np.float32)
     session = onnx_session(onnx_path)
     onnx_logits = session.run(None, {"input": batch})[0]
     with torch.inference_mode():
-        torch_logits = clf.module(torch.from_numpy(batch)).numpy()
+        torch_logits = module(torch.from_numpy(batch)).numpy()
     return float(np.abs(onnx_logits - torch_logits).max())

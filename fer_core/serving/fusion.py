@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -79,7 +79,7 @@ def fusion_of_card(card: Any, where: str) -> Fusion | None:
     return Fusion(name, tuple(labels), parts)
 
 
-def _is_names(values: Any) -> bool:
+def _is_names(values: Any) -> TypeGuard[Sequence[str]]:
     return isinstance(values, Sequence) and not isinstance(values, str) and all(isinstance(v, str) for v in values)
 
 

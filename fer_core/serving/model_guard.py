@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -221,7 +221,10 @@ def count_on_meta(build: Callable[[], nn.Module], max_values: int, max_modules: 
     return sum(parameter.numel() for parameter in model.parameters())
 
 
-def built_or_refused(build: Callable[[], nn.Module], where: Path) -> nn.Module:
+Built = TypeVar("Built")
+
+
+def built_or_refused(build: Callable[[], Built], where: Path) -> Built:
     """``build()``, with any exception turned into a ModelLoadError naming ``where``."""
     try:
         return build()

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.data.preprocess import prepare_batch
-from fer_core.serving.classifier import attach_onnx_file, load_model
+from fer_core.serving.classifier import attach_onnx_file, load_trained_model
+from fer_core.store.files import commit_file, temporary_beside
 from fer_core.store.model_dir import ONNX_FILE, ModelDir
 
 __all__ = ["INT8_FILE", "WEIGHT_BITS", "HeadCheck", "int8_weight_extremes", "quantize_int8"]
@@ -95,9 +96,9 @@ def _write_int8(clf, calibration: np.ndarray, out_path: Path) -> None:
 
 def _head_report(model: str | Path, int8_path: Path, check: HeadCheck) -> dict:
     """Top-1 agreement and accuracies of the float export and the int8 file on one head's validation faces."""
-    float_clf = load_model(model, backend="onnx", head=check.head)
+    float_clf = load_trained_model(model, action="quantize", backend="onnx", head=check.head)
     attach_onnx_file(float_clf, float_clf.directory / ONNX_FILE)  # the float file, even if int8 is served today
-    int8_clf = load_model(model, backend="onnx", head=check.head)
+    int8_clf = load_trained_model(model, action="quantize", backend="onnx", head=check.head)
     attach_onnx_file(int8_clf, int8_path)
     float_pred = float_clf.predict(check.faces).argmax(axis=1)
     int8_pred = int8_clf.predict(check.faces).argmax(axis=1)
@@ -129,12 +130,15 @@ def quantize_int8(
     """
     if not checks:
         raise ValueError("quantize_int8 needs validation faces for at least one head")
-    float_clf = load_model(model, backend="onnx")
+    float_clf = load_trained_model(model, action="quantize", backend="onnx")
     directory = float_clf.directory
     out_path = directory / INT8_FILE
-    tmp_path = out_path.with_name("tmp-" + out_path.name)
-    _write_int8(float_clf, calibration_faces, tmp_path)
-    heads = {str(check.head): _head_report(model, tmp_path, check) for check in checks}
+    with temporary_beside(out_path) as tmp_path:
+        _write_int8(float_clf, calibration_faces, tmp_path)
+        heads = {str(check.head): _head_report(model, tmp_path, check) for check in checks}
+        kept = all(_passes(head, min_agreement, max_drop) for head in heads.values())
+        if kept:
+            commit_file(tmp_path, out_path)
     worst = min(heads.values(), key=lambda head: head["val_top1_agreement"])
     report = {
         "file": INT8_FILE,
@@ -144,15 +148,13 @@ def quantize_int8(
         ),
         "calibration_faces": len(calibration_faces),
         **worst,
-        "kept": all(_passes(head, min_agreement, max_drop) for head in heads.values()),
+        "kept": kept,
     }
     if any(check.head is not None for check in checks):
         report["heads"] = heads
-    if report["kept"]:
-        tmp_path.replace(out_path)
+    if kept:
         ModelDir(directory).update_card(lambda card: setattr(card, "onnx", report))
     else:  # an int8 file from an earlier quantisation must not go on being served
-        tmp_path.unlink(missing_ok=True)
         out_path.unlink(missing_ok=True)
         if float_clf.card.onnx_file == INT8_FILE:
             ModelDir(directory).update_card(lambda card: setattr(card, "onnx", None))

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from fer_core.store.json_files import MAX_LABELS, ModelLoadError
+from fer_core.errors import CardError
+from fer_core.store.json_files import MAX_LABELS
 
 __all__ = [
     "COLORS",
@@ -43,10 +44,6 @@ INPUT_EXPECTED = (
     "expected {'size': 8..512, 'channels': 1 or 3, 'mean': [...], 'std': [...]} and optionally 'color' (gray, rgb, "
     "bgr), 'resize' (squash, shortest_edge), 'resize_edge', 'interpolation', 'rescale', 'normalize'"
 )
-
-
-class CardError(ModelLoadError):
-    """A ``card.json`` whose fields do not have the documented types; the message names the file and field."""
 
 
 # ------------------------------------------------------------------------------------------------ field checks
@@ -148,7 +145,7 @@ def _extra(data: Mapping[str, Any], cls: type) -> dict[str, Any]:
 
 def _read_part(cls: type, data: Mapping[str, Any], where: str) -> Any:
     """A part whose fields are plain values: each checked against its annotation (``str | None`` ...)."""
-    kinds = {"str | None": str, "int | None": int, "float | None": (int, float)}
+    kinds: dict[object, type | tuple[type, ...]] = {"str | None": str, "int | None": int, "float | None": (int, float)}
     values = {
         f.name: _check(data.get(f.name), kinds[f.type], f.name, where)
         for f in dataclasses.fields(cls)

@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from fer_core.errors import ModelLoadError
 from fer_core.store.files import UnsafeFileError, read_regular_file
 
 __all__ = ["MAX_JSON_BYTES", "MAX_LABELS", "ModelLoadError", "read_json_object", "refuse_remote_code"]
@@ -16,10 +17,6 @@ __all__ = ["MAX_JSON_BYTES", "MAX_LABELS", "ModelLoadError", "read_json_object",
 MAX_JSON_BYTES = 16 * 2**20  # configs and cards are kilobytes; ImageNet-22k id2label is about 1 MB
 MAX_LABELS = 1000
 REMOTE_CODE_KEYS = ("auto_map",)
-
-
-class ModelLoadError(ValueError):
-    """A model directory is missing, malformed or unsafe; the message names the path and the problem."""
 
 
 def read_json_object(path: Path) -> dict:

@@ -11,7 +11,6 @@ each other's change.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -20,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fer_core import settings
 from fer_core.store.card import ModelCard
+from fer_core.store.files import write_json_atomic
 from fer_core.store.json_files import ModelLoadError, read_json_object, refuse_remote_code
 
 __all__ = [
@@ -41,8 +42,8 @@ __all__ = [
     "write_json_atomic",
 ]
 
-CHECKPOINTS_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
-CHECKPOINTS_ENV = "FER_CHECKPOINTS_DIR"
+CHECKPOINTS_DIR = settings.REPO_ROOT / "checkpoints"
+CHECKPOINTS_ENV = settings.CHECKPOINTS_DIR.name
 DEFAULT_FILE = "default.json"
 CARD_FILE = "card.json"
 CONFIG_FILE = "config.json"
@@ -52,14 +53,6 @@ HISTORY_FILE = "history.csv"
 PREPROCESSOR_FILE = "preprocessor_config.json"
 RUNS_DIR = "runs"
 HEAD_SEPARATOR = "@"
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to a temporary file and rename it over ``path`` (a reader never sees half a file)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def run_stem(dataset: str, split: str, tta: str = "none") -> str:
@@ -181,7 +174,7 @@ class Checkpoints:
         """``root`` if given, else ``$FER_CHECKPOINTS_DIR``, else the repository's ``checkpoints/``."""
         if root is not None:
             return cls(Path(root))
-        return cls(Path(os.environ.get(CHECKPOINTS_ENV) or CHECKPOINTS_DIR))
+        return cls(settings.checkpoints_dir())
 
     def names(self) -> list[str]:
         """Names of the model directories under the root (those with a ``card.json``)."""

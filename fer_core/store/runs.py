@@ -1,27 +1,33 @@
-"""Read stored evaluation runs, model cards and training histories (what the dashboard needs; no weights).
+"""Stored evaluation runs (read and write), model cards and training histories as the dashboard reads them.
 
-Layout (written by ``fer_core.evaluation.evaluate``): ``<checkpoints>/<model>/card.json``, ``history.csv`` and
-``runs/<dataset>-<split>.parquet`` with its ``.json`` sidecar. A bad file must never take the dashboard down, so
-``scan_runs`` collects every unreadable or malformed run as a ``RunProblem`` and carries on with the rest.
+Layout: ``<checkpoints>/<model>/card.json``, ``history.csv`` and ``runs/<dataset>-<split>.parquet`` with its
+``.json`` sidecar, a :class:`RunInfo` (``fer_core.evaluation.evaluate`` writes runs through :func:`save_run`). A bad
+file must never take the dashboard down, so ``scan_runs`` collects every unreadable or malformed run as a
+``RunProblem`` and carries on with the rest.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from fer_core.errors import ModelLoadError, RunFormatError
 from fer_core.labels import labels_of_columns, prob_column
 from fer_core.store.card import ModelCard
-from fer_core.store.json_files import ModelLoadError, read_json_object
+from fer_core.store.files import atomic_path, write_json_atomic
+from fer_core.store.json_files import read_json_object
 from fer_core.store.model_dir import Checkpoints, ModelDir
 
 __all__ = [
     "REQUIRED_COLUMNS",
     "REQUIRED_INFO_KEYS",
     "RunFormatError",
+    "RunInfo",
     "RunProblem",
     "RunScan",
     "StoredRun",
@@ -30,6 +36,8 @@ __all__ = [
     "load_history",
     "load_run",
     "read_model_card",
+    "read_run_info",
+    "save_run",
     "scan_runs",
 ]
 
@@ -57,8 +65,118 @@ def compact_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return stored
 
 
-class RunFormatError(ValueError):
-    """A stored-run, card or history file that exists but does not have the documented shape."""
+# Descriptive sidecar fields that a hand-edited file may have mangled: shown as notes, so a value of the wrong
+# type counts as absent instead of hiding the whole run (the keys that decide what is scored are strict).
+_NOTE_FIELDS = ("scoring", "dropped", "software", "machine")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The JSON sidecar of a stored run (``runs/<dataset>-<split>.json``), typed.
+
+    ``evaluate`` writes every field; older sidecars may lack all but the four required ones (``model_id``,
+    ``dataset``, ``split``, ``labels``). Keys this version does not know are kept in ``extra`` and written back.
+    """
+
+    model_id: str
+    dataset: str
+    split: str
+    labels: tuple[str, ...]
+    weights_sha256: str | None = None
+    layout: str | None = None  # the reader that read the dataset (imagefolder, affectnet ...); the dataset id else
+    label_set: str | None = None
+    label_mode: str | None = None
+    scoring: dict[str, Any] | None = None  # SharedClasses.to_dict() when the model's classes differ
+    dropped: dict[str, int] = field(default_factory=dict)  # images left out by label filters, per reason
+    images_published: int | None = None
+    num_samples: int | None = None
+    conditions: tuple[str, ...] = ()
+    probabilities: str | None = None  # how the p_<class> columns are stored
+    tta: str = "none"
+    backend: str | None = None
+    software: dict[str, str] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
+    throughput_samples_per_s: float | None = None
+    created_utc: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: Path | str = "sidecar") -> RunInfo:
+        """Validate a sidecar's keys (RunFormatError naming ``where`` and the key); unknown keys go to ``extra``."""
+        missing = [key for key in REQUIRED_INFO_KEYS if key not in data]
+        if missing:
+            raise RunFormatError(f"{where}: sidecar missing keys {', '.join(missing)}")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values = {key: _checked_value(key, data[key], where) for key in known if key in data}
+        values["labels"] = _checked_labels(data["labels"], where)
+        extra = {key: value for key, value in data.items() if key not in known}
+        return cls(**values, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sidecar as written: the known keys in the order sidecars have always had, then the unknown ones."""
+        data = {key: getattr(self, key) for key in SIDECAR_KEY_ORDER}
+        data["labels"], data["conditions"] = list(self.labels), list(self.conditions)
+        return {**data, **self.extra}
+
+
+SIDECAR_KEY_ORDER = (
+    *("model_id", "weights_sha256", "dataset", "layout", "split", "label_set", "labels", "label_mode", "scoring"),
+    *("dropped", "images_published", "num_samples", "conditions", "probabilities", "tta", "backend", "software"),
+    *("machine", "throughput_samples_per_s", "created_utc"),
+)
+
+
+# The JSON types of the known sidecar keys (an int is a valid float; a bool is never a number).
+_INFO_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("model_id", "dataset", "split", "tta"), (str,)),
+    **dict.fromkeys(
+        ("weights_sha256", "layout", "label_set", "label_mode", "probabilities", "backend", "created_utc"),
+        (str, type(None)),
+    ),
+    **dict.fromkeys(("images_published", "num_samples"), (int, type(None))),
+    "throughput_samples_per_s": (int, float, type(None)),
+    "conditions": (list,),
+    "scoring": (dict, type(None)),
+    **dict.fromkeys(("dropped", "software", "machine"), (dict,)),
+}
+
+
+def _checked_value(key: str, value: Any, where: Path | str) -> Any:
+    wanted = _INFO_TYPES.get(key)
+    if wanted is None or (isinstance(value, wanted) and not isinstance(value, bool)):
+        return _counts(value) if key == "dropped" else tuple(map(str, value)) if key == "conditions" else value
+    if key in _NOTE_FIELDS:
+        return None if key == "scoring" else {}
+    names = " or ".join("null" if t is type(None) else t.__name__ for t in wanted)
+    raise RunFormatError(f"{where}: sidecar {key!r} must be {names}, got {value!r:.60}")
+
+
+def _counts(value: dict) -> dict[str, int]:
+    """Drop reasons and their image counts; entries that are not counts are left out."""
+    return {str(k): int(n) for k, n in value.items() if isinstance(n, int | float) and not isinstance(n, bool)}
+
+
+def _checked_labels(labels: Any, where: Path | str) -> tuple[str, ...]:
+    if not isinstance(labels, list) or not labels or not all(isinstance(name, str) for name in labels):
+        raise RunFormatError(f"{where}: sidecar 'labels' must be a non-empty list of class names")
+    if len(set(labels)) != len(labels):
+        raise RunFormatError(f"{where}: sidecar 'labels' lists a class twice ({', '.join(labels)})")
+    return tuple(labels)
+
+
+def read_run_info(path: Path) -> RunInfo:
+    """The validated sidecar at ``path``; RunFormatError for anything wrong with it."""
+    return RunInfo.from_dict(_read_json_object(path), path)
+
+
+def save_run(parquet_path: Path, rows: pd.DataFrame, info: RunInfo) -> tuple[Path, Path]:
+    """Write a stored run: the rows (compacted, see :func:`compact_rows`) and the sidecar beside them, each
+    atomically. Returns both paths."""
+    json_path = parquet_path.with_suffix(".json")
+    with atomic_path(parquet_path) as tmp:
+        compact_rows(rows).to_parquet(tmp, index=False, compression="zstd", compression_level=19)
+    write_json_atomic(json_path, info.to_dict())
+    return parquet_path, json_path
 
 
 @dataclass
@@ -69,21 +187,20 @@ class StoredRun:
     dataset: str
     split: str
     path: Path
-    info: dict
+    info: RunInfo
     rows: pd.DataFrame = field(repr=False)
     card: ModelCard = field(default_factory=ModelCard, repr=False)
 
     @property
     def labels(self) -> tuple[str, ...]:
         """Class names in label-id order (from the sidecar; the ``p_<class>`` columns follow it)."""
-        return tuple(self.info["labels"])
+        return self.info.labels
 
     @property
     def conditions(self) -> list[str]:
         """Conditions in the order the run was evaluated (sidecar first, else as they occur in the rows)."""
-        listed = self.info.get("conditions")
-        if listed:
-            return [str(c) for c in listed]
+        if self.info.conditions:
+            return list(self.info.conditions)
         return [str(c) for c in dict.fromkeys(self.rows["condition"].astype(str))]
 
     @property
@@ -141,18 +258,7 @@ def load_history(model_dir: ModelDir) -> pd.DataFrame | None:
     return history
 
 
-def _validate_info(info: dict, path: Path) -> None:
-    missing = [key for key in REQUIRED_INFO_KEYS if key not in info]
-    if missing:
-        raise RunFormatError(f"{path}: sidecar missing keys {', '.join(missing)}")
-    labels = info["labels"]
-    if not isinstance(labels, list) or not labels or not all(isinstance(name, str) for name in labels):
-        raise RunFormatError(f"{path}: sidecar 'labels' must be a non-empty list of class names")
-    if len(set(labels)) != len(labels):
-        raise RunFormatError(f"{path}: sidecar 'labels' lists a class twice ({', '.join(labels)})")
-
-
-def _validate_rows(rows: pd.DataFrame, labels: list[str], path: Path) -> None:
+def _validate_rows(rows: pd.DataFrame, labels: Sequence[str], path: Path) -> None:
     expected = [*REQUIRED_COLUMNS, *(prob_column(name) for name in labels)]
     missing = [column for column in expected if column not in rows.columns]
     if missing:
@@ -178,18 +284,17 @@ def load_run(parquet_path: Path, card: ModelCard | None = None) -> StoredRun:
     sidecar = parquet_path.with_suffix(".json")
     if not sidecar.is_file():
         raise RunFormatError(f"{parquet_path}: no sidecar {sidecar.name} beside it")
-    info = _read_json_object(sidecar)
-    _validate_info(info, sidecar)
+    info = read_run_info(sidecar)
     try:
         rows = pd.read_parquet(parquet_path)
     except Exception as error:  # pyarrow raises several unrelated types for a damaged file
         raise RunFormatError(f"{parquet_path}: unreadable parquet ({type(error).__name__}: {error})") from None
-    _validate_rows(rows, info["labels"], parquet_path)
+    _validate_rows(rows, info.labels, parquet_path)
     rows = _widen_probabilities(rows)
     return StoredRun(
-        model_id=str(info["model_id"]),
-        dataset=str(info["dataset"]),
-        split=str(info["split"]),
+        model_id=info.model_id,
+        dataset=info.dataset,
+        split=info.split,
         path=parquet_path,
         info=info,
         rows=rows,

@@ -240,7 +240,7 @@ def _build_run(
         in_chans=recipe.channels,
         img_size=recipe.img_size,
         **recipe.arch_args,
-    ).to(dev, memory_format=torch.channels_last)  # ~1.5x faster convolutions on CPU, neutral elsewhere
+    ).to(dev, memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub lacks this form
     optimizer = _make_optimizer(model, recipe)
     plateau = None
     if recipe.schedule == "plateau":
@@ -288,6 +288,8 @@ def _ema_copy(model: nn.Module) -> nn.Module:
 @torch.no_grad()
 def _update_ema(run: _Run) -> None:
     """ema <- d * ema + (1 - d) * weights; d ramps up over the first steps (early weights are poor averages)."""
+    if run.ema is None:
+        return
     decay = min(run.recipe.ema_decay, (1 + run.step) / (10 + run.step))
     ema_state, state = run.ema.state_dict(), run.model.state_dict()
     for key, value in ema_state.items():
@@ -333,9 +335,11 @@ def _train_step(run: _Run, images_u8: torch.Tensor, targets: torch.Tensor) -> tu
         )
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
         logits = (run.trained or model)(x)
-    loss = sum(
-        head_loss(logits[:, h.outputs], targets[:, h.outputs], w) for h, w in zip(run.heads, run.weights, strict=True)
-    )
+    pairs = zip(run.heads, run.weights, strict=True)
+    losses = [head_loss(logits[:, h.outputs], targets[:, h.outputs], w) for h, w in pairs]
+    loss = losses[0]
+    for head_term in losses[1:]:
+        loss = loss + head_term
     aux = getattr(model, "auxiliary_loss", None)
     if aux is not None and recipe.aux_loss_weight > 0:
         loss = loss + recipe.aux_loss_weight * aux()
@@ -533,6 +537,8 @@ def _run_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, float]:
 
 def _result(run: _Run, done: _Progress, dist: Distributed) -> TrainResult:
     """The best epoch's model (on the CPU, eval mode) and what the card records about the run."""
+    if done.best_weights is None:
+        raise RuntimeError("training ended before any epoch was evaluated")
     run.model.load_state_dict(done.best_weights)  # the EMA's weights when it was the evaluated network
     if not _all_finite(done.best_weights.values()):
         raise NonFiniteWeightsError(f"recipe {run.recipe.name!r}: the best epoch's weights are not finite")

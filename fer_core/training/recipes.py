@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from fer_core.errors import RecipeError
 from fer_core.evaluation.metrics import SELECTION_METRICS
 from fer_core.store.files import read_regular_file
 
@@ -21,6 +22,7 @@ __all__ = [
     "SELECTION_METRICS",
     "AugmentConfig",
     "Recipe",
+    "RecipeError",
     "check_model_size",
     "list_recipes",
     "load_recipe",
@@ -219,6 +221,7 @@ class Recipe:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown recipe keys {unknown}; known: {', '.join(sorted(known))}")
+        _check_value_types(data, {f.name: f.type for f in fields(cls)})
         data = dict(data)
         augment = data.pop("augment", {})
         if not isinstance(augment, dict):
@@ -232,6 +235,27 @@ class Recipe:
         if isinstance(augment.get("scale"), list):
             augment["scale"] = tuple(augment["scale"])
         return cls(augment=AugmentConfig(**augment), **data)
+
+
+# The JSON types a recipe value may have, by the field's annotation (an int is a valid float).
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "dict[str, Any]": (dict,),
+    "dict[str, str]": (dict,),
+}
+
+
+def _check_value_types(data: dict[str, Any], annotations: dict[str, Any]) -> None:
+    """A value of the wrong JSON type (``"epochs": "many"``) is named with the type the key needs."""
+    for key, value in data.items():
+        wanted = JSON_TYPES.get(str(annotations.get(key)))
+        if wanted is None:
+            continue
+        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+            raise ValueError(f"recipe key {key!r} must be {annotations[key]}, got {value!r:.60}")
 
 
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
@@ -278,11 +302,11 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     try:
         data = json.loads(read_regular_file(path, MAX_RECIPE_BYTES, "recipe").decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
+        raise RecipeError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a recipe is a JSON object, found {type(data).__name__}")
+        raise RecipeError(f"{path}: a recipe is a JSON object, found {type(data).__name__}")
     data.setdefault("name", path.stem)
     try:
         return Recipe.from_dict(data)
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"{path}: {err}") from None
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"{path}: {err}") from None

@@ -16,7 +16,6 @@ so a kill during a save leaves the previous epoch's state intact.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from fer_core.store.files import read_regular_file
+from fer_core.store.files import atomic_path, read_regular_file, write_bytes_atomic
 
 __all__ = ["TrainState", "load_state", "read_status", "save_state", "write_status"]
 
@@ -53,16 +52,9 @@ class TrainState:
     ema_model: dict[str, torch.Tensor] | None = None
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
 
 
 def _split_optimizer(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -114,7 +106,7 @@ def save_state(folder: Path, state: TrainState) -> None:
         "rng": {k: v for k, v in state.rng.items() if not torch.is_tensor(v)},
         "extra": state.extra,
     }
-    _atomic_write_bytes(folder / TRAINER_FILE, (json.dumps(meta) + "\n").encode())
+    write_bytes_atomic(folder / TRAINER_FILE, (json.dumps(meta) + "\n").encode())
 
 
 def check_state_dir(folder: Path | None) -> None:
@@ -190,7 +182,7 @@ def write_status(
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(folder / STATUS_FILE, (json.dumps(status, indent=2) + "\n").encode())
+    write_bytes_atomic(folder / STATUS_FILE, (json.dumps(status, indent=2) + "\n").encode())
 
 
 STATUS_FIELDS: dict[str, tuple[type, ...]] = {

@@ -111,6 +111,8 @@ def _outlined_text(frame: np.ndarray, text: str, origin: tuple[int, int], scale:
 
 def _draw_bars(frame: np.ndarray, face: FaceResult, labels: Sequence[str], style: Style) -> None:
     """Top-3 classes as small horizontal bars below the box (inside it when the box reaches the bottom)."""
+    if face.probabilities is None:  # a face too small to classify has no bars
+        return
     height, width = frame.shape[:2]
     bar_w, bar_h, gap = style.bar_width, style.bar_height, style.gap
     top = np.argsort(-face.probabilities)[:3]

@@ -26,7 +26,6 @@ without it.
 from __future__ import annotations
 
 import math
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +34,14 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from fer_core import settings
 from fer_core.vision.tracking import iou_matrix
 
 __all__ = [
     "DETECTION_PRESETS",
     "DETECTOR_KINDS",
     "DNN_MODEL_ENV",
+    "HAAR_DIR",
     "DetectionPreset",
     "DnnDetector",
     "FaceDetector",
@@ -53,7 +54,8 @@ __all__ = [
     "smallest_face",
 ]
 
-DNN_MODEL_ENV = "FER_DNN_DETECTOR"
+DNN_MODEL_ENV = settings.DNN_DETECTOR.name
+HAAR_DIR = Path(cv2.__file__).parent / "data"  # OpenCV's bundled Haar cascades (what cv2.data.haarcascades names)
 DETECTOR_KINDS = ("haar", "dnn")
 # The guard's canonical face sizes and the neighbours a real face reaches at each (fer_core.bench.detection: 98% of
 # the benchmark's true faces pass both, a quarter of the cascade's false faces do).
@@ -216,7 +218,7 @@ class HaarDetector:
                 "this OpenCV build has no CascadeClassifier (the 5.x wheels dropped it); install "
                 "opencv-python-headless 4.x, as pinned in requirements.txt"
             )
-        path = Path(cascade) if Path(cascade).is_file() else Path(cv2.data.haarcascades) / cascade
+        path = Path(cascade) if Path(cascade).is_file() else HAAR_DIR / cascade
         self.cascade = cv2.CascadeClassifier(str(path))
         if self.cascade.empty():
             raise FileNotFoundError(f"could not load the Haar cascade {str(path)!r}")
@@ -365,8 +367,9 @@ def no_face_reason(detector: FaceDetector, frame_size: tuple[int, int]) -> str:
 
 
 def _dnn_model_path(model_path: str | Path | None) -> Path | None:
-    chosen = model_path if model_path is not None else os.environ.get(DNN_MODEL_ENV)
-    return Path(chosen).expanduser() if chosen else None
+    if model_path is None:
+        return settings.dnn_detector()
+    return Path(model_path).expanduser() if model_path else None
 
 
 def available_detectors(model_path: str | Path | None = None) -> list[str]:

@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from fer_core.errors import ImageDecodeError
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "MAX_DECODED_PIXELS",
@@ -66,10 +68,6 @@ _UPRIGHT = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-
-class ImageDecodeError(ValueError):
-    """Bytes that cannot become an image; the message is written for the person who uploaded the file."""
 
 
 @dataclass(frozen=True)

@@ -215,6 +215,8 @@ class FrameResult:
             raise ValueError(f"box {face.box} reaches outside the {width}x{height} frame")
         if face.too_small:
             return
+        if face.probabilities is None or face.label_id is None:
+            raise ValueError(f"face at {face.box} is classified but has no probabilities or label id")
         if len(face.probabilities) != len(self.labels):
             raise ValueError(f"{len(face.probabilities)} probabilities for {len(self.labels)} labels")
         if face.label != self.labels[face.label_id]:

@@ -7,6 +7,7 @@ matching on the highest IoU first is optimal in practice for the handful of face
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,7 +127,7 @@ class ProbabilitySmoother:
         self._state[track_id] = smoothed
         return smoothed.copy()
 
-    def keep_only(self, track_ids: set[int] | list[int]) -> None:
+    def keep_only(self, track_ids: Iterable[int]) -> None:
         """Drop the state of tracks that no longer exist."""
         alive = set(track_ids)
         for track_id in [t for t in self._state if t not in alive]:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from fer_core.errors import VideoError
 from fer_core.labels import labels_of_columns
 from fer_core.vision.annotate import annotate_frame
 from fer_core.vision.imageio import MAX_DECODED_PIXELS
@@ -41,10 +42,6 @@ __all__ = [
 
 TIMELINE_FORMATS = (".csv", ".parquet", ".json")
 MAX_FRAME_PIXELS = MAX_DECODED_PIXELS  # 40 MP, as for photos
-
-
-class VideoError(RuntimeError):
-    """A video file that cannot be read (missing, empty, corrupt, no video stream, no frames)."""
 
 
 def _open_input(path: Path) -> av.container.InputContainer:
@@ -147,9 +144,9 @@ class VideoSink:
         self.size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
         self.crf, self.preset = crf, preset
         self.codec = "libx264" if "libx264" in av.codecs_available else "mp4v"
-        self._container = None
-        self._stream = None
-        self._cv_writer = None
+        self._container: av.container.OutputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None
+        self._cv_writer: cv2.VideoWriter | None = None
 
     def __enter__(self) -> VideoSink:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,17 +158,17 @@ class VideoSink:
                 RuntimeWarning,
                 stacklevel=2,
             )
-            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+            fourcc = cv2.VideoWriter.fourcc(*"mp4v")
             self._cv_writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self.size)
         return self
 
     def _open_av(self) -> None:
-        self._container = av.open(str(self.path), mode="w", options={"movflags": "+faststart"})
-        rate = Fraction(self.fps).limit_denominator(1001)
-        self._stream = self._container.add_stream("libx264", rate=rate)
-        self._stream.width, self._stream.height = self.size
-        self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": str(self.crf), "preset": self.preset}
+        container = av.open(str(self.path), mode="w", options={"movflags": "+faststart"})
+        stream = container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
+        stream.width, stream.height = self.size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        self._container, self._stream = container, stream
 
     def write(self, frame_bgr: np.ndarray) -> None:
         """Append one frame; it must be at least ``size`` (width, height)."""
@@ -182,13 +179,15 @@ class VideoSink:
         if self._cv_writer is not None:
             self._cv_writer.write(frame)
             return
+        if self._container is None or self._stream is None:
+            raise RuntimeError(f"{self.path}: write() outside a 'with VideoSink(...)' block")
         for packet in self._stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
             self._container.mux(packet)
 
     def __exit__(self, *exc_info) -> None:
         if self._cv_writer is not None:
             self._cv_writer.release()
-        if self._container is not None:
+        if self._container is not None and self._stream is not None:
             for packet in self._stream.encode():  # flush frames the encoder still holds
                 self._container.mux(packet)
             self._container.close()
@@ -231,7 +230,7 @@ def process_video(
             if index % frame_step == 0:
                 last = dataclasses.replace(pipeline.process(frame, timestamp=index / info.fps), frame_index=index)
                 results.append(last)
-            if sink is not None:
+            if sink is not None and last is not None:  # frame 0 is always analysed, so every frame is written
                 sink.write(_fit(annotate_frame(frame, last, show_bars=show_bars), out_size))
             if progress is not None:
                 progress(index + 1, max(total, index + 1))

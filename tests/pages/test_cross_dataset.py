@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from fer_app.dashboard_data import scoring_note
 from fer_core.evaluation import metrics
 from fer_core.labels import FER2013, FERPLUS, SharedClasses
-from fer_core.store.runs import StoredRun, scan_runs
+from fer_core.store.runs import RunInfo, StoredRun, scan_runs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 30
@@ -154,7 +154,7 @@ def test_ids_and_reasons_from_a_sidecar_are_shown_as_text() -> None:
         dataset="**bold**",
         split="test",
         path=Path("runs/x.parquet"),
-        info={"labels": ["a", "b"], "dropped": {":material/home: $x$": 3}},
+        info=RunInfo("![x](http://host/p.png)", "**bold**", "test", ("a", "b"), dropped={":material/home: $x$": 3}),
         rows=pd.DataFrame(),
     )
     note = scoring_note(run)

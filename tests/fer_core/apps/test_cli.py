@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +48,58 @@ def test_export_then_bench(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.
 def test_unknown_model_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture) -> None:
     assert main(["export", "--model", "no-such-model"]) == 2
     assert "unknown model 'no-such-model'" in capsys.readouterr().err
+
+
+def _train_on_recipe(folder: Path, text: str) -> list[str]:
+    """``train`` on a recipe file holding ``text``."""
+    recipe = folder / "recipe.json"
+    recipe.write_text(text)
+    return ["train", "--recipe", str(recipe), "--out", str(folder / "model")]
+
+
+# (case, argv built from a scratch folder, what the one error line must contain)
+BAD_INPUTS = [
+    ("missing recipe file", lambda d: ["train", "--recipe", str(d / "no.json"), "--out", str(d / "m")], "no.json"),
+    ("recipe not JSON", lambda d: _train_on_recipe(d, "{oops"), "recipe.json: not valid JSON"),
+    ("recipe is a list", lambda d: _train_on_recipe(d, "[1]"), "recipe.json: a recipe is a JSON object"),
+    ("bad recipe value", lambda d: _train_on_recipe(d, '{"architecture": "cnn", "epochs": "many"}'), "must be int"),
+    ("bad recipe choice", lambda d: _train_on_recipe(d, '{"architecture": "cnn", "optimizer": "x"}'), "adamw, sgd"),
+    ("unknown model", lambda d: ["export", "--model", "no-such-model"], "unknown model 'no-such-model'"),
+    ("folder without weights", lambda d: ["export", "--model", str(d)], "no model.safetensors"),
+    ("ensemble export", lambda d: ["export", "--model", "ensemble_fer2013"], "is an ensemble of"),
+    ("ensemble quantize", lambda d: ["quantize", "--model", "ensemble_fer2013"], "quantize works on one trained"),
+    ("ensemble balance", lambda d: ["balance", "--model", "ensemble_ferplus"], "balance works on one trained"),
+    (
+        "missing dataset",
+        lambda d: ["evaluate", "--dataset", "fer2013", "--dataset-path", str(d / "none")],
+        "dataset path does not exist",
+    ),
+    ("missing training state", lambda d: ["status", str(d / "none")], "no status.json"),
+]
+
+
+@pytest.mark.parametrize(("case", "argv", "expected"), BAD_INPUTS, ids=[case for case, *_ in BAD_INPUTS])
+def test_bad_input_is_one_error_line_and_exit_2(
+    case: str, argv, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(argv(tmp_path)) == 2, case
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert expected in err and "Traceback" not in err
+
+
+def test_ensemble_export_from_the_shell_is_one_line_without_a_traceback() -> None:
+    """The command as users type it: the error travels through ``python -m fer_core`` unchanged."""
+    done = subprocess.run(
+        [sys.executable, "-m", "fer_core", "export", "--model", "ensemble_fer2013"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+        timeout=600,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "ensemble_fer2013 is an ensemble of" in done.stderr
 
 
 def test_unknown_recipe_names_the_shipped_ones(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

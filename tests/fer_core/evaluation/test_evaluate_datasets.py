@@ -40,9 +40,9 @@ def test_fer2013_model_on_affectnet_drops_and_counts_contempt(tmp_path: Path, ca
     assert "release publishes 4,000" in capsys.readouterr().err  # 8 images, not the 4,000 of the release
     run = load_run(model_dir / "runs" / "affectnet-test.parquet")
     assert (run.dataset, run.split, run.labels) == ("affectnet", "test", FER2013.names)
-    assert run.info["scoring"]["images_dropped"] == {"contempt": 1}
-    assert run.info["dropped"] == {"class contempt not in fer2013": 1}
-    assert run.info["num_samples"] == 7 and run.info["layout"] == "affectnet"
+    assert run.info.scoring["images_dropped"] == {"contempt": 1}
+    assert run.info.dropped == {"class contempt not in fer2013": 1}
+    assert run.info.num_samples == 7 and run.info.layout == "affectnet"
     clean = run.rows[run.rows["condition"] == "clean"]
     assert "affectnet/val_set/images/107" not in set(clean["sample_id"])
     assert {"valence", "arousal"} <= set(run.rows.columns) and "landmarks" not in run.rows.columns
@@ -54,8 +54,8 @@ def test_ferplus_model_on_rafdb_chooses_among_the_seven_classes(tmp_path: Path) 
     model_dir = tiny_model(tmp_path, "tiny_ferplus", FERPLUS.names, "ferplus")
     assert evaluate(model_dir, "rafdb", make_rafdb_tree(tmp_path)) == 0
     run = load_run(model_dir / "runs" / "rafdb-test.parquet")
-    assert run.labels == FER2013.names and run.info["label_set"] == "fer2013"
-    assert run.info["scoring"]["predictions_removed"] == ["contempt"]
+    assert run.labels == FER2013.names and run.info.label_set == "fer2013"
+    assert run.info.scoring["predictions_removed"] == ["contempt"]
     probs = run.rows[[f"p_{n}" for n in FER2013.names]].to_numpy()
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-3)
     assert run.rows["label"].tolist() == [FER2013.index(n) for n in ("happy", "neutral", "angry")]
@@ -67,7 +67,7 @@ def test_seven_class_affectnet_view_is_its_own_run(tmp_path: Path) -> None:
     assert evaluate(model_dir, "affectnet", root) == 0
     assert evaluate(model_dir, "affectnet7", root) == 0
     eight, seven = (load_run(model_dir / "runs" / f"{d}-test.parquet") for d in ("affectnet", "affectnet7"))
-    assert eight.info["scoring"] is None and len(eight.rows) == 8
+    assert eight.info.scoring is None and len(eight.rows) == 8
     assert seven.labels == FER2013.names and len(seven.rows) == 7
 
 
@@ -79,13 +79,13 @@ def test_image_folder_run_is_named_after_the_folder_or_the_given_id(tmp_path: Pa
         assert cv2.imwrite(str(root / name / f"{i}.png"), np.full((64, 80, 3), 40 * i, np.uint8))
     assert evaluate(model_dir, "imagefolder", root, "--label-set", "ferplus") == 0
     run = load_run(model_dir / "runs" / "kids_faces-test.parquet")
-    assert (run.dataset, run.info["layout"], run.info["num_samples"]) == ("kids_faces", "imagefolder", 2)
-    assert run.info["scoring"]["images_dropped"] == {"contempt": 1}
+    assert (run.dataset, run.info.layout, run.info.num_samples) == ("kids_faces", "imagefolder", 2)
+    assert run.info.scoring["images_dropped"] == {"contempt": 1}
     (root / "contempt" / "2.png").unlink()
     (root / "contempt").rmdir()
     assert evaluate(model_dir, "imagefolder", root, "--dataset-id", "class photos/2024") == 0
     named = load_run(model_dir / "runs" / "class_photos_2024-test.parquet")
-    assert named.dataset == "class photos/2024" and named.info["scoring"] is None
+    assert named.dataset == "class photos/2024" and named.info.scoring is None
     assert [run.dataset for run in scan_runs(tmp_path / "checkpoints").runs] == ["class photos/2024", "kids_faces"]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from fer_core.evaluation import metrics
 from fer_core.store.card import ModelCard
-from fer_core.store.runs import StoredRun
+from fer_core.store.runs import RunInfo, StoredRun
 
 NAMES = ("angry", "happy", "sad")
 # Hand example: true [a a a h h s], predicted [a a h h a h].
@@ -37,7 +37,7 @@ def make_rows(labels, preds, *, names=NAMES, condition="clean", confidence=None,
 
 
 def make_run(model_id: str, rows: pd.DataFrame, card: ModelCard | None = None) -> StoredRun:
-    info = {"model_id": model_id, "dataset": "fer2013", "split": "test", "labels": list(metrics.class_names(rows))}
+    info = RunInfo(model_id, "fer2013", "test", tuple(metrics.class_names(rows)))
     return StoredRun(model_id, "fer2013", "test", Path(f"{model_id}.parquet"), info, rows, card or ModelCard())
 
 

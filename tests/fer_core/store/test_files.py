@@ -1,55 +1,46 @@
-"""Reading untrusted paths: regular files of bounded size only, refused without blocking or reading."""
+"""The one atomic write: the target is replaced whole, or left as it was, and no temporary file stays behind."""
 
 from __future__ import annotations
 
-import os
+import json
 from pathlib import Path
 
 import pytest
 
-from fer_core.store.files import UnsafeFileError, check_regular_file, read_regular_file
+from fer_core.store.files import atomic_path, temporary_beside, write_bytes_atomic, write_json_atomic, write_text_atomic
+
+WRITERS = [
+    ("bytes", lambda p: write_bytes_atomic(p, b"new"), b"new"),
+    ("text", lambda p: write_text_atomic(p, "new é"), "new é".encode()),
+    ("json", lambda p: write_json_atomic(p, {"a": 1}), b'{\n  "a": 1\n}\n'),
+]
 
 
-def _fifo(folder: Path) -> Path:
-    os.mkfifo(folder / "pipe")
-    return folder / "pipe"
+@pytest.mark.parametrize(("kind", "write", "expected"), WRITERS, ids=[w[0] for w in WRITERS])
+@pytest.mark.parametrize("existing", [False, True], ids=["new file", "over an old file"])
+def test_writer_leaves_the_whole_file_and_nothing_else(kind, write, expected, existing: bool, tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "file.json"
+    if existing:
+        target.parent.mkdir()
+        target.write_bytes(b"old")
+    write(target)
+    assert target.read_bytes() == expected
+    assert [p.name for p in target.parent.iterdir()] == ["file.json"]
 
 
-def _dev_zero(folder: Path) -> Path:
-    (folder / "zero").symlink_to("/dev/zero")
-    return folder / "zero"
+def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("disk full")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
 
 
-def _folder(folder: Path) -> Path:
-    (folder / "sub").mkdir()
-    return folder / "sub"
-
-
-def _too_large(folder: Path) -> Path:
-    (folder / "big").write_bytes(bytes(101))
-    return folder / "big"
-
-
-REFUSED = {
-    "named pipe": (_fifo, "a named pipe, not a regular file"),
-    "symlink to /dev/zero": (_dev_zero, "a character device, not a regular file"),
-    "folder": (_folder, "a folder, not a regular file"),
-    "over the bound": (_too_large, "101 bytes, larger than any thing this reads (100 bytes at most)"),
-}
-
-
-@pytest.mark.parametrize("read", [read_regular_file, check_regular_file], ids=["read", "check"])
-@pytest.mark.parametrize(("make", "message"), REFUSED.values(), ids=REFUSED.keys())
-def test_special_or_oversized_path_is_refused_naming_it(tmp_path: Path, read, make, message: str) -> None:
-    path = make(tmp_path)
-    with pytest.raises(UnsafeFileError) as caught:
-        read(path, 100, "thing")
-    assert str(caught.value) == f"{path}: {message}" or str(caught.value).startswith(f"{path}: {message}")
-
-
-def test_regular_file_within_the_bound_is_read_and_a_missing_one_is_file_not_found(tmp_path: Path) -> None:
-    (tmp_path / "ok").write_bytes(b"x" * 100)
-    assert read_regular_file(tmp_path / "ok", 100) == b"x" * 100
-    assert check_regular_file(tmp_path / "ok", 100) == 100
-    with pytest.raises(FileNotFoundError):
-        read_regular_file(tmp_path / "missing", 100)
+def test_temporary_sits_beside_the_target_and_keeps_its_suffix(tmp_path: Path) -> None:
+    target = tmp_path / "model.int8.onnx"
+    with temporary_beside(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.endswith("-model.int8.onnx")
+        tmp.write_text(json.dumps([1]))
+    assert not tmp.exists() and not target.exists()

@@ -10,10 +10,19 @@ import pandas as pd
 import pytest
 from run_fixtures import GRID_CONDITIONS, synthetic_history, synthetic_rows, write_model_dir
 
-from fer_core.labels import FERPLUS
+from fer_core.labels import FER2013, FERPLUS
 from fer_core.store.card import ModelCard
 from fer_core.store.model_dir import ModelDir
-from fer_core.store.runs import RunFormatError, discover_runs, load_history, load_run, read_model_card, scan_runs
+from fer_core.store.runs import (
+    RunFormatError,
+    RunInfo,
+    discover_runs,
+    load_history,
+    load_run,
+    read_model_card,
+    save_run,
+    scan_runs,
+)
 
 
 @pytest.fixture
@@ -196,3 +205,51 @@ def test_load_run_widens_float16_probabilities(root: Path) -> None:
     compact_rows(pd.read_parquet(path)).to_parquet(path, index=False)
     run = load_run(path)
     assert {str(run.rows[c].dtype) for c in run.rows.columns if c.startswith("p_")} == {"float32"}
+
+
+SHIPPED_SIDECARS = sorted((Path(__file__).resolve().parents[3] / "checkpoints").glob("*/runs/*.json"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_SIDECARS, ids=lambda p: f"{p.parents[1].name}/{p.name}")
+def test_every_shipped_sidecar_reads_and_writes_back_unchanged(path: Path) -> None:
+    original = json.loads(path.read_text())
+    written = RunInfo.from_dict(original, path).to_dict()
+    assert {key: value for key, value in written.items() if key in original} == original
+
+
+GOOD_INFO = {"model_id": "m", "dataset": "fer2013", "split": "test", "labels": ["a", "b"]}
+# (case, keys changed from GOOD_INFO, what the error names)
+BAD_INFO = [
+    ("model id not text", {"model_id": 3}, "'model_id' must be str"),
+    ("sample count not a number", {"num_samples": "ten"}, "'num_samples' must be int or null"),
+    ("sample count a boolean", {"num_samples": True}, "'num_samples' must be int or null"),
+    ("conditions not a list", {"conditions": "clean"}, "'conditions' must be list"),
+    ("throughput text", {"throughput_samples_per_s": "fast"}, "'throughput_samples_per_s' must be int or float"),
+    ("labels empty", {"labels": []}, "non-empty list of class names"),
+    ("labels twice", {"labels": ["a", "a"]}, "lists a class twice"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "message"), BAD_INFO, ids=[case for case, *_ in BAD_INFO])
+def test_bad_sidecar_value_names_the_file_and_the_key(case: str, change: dict, message: str) -> None:
+    with pytest.raises(RunFormatError, match=f"^runs/x.json: .*{message}"):
+        RunInfo.from_dict({**GOOD_INFO, **change}, "runs/x.json")
+
+
+def test_unknown_keys_are_kept_and_notes_of_the_wrong_type_count_as_absent() -> None:
+    info = RunInfo.from_dict({**GOOD_INFO, "scoring": "contempt", "dropped": {"x": 2, "y": "lots"}, "seed": 7})
+    assert info.scoring is None and info.dropped == {"x": 2}
+    assert info.extra == {"seed": 7} and info.to_dict()["seed"] == 7
+    assert info.labels == ("a", "b") and info.tta == "none"
+
+
+def test_save_run_writes_rows_and_sidecar_that_load_back(tmp_path: Path) -> None:
+    rows = synthetic_rows(seed=4)
+    info = RunInfo("m", "fer2013", "test", FER2013.names, num_samples=int(rows["sample_id"].nunique()))
+    parquet_path, json_path = save_run(tmp_path / "runs" / "fer2013-test.parquet", rows, info)
+    run = load_run(parquet_path)
+    assert run.info == info and json_path == parquet_path.with_suffix(".json")
+    assert len(run.rows) == len(rows) and sorted(p.name for p in parquet_path.parent.iterdir()) == [
+        "fer2013-test.json",
+        "fer2013-test.parquet",
+    ]

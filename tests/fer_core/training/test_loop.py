@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from train_fixtures import separable_faces, tiny_recipe
 
 from fer_core.data.preprocess import InputSpec, normalise
 from fer_core.training.augment import augment_batch, mix_batch
@@ -86,30 +87,11 @@ def test_mixed_targets_stay_distributions(mixup: float, cutmix: float) -> None:
     torch.testing.assert_close(mixed_t.sum(1), torch.ones(6))
 
 
-def _separable_faces(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two classes a CNN separates in a few steps: bright top half vs bright bottom half."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 2, n)
-    images = rng.integers(0, 60, (n, 48, 48)).astype(np.uint8)
-    for i, label in enumerate(labels):
-        rows = slice(0, 24) if label == 0 else slice(24, 48)
-        images[i, rows] += 150
-    return images, labels
-
-
 def test_fit_learns_and_selects_on_validation() -> None:
     torch.set_num_threads(1)
-    x_train, y_train = _separable_faces(256, 0)
-    x_val, y_val = _separable_faces(64, 1)
-    recipe = Recipe(
-        name="tiny",
-        architecture="cnn",
-        arch_args={"widths": (8, 16)},
-        epochs=3,
-        batch_size=32,
-        lr=0.01,
-        augment=AugmentConfig(flip=False, rotation=0, erasing=0),
-    )
+    x_train, y_train = separable_faces(256, 0)
+    x_val, y_val = separable_faces(64, 1)
+    recipe = tiny_recipe("tiny", epochs=3, augment=AugmentConfig(flip=False, rotation=0, erasing=0))
     result = fit(recipe, x_train, y_train, x_val, y_val, num_classes=2, progress=False)
     assert len(result.history) == 3
     best = max(result.history, key=lambda row: row["val_acc"])

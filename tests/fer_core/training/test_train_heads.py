@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from train_fixtures import separable_faces, straight_and_resumed, tiny_recipe
 
 from fer_core.evaluation.metrics import classification_scores, selection_score
 from fer_core.training.loop import Head, HeadTargets, fit_heads, head_loss
@@ -19,11 +20,8 @@ HEAD_B = Head("b", ("p", "q", "r"), offset=2)
 
 def _two_head_set(n: int, seed: int) -> HeadTargets:
     """Head a: bright top vs bottom half (learnable); head b: random classes, a quarter of the rows masked."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 2, n)
-    images = rng.integers(0, 60, (n, 48, 48)).astype(np.uint8)
-    for i, label in enumerate(labels):
-        images[i, slice(0, 24) if label == 0 else slice(24, 48)] += 150
+    images, labels = separable_faces(n, seed)
+    rng = np.random.default_rng([seed, 1])  # head b's random classes
     targets = np.zeros((n, 5), np.float32)
     targets[np.arange(n), labels] = 1
     targets[np.arange(n), 2 + rng.integers(0, 3, n)] = 1
@@ -32,19 +30,8 @@ def _two_head_set(n: int, seed: int) -> HeadTargets:
 
 
 def _recipe(**overrides) -> Recipe:
-    base = dict(
-        name="tiny_joint",
-        architecture="cnn",
-        arch_args={"widths": (8, 16)},
-        epochs=3,
-        batch_size=32,
-        lr=0.01,
-        mix_prob=0.5,
-        mixup_alpha=0.4,
-        selection_metric="acc_f1",
-        augment=AugmentConfig(rotation=5),
-    )
-    return Recipe(**{**base, **overrides})
+    base = dict(epochs=3, mix_prob=0.5, mixup_alpha=0.4, selection_metric="acc_f1", augment=AugmentConfig(rotation=5))
+    return tiny_recipe("tiny_joint", **{**base, **overrides})
 
 
 def test_head_loss_ignores_masked_rows() -> None:
@@ -107,23 +94,14 @@ def test_two_heads_train_and_select_on_the_validation_score() -> None:
     assert {"val_macro_f1_b", "val_score_a", "val_loss_b"} <= set(best)
 
 
-class _Interrupt(Exception):
-    pass
-
-
-def _stop_after_first_epoch(row: dict) -> None:
-    if row["epoch"] == 1:
-        raise _Interrupt
+def _saved_after_one_epoch(state_dir: Path) -> None:
+    assert load_state(state_dir).epoch == 1 and read_status(state_dir)["epoch"] == 1
 
 
 def test_resume_gives_the_same_model_as_an_uninterrupted_run(tmp_path: Path) -> None:
     torch.set_num_threads(1)
     recipe, train, val = _recipe(), _two_head_set(96, 0), _two_head_set(32, 1)
-    straight = fit_heads(recipe, train, val, progress=False)
-    with pytest.raises(_Interrupt):
-        fit_heads(recipe, train, val, progress=False, state_dir=tmp_path, on_epoch=_stop_after_first_epoch)
-    assert load_state(tmp_path).epoch == 1 and read_status(tmp_path)["epoch"] == 1
-    resumed = fit_heads(recipe, train, val, progress=False, state_dir=tmp_path, resume=True)
+    straight, resumed = straight_and_resumed(recipe, train, val, tmp_path, _saved_after_one_epoch)
     assert [r["val_score"] for r in resumed.history] == [r["val_score"] for r in straight.history]
     for key, value in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)

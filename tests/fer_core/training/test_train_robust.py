@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from train_fixtures import separable_faces, straight_and_resumed, tiny_recipe
 
 from fer_core.hardware import CpuInfo, training_precision
 from fer_core.training.augment import corrupt_batch
-from fer_core.training.loop import Head, HeadTargets, class_weights, fit_heads
+from fer_core.training.loop import Head, HeadTargets, class_weights
 from fer_core.training.recipes import CORRUPTIONS, AugmentConfig, Recipe, load_recipe
 from fer_core.training.state import load_state
 
@@ -80,42 +81,25 @@ def test_precision_follows_the_cpu(monkeypatch, flags: str, device: str, request
 
 
 def _set(n: int, seed: int) -> HeadTargets:
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 2, n)
-    images = rng.integers(0, 60, (n, 48, 48)).astype(np.uint8)
-    for i, label in enumerate(labels):
-        images[i, slice(0, 24) if label == 0 else slice(24, 48)] += 150
+    images, labels = separable_faces(n, seed)
     return HeadTargets(images, np.eye(2, dtype=np.float32)[labels], (Head("a", ("x", "y")),))
 
 
-class _Interrupt(Exception):
-    pass
-
-
-def _stop_after_first_epoch(row: dict) -> None:
-    if row["epoch"] == 1:
-        raise _Interrupt
+def _saved_with_ema_weights(state_dir: Path) -> None:
+    assert load_state(state_dir).ema_model is not None
 
 
 def test_ema_run_resumes_to_the_same_model_and_records_its_precision(tmp_path: Path) -> None:
     torch.set_num_threads(1)
-    recipe = Recipe(
-        name="tiny_ema",
-        architecture="cnn",
-        arch_args={"widths": (8, 16)},
+    recipe = tiny_recipe(
+        "tiny_ema",
         epochs=2,
-        batch_size=32,
-        lr=0.01,
         ema_decay=0.9,
         precision="fp32",
         augment=AugmentConfig(blur=0.3, noise=0.3, jpeg=0.3, gamma=0.3, lowres=0.3),
     )
     train, val = _set(96, 0), _set(32, 1)
-    straight = fit_heads(recipe, train, val, progress=False)
-    with pytest.raises(_Interrupt):
-        fit_heads(recipe, train, val, progress=False, state_dir=tmp_path, on_epoch=_stop_after_first_epoch)
-    assert load_state(tmp_path).ema_model is not None
-    resumed = fit_heads(recipe, train, val, progress=False, state_dir=tmp_path, resume=True)
+    straight, resumed = straight_and_resumed(recipe, train, val, tmp_path, _saved_with_ema_weights)
     for key, value in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
     assert straight.extra["precision"] == "fp32"

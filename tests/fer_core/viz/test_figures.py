@@ -12,12 +12,12 @@ from run_fixtures import synthetic_history, synthetic_rows
 from fer_core.evaluation import metrics
 from fer_core.labels import FER2013, emotion_color_hex
 from fer_core.store.card import ModelCard
-from fer_core.store.runs import StoredRun
+from fer_core.store.runs import RunInfo, StoredRun
 from fer_core.viz import figures
 
 
 def _run(model_id: str, seed: int, card: ModelCard | None = None) -> StoredRun:
-    info = {"model_id": model_id, "dataset": "fer2013", "split": "test", "labels": list(FER2013.names)}
+    info = RunInfo(model_id, "fer2013", "test", tuple(FER2013.names))
     rows = synthetic_rows(seed=seed)
     return StoredRun(model_id, "fer2013", "test", Path("x.parquet"), info, rows, card or ModelCard())
 
