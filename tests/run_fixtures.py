@@ -32,14 +32,19 @@ AGE_GROUPS = ("child", "adult", "adult", "unclear", None)
 GRID_CONDITIONS = (
     "clean",
     *(f"resize:{px}:{pair}" for pair in ("cubic>cubic", "area>cubic") for px in (32, 16, 8)),
+    *(f"{kind}:{severity}" for kind in ("blur", "eyes") for severity in (1, 2, 3)),
 )
 
 
 def _hit_rate(condition: str, skill: float) -> float:
-    """Clean accuracy ``skill``, dropping as the resize target gets smaller (so tables have a visible trend)."""
+    """Clean accuracy ``skill``, dropping as the resize target gets smaller or a corruption's severity grows (so
+    tables have a visible trend)."""
     if condition == "clean":
         return skill
-    px = int(condition.split(":")[1])
+    kind, value = condition.split(":")[:2]
+    if kind != "resize":
+        return skill * (1 - 0.15 * int(value))
+    px = int(value)
     return skill * (0.4 + 0.6 * px / 48)
 
 

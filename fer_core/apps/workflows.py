@@ -18,7 +18,13 @@ from fer_core.data import (
     published_size,
     restrict_to_label_set,
 )
-from fer_core.evaluation.evaluate import evaluate_classifier, has_own_transform, resize_grid_conditions, write_run
+from fer_core.evaluation.evaluate import (
+    corruption_conditions,
+    evaluate_classifier,
+    has_own_transform,
+    resize_grid_conditions,
+    write_run,
+)
 from fer_core.labels import FER2013, FERPLUS, SharedClasses, label_set_of
 from fer_core.serving.classifier import load_model, save_model_dir
 from fer_core.store.card import HeadCard, ModelCard, TestMetrics
@@ -215,6 +221,7 @@ def evaluate_model(
     split: str = "test",
     label_mode: str = "majority",
     resize_grid: bool = False,
+    corruptions: bool = False,
     tta: str = "none",
     backend: str | None = None,
     out_dir: Path | None = None,
@@ -252,7 +259,11 @@ def evaluate_model(
     )
     classes = SharedClasses(arrays.label_set, model_classes)
     scored = restrict_to_label_set(arrays, classes.label_set)
-    conditions = ["clean", *(resize_grid_conditions() if resize_grid else [])]
+    conditions = [
+        "clean",
+        *(resize_grid_conditions() if resize_grid else []),
+        *(corruption_conditions() if corruptions else []),
+    ]
     metadata = scored.metadata.drop(columns=list(RUN_EXCLUDED_METADATA), errors="ignore")
     rows, throughput = evaluate_classifier(
         clf, scored.images, scored.labels, scored.sample_ids, metadata, conditions=conditions, classes=classes
