@@ -63,11 +63,17 @@ def synthetic_rows(
     *,
     skill: float = 0.7,
     seed: int = 0,
+    truth_seed: int | None = None,
 ) -> pd.DataFrame:
-    """Rows of a stored run: ``n`` samples under every condition, with an ``age_group`` metadata column."""
+    """Rows of a stored run: ``n`` samples under every condition, with an ``age_group`` metadata column.
+
+    ``truth_seed`` draws the labels apart from the predictions, so models of one split share their labels.
+    """
     rng = np.random.default_rng(seed)
     k = len(labels)
     truth = rng.integers(0, k, n)
+    if truth_seed is not None:
+        truth = np.random.default_rng(truth_seed).integers(0, k, n)
     frames = []
     for condition in conditions:
         hit = rng.random(n) < _hit_rate(condition, skill)

@@ -31,7 +31,7 @@ FIXTURE_RUNS = {
 def checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "checkpoints"
     for model_id, spec in FIXTURE_RUNS.items():
-        rows = synthetic_rows(n=120, seed=spec["seed"], skill=spec["skill"])
+        rows = synthetic_rows(n=120, seed=spec["seed"], skill=spec["skill"], truth_seed=0)
         write_model_dir(
             root, model_id, {("fer2013", "test"): rows}, params=spec["params"], latency_ms=spec["latency_ms"]
         )
@@ -49,7 +49,7 @@ def checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def fixture_rows(model_id: str) -> pd.DataFrame:
     spec = FIXTURE_RUNS[model_id]
-    return synthetic_rows(n=120, seed=spec["seed"], skill=spec["skill"])
+    return synthetic_rows(n=120, seed=spec["seed"], skill=spec["skill"], truth_seed=0)
 
 
 def run_page(name: str) -> AppTest:
