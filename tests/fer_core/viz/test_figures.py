@@ -155,7 +155,12 @@ def test_accuracy_vs_severity_starts_at_clean() -> None:
     assert list(fig.layout.xaxis.ticktext) == ["clean", "1", "2", "3"]
 
 
-HOSTILE = ["<a href='http://x.invalid'>click</a>", "![x](http://x.invalid/p.png)", "<b style='color:red'>s</b>", "%{y:HACK}"]
+HOSTILE = [
+    "<a href='http://x.invalid'>click</a>",
+    "![x](http://x.invalid/p.png)",
+    "<b style='color:red'>s</b>",
+    "%{y:HACK}",
+]
 
 
 def _texts(fig) -> list[str]:
