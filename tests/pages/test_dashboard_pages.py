@@ -5,8 +5,11 @@ Each test checks that a number the page shows equals the one fer_core.evaluation
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -309,3 +312,19 @@ def test_hostile_text_from_files_is_never_markup(tmp_path: Path, monkeypatch: py
     for chart in app.get("plotly_chart"):
         spec = str(chart.proto.spec)
         assert "<a href" not in spec and "style='x'" not in spec and "<img" not in spec, page
+
+
+def test_dashboard_pages_load_without_torch_or_opencv(checkpoints: Path) -> None:
+    """The dashboard runs on a light install: its pages import neither torch nor cv2 (checked in a fresh process)."""
+    code = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"for page in {list(PAGES)!r}:\n"
+        f"    app = AppTest.from_file({str(REPO_ROOT / 'pages')!r} + f'/{{page}}.py', default_timeout=120).run()\n"
+        "    assert not app.exception, (page, [e.message for e in app.exception])\n"
+        "print(sorted(m for m in ('torch', 'cv2') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
