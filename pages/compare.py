@@ -103,7 +103,9 @@ def filter_board(board: pd.DataFrame, runs: list[StoredRun]) -> pd.DataFrame:
     architectures = {run.model_id: run.card.architecture or "unknown" for run in runs}
     left, right = st.columns([3, 1])
     kinds = sorted(set(architectures.values()))
-    chosen = left.multiselect("Architectures", kinds, default=kinds, key="board_architectures", placeholder="all")
+    chosen = left.multiselect(
+        "Architectures", kinds, default=[], key="board_architectures", placeholder="all architectures"
+    )
     plain_only = right.toggle("Hide TTA rows", value=False, key="board_hide_tta")
     keep = board["model"].map(architectures).isin(chosen or kinds)
     if plain_only:
@@ -126,7 +128,10 @@ def leaderboard_section(board: pd.DataFrame, runs: list[StoredRun]) -> pd.DataFr
         width="stretch",
         height=ROW_PX * (len(board) + 1) + 3,
         column_order=[column for column in LEADERBOARD_COLUMNS if column in board.columns],
-        column_config={column: st.column_config.Column(label) for column, label in LEADERBOARD_COLUMNS.items()},
+        column_config={
+            column: st.column_config.Column(label, width="medium" if column == "model" else "small")
+            for column, label in LEADERBOARD_COLUMNS.items()
+        },
         placeholder="",  # a card without a latency: blank, not "None"
     )
     st.download_button(

@@ -168,6 +168,7 @@ DASHBOARD_VIEWS = [
     ("compare", "Calibration", "calibration"),
     ("robustness", "tab:Corruptions", "corruptions"),
     ("subgroups", "The gap across models", "subgroup_gaps"),
+    ("errors", "Most confident mistakes", "errors_faces"),
 ]
 
 
