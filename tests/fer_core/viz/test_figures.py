@@ -198,3 +198,28 @@ def test_hostile_labels_reach_no_chart_as_markup() -> None:
         for text in _texts(fig):
             assert "<a " not in text and "style='color:red'" not in text and "%{y:HACK" not in text, text
             assert "<b style" not in text
+
+
+def test_hostile_class_names_reach_no_demo_chart_as_markup() -> None:
+    from fer_core.viz import demo
+
+    labels = tuple(HOSTILE)
+    timeline = pd.DataFrame(
+        {
+            "time_s": [0.0, 0.5],
+            "too_small": [False, False],
+            "shown_as": [labels[0], labels[1]],
+            "confidence": [0.6, 0.7],
+            **{f"p_{name}": [0.25, 0.25] for name in labels},
+        }
+    )
+    shares = pd.DataFrame({name: [0.25] for name in labels}, index=[1])
+    charts = [
+        demo.probability_figure(labels, [0.25] * 4, title=f"Face 1: {labels[0]}"),
+        demo.top_emotion_figure(timeline, labels),
+        demo.stacked_probabilities_figure(timeline, labels),
+        demo.shares_figure(shares),
+    ]
+    for fig in charts:
+        for text in _texts(fig):
+            assert "<a " not in text and "<b style" not in text and "%{y:HACK" not in text, text
