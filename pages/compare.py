@@ -231,7 +231,7 @@ def latency_section(board: pd.DataFrame, colors: dict[str, str]) -> None:
 def reliability_section(chosen: list[StoredRun], colors: dict[str, str]) -> None:
     st.subheader("Calibration")
     tables = {run.model_id: metrics.reliability_table(metrics.condition_rows(run.rows)) for run in chosen}
-    left, right = st.columns([3, 1])
+    left, right = st.columns([2, 1])
     left.plotly_chart(figures.reliability_figure(tables, colors), key="reliability")
     eces = pd.DataFrame(
         {

@@ -2,7 +2,7 @@
 
 Builders take the tables of ``fer_core.evaluation.metrics`` and return a ``go.Figure`` with one shared look (white
 template, compact margins). Emotions keep their ``labels.emotion_color_hex`` colours everywhere; models get colours from
-a 50-colour palette, by position in the sorted list of every model id, so one model has one colour on every page.
+a 45-colour palette, by position in the sorted list of every model id, so one model has one colour on every page.
 
 Every text that comes from files (model ids, class names, group values, column names) goes through :func:`safe`:
 Plotly renders a subset of HTML in titles, labels, legends and hover text, so a label such as ``<a href=...>``
@@ -39,8 +39,12 @@ __all__ = [
 ]
 
 _TEMPLATE = "plotly_white"
-# Alphabet (26) then Dark24: 50 distinct colours before any repeats.
-_MODEL_PALETTE = (*plotly.colors.qualitative.Alphabet, *plotly.colors.qualitative.Dark24)
+# Dark24, then Alphabet without its pale colours (unreadable on white): 45 distinct colours before any repeats.
+_PALE = {"#E2E2E2", "#F7E1A0", "#FBE426", "#16FF32", "#1CFFCE", "#DEA0FD", "#F8A19F"}
+_MODEL_PALETTE = (
+    *plotly.colors.qualitative.Dark24,
+    *(c for c in plotly.colors.qualitative.Alphabet if c.upper() not in _PALE),
+)
 
 
 def safe(text: object) -> str:
@@ -320,13 +324,18 @@ def interval_figure(
     return _finish(fig, safe(title), height=max(240, 90 + 26 * len(table)))
 
 
+RELIABILITY_MIN_BIN = 10  # faces; a bin with fewer is noise (one face: 0 % or 100 %) and is left off the diagram
+
+
 def reliability_figure(tables: Mapping[str, pd.DataFrame], colors: Mapping[str, str] | None = None) -> go.Figure:
     """Reliability diagram: accuracy against mean confidence per confidence bin, one line per model, the diagonal
-    for perfect calibration; marker area is the bin's share of samples. Below the diagonal: over-confident."""
+    for perfect calibration; marker area is the bin's share of samples. Below the diagonal: over-confident.
+    Bins with fewer than ``RELIABILITY_MIN_BIN`` faces are left off (the ECE still counts them)."""
     colors = colors or model_colors(list(tables))
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "#999", "dash": "dot"}, name="calibrated")
     for model, table in tables.items():
+        table = table[table["n"] >= RELIABILITY_MIN_BIN]
         share = table["n"] / max(float(table["n"].sum()), 1.0)
         fig.add_scatter(
             x=table["confidence"],
@@ -343,7 +352,7 @@ def reliability_figure(tables: Mapping[str, pd.DataFrame], colors: Mapping[str, 
         )
     fig.update_xaxes(title="mean confidence (max probability) in the bin", range=[0, 1])
     fig.update_yaxes(title="accuracy in the bin", range=[0, 1], tickformat=".0%")
-    return _finish(fig, "Reliability diagram (clean)", height=460)
+    return _finish(fig, f"Reliability diagram (clean; bins of {RELIABILITY_MIN_BIN}+ faces)", height=460)
 
 
 def accuracy_vs_severity_figure(
