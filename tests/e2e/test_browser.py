@@ -29,6 +29,10 @@ PAGES = {
     "subgroups": "subgroups",
     "errors": "errors",
 }
+# Streamlit serves st.image pixels as media files fetched after the page is drawn
+IMAGES_LOADED = (
+    "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')].every(i => i.complete && i.naturalWidth > 0)"
+)
 ERROR_SELECTORS = ("[data-testid='stException']", "[data-testid='stAlertContentError']")
 WEBRTC_IFRAME = "iframe[title*='streamlit_webrtc']"
 PAGE_LOAD_TIMEOUT_S = 60.0
@@ -158,7 +162,9 @@ def test_image_page_finds_every_face_of_an_uploaded_group_photo(page, app_url, s
     wait_for_text(page, "faces in one batch", PAGE_LOAD_TIMEOUT_S)
     wait_until_idle(page)
     assert page_errors(page) == []
-    page.get_by_text("Red: covering this region").first.scroll_into_view_if_needed()
+    toggle = page.get_by_text("What drove the answer?").first
+    page.evaluate("(el) => el.scrollIntoView({block: 'start'})", toggle.element_handle())
+    page.wait_for_function(IMAGES_LOADED, timeout=PAGE_LOAD_TIMEOUT_S * 1000)
     save_screenshot(page, screenshots_dir, "saliency")
 
 
@@ -168,7 +174,6 @@ DASHBOARD_VIEWS = [
     ("compare", "Calibration", "calibration"),
     ("robustness", "tab:Corruptions", "corruptions"),
     ("subgroups", "The gap across models", "subgroup_gaps"),
-    ("errors", "Most confident mistakes", "errors_faces"),
 ]
 
 
@@ -183,6 +188,7 @@ def test_dashboard_view_renders(page, app_url, screenshots_dir, path, target, na
         heading = page.locator("[data-testid='stHeading']", has_text=target).first
         heading.scroll_into_view_if_needed()
         page.evaluate("(el) => el.scrollIntoView({block: 'start'})", heading.element_handle())
+        page.wait_for_function(IMAGES_LOADED, timeout=PAGE_LOAD_TIMEOUT_S * 1000)
         page.wait_for_timeout(1500)
     assert page_errors(page) == []
     save_screenshot(page, screenshots_dir, name)
