@@ -15,8 +15,9 @@ PAGES = {
     ],
     "Model comparison": [
         st.Page("pages/compare.py", title="Leaderboard", icon=":material/leaderboard:"),
-        st.Page("pages/robustness.py", title="Resize robustness", icon=":material/photo_size_select_small:"),
+        st.Page("pages/robustness.py", title="Robustness", icon=":material/photo_size_select_small:"),
         st.Page("pages/subgroups.py", title="Subgroups", icon=":material/groups:"),
+        st.Page("pages/errors.py", title="Errors", icon=":material/error:"),
     ],
 }
 

@@ -16,11 +16,21 @@ import pandas as pd
 import streamlit as st
 
 from fer_app.plain_text import literal
-from fer_core.store.model_dir import CARD_FILE, HISTORY_FILE, Checkpoints, ModelDir
+from fer_core.evaluation import metrics
+from fer_core.store.json_files import ModelLoadError
+from fer_core.store.model_dir import CARD_FILE, HEAD_SEPARATOR, HISTORY_FILE, Checkpoints, ModelDir
 from fer_core.store.runs import RunFormatError, RunScan, StoredRun, load_history, scan_runs
+from fer_core.viz import figures
 
 __all__ = [
+    "all_model_colors",
+    "cached_intervals",
     "checkpoints_root",
+    "data_root",
+    "default_first",
+    "default_model_id",
+    "drop_duplicate_ids",
+    "folded_scoring_notes",
     "grid_columns",
     "load_all_runs",
     "load_histories",
@@ -32,6 +42,10 @@ __all__ = [
     "show_scoring_notes",
 ]
 
+DATA_ENV = "FER_DATA_DIR"
+# One bootstrap convention on every page and in the README (scripts/readme_tables.py): 1000 resamples, seed 0.
+N_BOOT = 1000
+SEED = 0
 EVALUATE_COMMAND = (
     "python -m fer_core evaluate --model <model> --dataset <fer2013|ferplus|affectnet|rafdb|imagefolder> "
     "--dataset-path <folder> --split test --resize-grid"
@@ -110,13 +124,87 @@ def show_empty_guidance(root: Path) -> None:
     )
 
 
+def drop_duplicate_ids(runs: list[StoredRun]) -> tuple[list[StoredRun], list[str]]:
+    """One run per (model id, dataset, split): a second model folder with the same id (a copied directory) is
+    left out with a warning naming both folders, instead of two rows every page would confuse."""
+    kept: dict[tuple[str, str, str], StoredRun] = {}
+    warnings = []
+    for run in runs:
+        key = (run.model_id, run.dataset, run.split)
+        first = kept.get(key)
+        if first is None:
+            kept[key] = run
+            continue
+        folders = [os.path.relpath(r.path.parent.parent, checkpoints_root()) for r in (first, run)]
+        warnings.append(
+            f"two model folders, {folders[0]} and {folders[1]}, hold a run of model id {run.model_id} on "
+            f"{run.dataset} {run.split}; showing the one in {folders[0]}. Give the copy its own id in its card.json "
+            "and its runs' sidecars, or remove it."
+        )
+    return list(kept.values()), warnings
+
+
 def runs_or_guidance() -> list[StoredRun]:
-    """Every readable stored run; malformed ones are shown as warnings, and guidance when there are none."""
+    """Every readable stored run; malformed ones and duplicate ids are shown as warnings, guidance when none."""
     scan = load_all_runs()
     show_problems(scan)
-    if not scan.runs:
+    runs, warnings = drop_duplicate_ids(scan.runs)
+    for warning in warnings:
+        st.warning(literal(warning), icon=":material/warning:")
+    if not runs:
         show_empty_guidance(checkpoints_root())
-    return scan.runs
+    return runs
+
+
+def default_model_id() -> str | None:
+    """The default model's directory name (``default.json``), None when there is none or it cannot be read."""
+    try:
+        return Checkpoints.at().default_name()
+    except (ModelLoadError, OSError):
+        return None
+
+
+def _is_default(model_id: str, default: str | None) -> bool:
+    """A plain (no TTA) run of the default model, or of any of its heads when the default names none."""
+    if default is None or " +" in model_id:
+        return False
+    return model_id == default or (HEAD_SEPARATOR not in default and model_id.startswith(default + HEAD_SEPARATOR))
+
+
+def default_first(model_ids: list[str]) -> list[str]:
+    """``model_ids`` with the default model's runs moved to the front (pages open on the default model)."""
+    default = default_model_id()
+    return sorted(model_ids, key=lambda model: not _is_default(model, default))
+
+
+def default_runs(model_ids: list[str]) -> list[str]:
+    """The ids among ``model_ids`` that are runs of the default model."""
+    default = default_model_id()
+    return [model for model in model_ids if _is_default(model, default)]
+
+
+def all_model_colors(runs: list[StoredRun]) -> dict[str, str]:
+    """One colour per model id, from the sorted ids of every run (so a model keeps its colour on every page)."""
+    return figures.model_colors(sorted({run.model_id for run in runs}))
+
+
+def data_root() -> Path:
+    """Where the datasets are (``FER_DATA_DIR``; default ``../shared/data`` beside the repository)."""
+    configured = os.environ.get(DATA_ENV)
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@st.cache_resource(max_entries=8, show_spinner="Bootstrapping intervals...")
+def _intervals_cached(root: str, fingerprint: tuple, dataset: str, split: str, _runs: tuple) -> pd.DataFrame:
+    del root, fingerprint, dataset, split  # the cache key; the runs follow from it
+    return metrics.leaderboard_intervals(list(_runs), n_boot=N_BOOT, seed=SEED)
+
+
+def cached_intervals(runs: list[StoredRun]) -> pd.DataFrame:
+    """The leaderboard's bootstrap intervals of one dataset split, computed once per state of the checkpoints."""
+    root = checkpoints_root()
+    dataset, split = (runs[0].dataset, runs[0].split) if runs else ("", "")
+    return _intervals_cached(str(root), _fingerprint(root), dataset, split, tuple(runs))
 
 
 def _dataset_choices(runs: list[StoredRun]) -> dict[tuple[str, str], int]:
@@ -186,8 +274,27 @@ def scoring_note(run: StoredRun) -> str | None:
     )
 
 
+def folded_scoring_notes(runs: list[StoredRun]) -> str | None:
+    """What the runs did not score in one line: each distinct note once per dataset split, with the models it
+    applies to ("every model" when all the split's runs share it); None when every run scored everything."""
+    by_note: dict[tuple[str, str], list[str]] = {}
+    per_split = Counter((run.dataset, run.split) for run in runs)
+    for run in runs:
+        note = scoring_note(run)
+        if note:
+            split = f"{literal(f'{run.dataset} {run.split}')}"
+            prefix = f"{literal(run.model_id)} on {split}: "
+            by_note.setdefault((split, note.removeprefix(prefix)), []).append(run)
+    parts = []
+    for (split, note), noted in by_note.items():
+        everyone = len(noted) == per_split[(noted[0].dataset, noted[0].split)]
+        who = "every model" if everyone else ", ".join(literal(run.model_id) for run in noted)
+        parts.append(f"{split}, {who}: {note}")
+    return " ".join(parts) or None
+
+
 def show_scoring_notes(runs: list[StoredRun]) -> None:
-    """One note per run that was not scored on every image and class of its dataset split."""
-    notes = [note for note in map(scoring_note, runs) if note]
+    """What the runs of the shown split did not score, folded into one line."""
+    notes = folded_scoring_notes(runs)
     if notes:
-        st.info("\n\n".join(notes), icon=":material/rule:")
+        st.caption(f":material/rule: Not scored: {notes}")

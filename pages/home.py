@@ -18,7 +18,11 @@ PAGE_LINKS = (
     ("pages/image.py", "Image: analyse your photos, download the results", ":material/image:"),
     ("pages/video.py", "Video: annotate a clip, emotion timeline per face", ":material/movie:"),
     ("pages/compare.py", "Leaderboard: compare the trained models", ":material/leaderboard:"),
-    ("pages/robustness.py", "Resize robustness: accuracy on shrunken faces", ":material/photo_size_select_small:"),
+    (
+        "pages/robustness.py",
+        "Robustness: accuracy on shrunken, blurred, noisy, dark or covered faces",
+        ":material/photo_size_select_small:",
+    ),
     ("pages/subgroups.py", "Subgroups: kids vs adults, with bootstrap intervals", ":material/groups:"),
 )
 

@@ -25,9 +25,10 @@ from fer_core.apps.photo import (
     results_table,
     sample_photo_bytes,
 )
+from fer_core.apps.saliency import occlusion_saliency, saliency_overlay
 from fer_core.labels import prob_column
 from fer_core.vision.detect import FaceDetector, no_face_reason
-from fer_core.vision.pipeline import ClassifierLike, PipelineSettings
+from fer_core.vision.pipeline import ClassifierLike, PipelineSettings, crop_face
 from fer_core.viz.demo import probability_figure
 
 enter_through_navigation()
@@ -61,6 +62,29 @@ def analyse_safely(
         return analyse_image(name, data, classifier, detector, settings, whole_image=whole_image)
     except Exception as err:  # one file's failure must not take the other uploads' results down
         return ImageAnalysis(name, error=f"{name}: the analysis failed ({type(err).__name__}: {err})")
+
+
+def saliency_section(analysis: ImageAnalysis, classifier, margin: float, key: str) -> None:
+    """On demand: the occlusion map of one face (what moved its prediction), with what it cost."""
+    classified = [(n, f) for n, f in enumerate(analysis.result.faces, 1) if f.probabilities is not None]
+    if not classified or not st.toggle("What drove the answer? (occlusion saliency)", key=f"saliency_on_{key}"):
+        return
+    numbers = [n for n, _ in classified]
+    number = st.selectbox("Face", numbers, key=f"saliency_face_{key}") if len(numbers) > 1 else numbers[0]
+    face = dict(classified)[number]
+    margin = 0.0 if analysis.whole_image else margin
+    saliency = occlusion_saliency(classifier, crop_face(analysis.decoded.bgr, face.box, margin), classifier.input_size)
+    left, right = st.columns([1, 2])
+    left.image(saliency_overlay(saliency), caption=f"Face {number}", width=192)
+    target = literal(analysis.result.labels[saliency.target])
+    right.markdown(
+        f"Red: covering this region lowered the probability of {target} ({saliency.probability:.0%}) - it supported "
+        "the answer. Blue: covering it raised it. Colour strength is relative to this face's strongest region."
+    )
+    right.caption(
+        f"A grey square slid over the face at the model's {classifier.input_size} px input: {saliency.forward_passes} "
+        f"faces in one batch, {saliency.milliseconds:.0f} ms on this server ({classifier.backend})."
+    )
 
 
 def show_faces(analysis: ImageAnalysis, key: str) -> None:
@@ -109,6 +133,8 @@ def show_image(
                 help="For a photo that is already a tight face crop, where the detector has no context to work with.",
             )
         show_faces(analysis, key)
+        if analysis.result.faces:
+            saliency_section(analysis, classifier, settings.crop_margin, key)
     return analysis
 
 

@@ -10,6 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from fer_app.dashboard_data import (
+    N_BOOT,
+    SEED,
+    all_model_colors,
+    default_first,
+    default_runs,
     grid_columns,
     runs_or_guidance,
     select_dataset_runs,
@@ -26,8 +31,6 @@ DEFAULT_COLUMN = "age_group"
 # The README's convention (scripts/readme_tables.py): adult minus child, 1000 resamples, seed 0, so the page and
 # the README show the same numbers.
 DEFAULT_GAP = ("adult", "child")
-N_BOOT = 1000
-SEED = 0
 GROUP_NOTE = (
     f"`{metrics.UNKNOWN_GROUP}`: the sample has no value in this column; `unclear`: annotators could not tell. "
     "Both are shown as groups of their own."
@@ -37,7 +40,7 @@ GROUP_NOTE = (
 def choose_run_and_rows(runs: list[StoredRun]) -> tuple[StoredRun, str, pd.DataFrame] | None:
     """Model, metadata column and condition widgets; the chosen run, column and rows (None: nothing to split)."""
     by_model = {run.model_id: run for run in runs}
-    run = by_model[st.selectbox("Model", list(by_model), key="subgroups_model")]
+    run = by_model[st.selectbox("Model", default_first(list(by_model)), key="subgroups_model")]
     columns = metrics.metadata_columns(run.rows)
     if not columns:
         run_name = literal(f"{run.dataset} {run.split}")
@@ -66,7 +69,7 @@ def table_column_config(table: pd.DataFrame) -> dict:
 
 
 def table_section(rows: pd.DataFrame, column: str, labels: tuple[str, ...]) -> None:
-    st.subheader(f"Per {column}")
+    st.subheader(f"Per {literal(column)}")
     st.caption(f"Accuracy, macro-F1 and recall per class, in %. {GROUP_NOTE}")
     table = metrics.subgroup_table(rows, column, labels).reset_index()
     shares = [c for c in table.columns if c not in ("group", "n")]
@@ -78,7 +81,8 @@ def table_section(rows: pd.DataFrame, column: str, labels: tuple[str, ...]) -> N
         placeholder="",  # a class absent from a small group has no recall: blank, not "None"
     )
     ci = metrics.subgroup_accuracy_ci(rows, column, n_boot=N_BOOT, seed=SEED)
-    st.plotly_chart(figures.subgroup_bars_figure(ci, title=f"Accuracy per {column}"), key="subgroup_bars")
+    title = f"Accuracy per {figures.safe(column)}"
+    st.plotly_chart(figures.subgroup_bars_figure(ci, title=title), key="subgroup_bars")
 
 
 def _default_pair(groups: list[str]) -> tuple[int, int]:
@@ -87,22 +91,48 @@ def _default_pair(groups: list[str]) -> tuple[int, int]:
     return 0, 1
 
 
-def gap_section(rows: pd.DataFrame, column: str) -> None:
-    """Accuracy difference between two groups (adults minus kids by default) with its bootstrap 95% interval."""
+def gap_section(rows: pd.DataFrame, column: str) -> tuple[str, str] | None:
+    """Accuracy difference between two groups (adults minus kids by default) with its bootstrap 95% interval;
+    returns the two groups chosen (None when there are fewer than two)."""
     st.subheader("Accuracy gap")
     groups = list(metrics.subgroup_table(rows, column).index)
     if len(groups) < 2:
-        st.info(f"Only one {column} group in these rows; a gap needs two.")
-        return
+        st.info(f"Only one {literal(column)} group in these rows; a gap needs two.")
+        return None
     first, second = _default_pair(groups)
     left, right = st.columns(2)
     group_a = left.selectbox("Group A", groups, index=first, key="gap_group_a")
     group_b = right.selectbox("Group B", groups, index=second, key="gap_group_b")
     gap, lo, hi = metrics.subgroup_gap_ci(rows, column, group_a, group_b, n_boot=N_BOOT, seed=SEED)
-    st.metric(f"Accuracy of {group_a} minus {group_b}", gap_text(gap))
+    st.metric(f"Accuracy of {literal(group_a)} minus {literal(group_b)}", gap_text(gap))
     st.caption(
         f"95% bootstrap CI {lo * 100:.2f} to {hi * 100:.2f} points ({N_BOOT} resamples within each group, "
         f"seed {SEED}). An interval that contains 0 means the difference may be chance."
+    )
+    return group_a, group_b
+
+
+def every_model_gap_section(runs: list[StoredRun], column: str, groups: tuple[str, str], colors: dict) -> None:
+    """The same gap for every model of the split, with its interval, largest first: is a gap one model's or all's?"""
+    group_a, group_b = groups
+    st.subheader("The gap across models")
+    gaps = metrics.subgroup_gaps(runs, column, group_a, group_b, n_boot=N_BOOT, seed=SEED)
+    if gaps.empty:
+        st.caption(f"No run of this split has both groups in {literal(column)}.")
+        return
+    shown = gaps.sort_values("gap", ascending=False, ignore_index=True)
+    for name in ("gap", "lo", "hi"):
+        shown[name] = 100 * shown[name]
+    axis = f"accuracy of {figures.safe(group_a)} minus {figures.safe(group_b)}, points (95% bootstrap CI)"
+    figure = figures.interval_figure(
+        shown, value="gap", axis_title=axis, colors=colors, highlight=default_runs(list(shown["model"]))
+    )
+    st.plotly_chart(figure, key="every_model_gap")
+    above = int((shown["lo"] > 0).sum())
+    below = int((shown["hi"] < 0).sum())
+    st.caption(
+        f"Clean condition. {above} of {len(shown)} models are reliably better on {literal(group_a)} (interval above "
+        f"0), {below} reliably better on {literal(group_b)}; the default model is in bold."
     )
 
 
@@ -112,7 +142,7 @@ def gap_text(gap: float) -> str:
 
 
 def confusion_section(rows: pd.DataFrame, column: str, labels: tuple[str, ...]) -> None:
-    st.subheader(f"Confusion matrices per {column}")
+    st.subheader(f"Confusion matrices per {literal(column)}")
     normalized = st.toggle("Row-normalised", value=True, key="subgroup_confusion_normalized")
     matrices = metrics.per_group_confusion(rows, column, labels, normalize=normalized)
     counts = metrics.group_values(rows, column).value_counts()
@@ -126,12 +156,15 @@ def main() -> None:
     all_runs = runs_or_guidance()
     if not all_runs:
         return
-    chosen = choose_run_and_rows(select_dataset_runs(all_runs, key="subgroups_dataset"))
+    runs = select_dataset_runs(all_runs, key="subgroups_dataset")
+    chosen = choose_run_and_rows(runs)
     if chosen is None:
         return
     run, column, rows = chosen
     table_section(rows, column, run.labels)
-    gap_section(rows, column)
+    groups = gap_section(rows, column)
+    if groups is not None:
+        every_model_gap_section(runs, column, groups, all_model_colors(all_runs))
     confusion_section(rows, column, run.labels)
 
 

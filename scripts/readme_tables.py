@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from fer_core.evaluation import metrics
+from fer_core.evaluation.conditions import CORRUPTIONS
 from fer_core.store.model_dir import DEFAULT_FILE, Checkpoints
 from fer_core.store.runs import StoredRun, discover_runs
 
@@ -30,21 +31,75 @@ def _number(value: object, spec: str) -> str:
     return "-" if pd.isna(value) else format(value, spec)
 
 
-def leaderboard_markdown(runs: list[StoredRun]) -> str:
-    board = metrics.leaderboard([r for r in runs if r.split == "test"])
+N_BOOT, SEED = 1000, 0  # the dashboard's convention (fer_app.dashboard_data)
+
+
+def _timed_on(run: StoredRun) -> str:
+    """How the latency column was measured: the card's backend; TTA rows were not timed (the card times the plain
+    model, so its figure would understate a 2- or 10-view run)."""
+    if " +" in run.model_id:
+        return "not timed"
+    latency = run.card.latency
+    return latency.backend if latency is not None and latency.backend else "-"
+
+
+def leaderboard_markdown(runs: list[StoredRun], dataset: str) -> str:
+    """One table per dataset: the test runs ranked by accuracy, with 95 % bootstrap intervals."""
+    chosen = [r for r in runs if r.split == "test" and r.dataset == dataset]
+    board = metrics.leaderboard(chosen)
+    intervals = metrics.leaderboard_intervals(chosen, n_boot=N_BOOT, seed=SEED)
+    by_model = {run.model_id: run for run in chosen}
     lines = [
-        "| model | dataset (test split) | n | accuracy % | balanced acc. % | macro-F1 % | ECE | params | MFLOPs | "
-        "train CPU-h | CPU ms/face |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"**{dataset}** test split (n = {board['n'].max()}; 95 % CI: percentile bootstrap, {N_BOOT:,} resamples, "
+        f"seed {SEED}):",
+        "",
+        "| model | accuracy % | 95 % CI | balanced acc. % | macro-F1 % | 95 % CI | ECE | params | MFLOPs | "
+        "train CPU-h | CPU ms/face | timed on |",
+        "|---|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in board.to_dict("records"):
+        model = row["model"]
+        ci = intervals.loc[model]
+        timed_on = _timed_on(by_model[model])
+        latency = row["CPU latency ms"] if timed_on != "not timed" else float("nan")
         lines.append(
-            f"| {row['model']} | {row['dataset']} | {row['n']} | {_pct(row['accuracy'])} | "
-            f"{_pct(row['balanced accuracy'])} | {_pct(row['macro-F1'])} | {row['ECE']:.3f} | "
+            f"| {model} | {_pct(row['accuracy'])} | {_pct(ci['accuracy lo'])}-{_pct(ci['accuracy hi'])} | "
+            f"{_pct(row['balanced accuracy'])} | {_pct(row['macro-F1'])} | "
+            f"{_pct(ci['macro-F1 lo'])}-{_pct(ci['macro-F1 hi'])} | {row['ECE']:.3f} | "
             f"{_number(row['params'], ',.0f')} | {_number(row['MFLOPs'], '.1f')} | "
-            f"{_number(row['train CPU-h'], '.2f')} | {_number(row['CPU latency ms'], '.2f')} |"
+            f"{_number(row['train CPU-h'], '.2f')} | {_number(latency, '.2f')} | {timed_on} |"
         )
     return "\n".join(lines)
+
+
+def corruption_markdown(runs: list[StoredRun]) -> str:
+    """Per dataset, every test run with corruption conditions: clean, mean over the 27 corrupted conditions,
+    relative to clean, the worst corruption, and each corruption's mean over its three severities."""
+    kinds = list(CORRUPTIONS)
+    sections = []
+    for dataset in sorted({run.dataset for run in runs}):
+        summary = metrics.corruption_summary([run for run in runs if run.dataset == dataset])
+        if summary.empty:
+            continue
+        lines = [
+            f"**{dataset}** test split, accuracy % (mean over severities 1-3 per corruption):",
+            "",
+            "| model | clean | mean corrupted | relative | worst | " + " | ".join(kinds) + " |",
+            "|---|---:|---:|---:|---|" + "---:|" * len(kinds),
+        ]
+        for row in summary.to_dict("records"):
+            cells = [_pct(row["clean"]), _pct(row["mean corrupted"]), f"{100 * row['relative']:.1f} %", row["worst"]]
+            cells += [_pct(row.get(kind, float("nan"))) for kind in kinds]
+            lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+        sections.append("\n".join(lines))
+    if not sections:
+        return ""
+    intro = (
+        "Webcam corruptions (`python -m fer_core evaluate --corruptions`; blur, motion blur, sensor noise, JPEG, "
+        "under- and over-exposure, low contrast, eye band and mouth covered, three severities each; what each "
+        "severity is: the Robustness page or `fer_core/evaluation/conditions.py`):"
+    )
+    return "\n\n".join([intro, *sections])
 
 
 ROBUSTNESS_PAIR = "area>cubic"  # the pair a camera pipeline most resembles: area shrink, cubic enlarge
@@ -55,7 +110,7 @@ def robustness_markdown(runs: list[StoredRun]) -> str:
     """One row per test run: clean accuracy and accuracy with faces shrunk to N px (area) and enlarged (cubic)."""
     lines = [
         f"Accuracy % on the test split with faces shrunk to N px and enlarged back ({ROBUSTNESS_PAIR}; every pair "
-        "is on the Resize robustness page):",
+        "is on the Robustness page):",
         "",
         "| model | dataset | clean | " + " | ".join(f"{px} px" for px in ROBUSTNESS_SIZES) + " |",
         "|---|---|---:|" + "---:|" * len(ROBUSTNESS_SIZES),
@@ -124,7 +179,9 @@ def results_section(checkpoints: Path) -> str:
     if not runs:
         return "No stored runs yet."
     tests = [run for run in runs if run.split == "test"]
-    sections = [leaderboard_markdown(runs), robustness_markdown(tests), subgroup_markdown(tests)]
+    boards = [leaderboard_markdown(runs, dataset) for dataset in sorted({run.dataset for run in tests})]
+    corruptions = corruption_markdown(tests)
+    sections = [*boards, robustness_markdown(tests), *([corruptions] if corruptions else []), subgroup_markdown(tests)]
     if (checkpoints / DEFAULT_FILE).is_file():
         sections.insert(0, default_markdown(checkpoints))
     return "\n\n".join(sections)

@@ -32,14 +32,19 @@ AGE_GROUPS = ("child", "adult", "adult", "unclear", None)
 GRID_CONDITIONS = (
     "clean",
     *(f"resize:{px}:{pair}" for pair in ("cubic>cubic", "area>cubic") for px in (32, 16, 8)),
+    *(f"{kind}:{severity}" for kind in ("blur", "eyes") for severity in (1, 2, 3)),
 )
 
 
 def _hit_rate(condition: str, skill: float) -> float:
-    """Clean accuracy ``skill``, dropping as the resize target gets smaller (so tables have a visible trend)."""
+    """Clean accuracy ``skill``, dropping as the resize target gets smaller or a corruption's severity grows (so
+    tables have a visible trend)."""
     if condition == "clean":
         return skill
-    px = int(condition.split(":")[1])
+    kind, value = condition.split(":")[:2]
+    if kind != "resize":
+        return skill * (1 - 0.15 * int(value))
+    px = int(value)
     return skill * (0.4 + 0.6 * px / 48)
 
 
@@ -58,11 +63,17 @@ def synthetic_rows(
     *,
     skill: float = 0.7,
     seed: int = 0,
+    truth_seed: int | None = None,
 ) -> pd.DataFrame:
-    """Rows of a stored run: ``n`` samples under every condition, with an ``age_group`` metadata column."""
+    """Rows of a stored run: ``n`` samples under every condition, with an ``age_group`` metadata column.
+
+    ``truth_seed`` draws the labels apart from the predictions, so models of one split share their labels.
+    """
     rng = np.random.default_rng(seed)
     k = len(labels)
     truth = rng.integers(0, k, n)
+    if truth_seed is not None:
+        truth = np.random.default_rng(truth_seed).integers(0, k, n)
     frames = []
     for condition in conditions:
         hit = rng.random(n) < _hit_rate(condition, skill)

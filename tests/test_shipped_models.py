@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from fer_core.evaluation import metrics
-from fer_core.evaluation.evaluate import DEFAULT_PAIRS, DEFAULT_SIZES, evaluate_classifier
+from fer_core.evaluation.evaluate import DEFAULT_PAIRS, DEFAULT_SIZES, corruption_conditions, evaluate_classifier
 from fer_core.serving.classifier import load_model
 from fer_core.serving.quantize import int8_weight_extremes
 from fer_core.store.card import ModelCard
@@ -69,7 +69,8 @@ def test_test_run_has_clean_grid_and_age_groups_and_matches_the_card(name, model
     run = load_run(CHECKPOINTS_DIR / name / "runs" / f"{dataset}-test.parquet", ModelCard.from_dict(_card(name)))
     assert run.model_id == model
     expected = {"clean"} | {f"resize:{px}:{d}>{u}" for d, u in DEFAULT_PAIRS for px in DEFAULT_SIZES}
-    assert set(run.conditions) == expected
+    corruptions = set(corruption_conditions())
+    assert set(run.conditions) in (expected, expected | corruptions)  # evaluate --corruptions adds the second set
     assert run.rows["age_group"].notna().any()
     clean = metrics.condition_rows(run.rows, "clean")
     assert headline["accuracy"] == round(metrics.accuracy(clean), 5)
@@ -84,7 +85,8 @@ def test_fresh_evaluation_reproduces_the_stored_run(name, model, dataset, headli
 
     run = load_run(CHECKPOINTS_DIR / name / "runs" / f"{dataset}-test.parquet", ModelCard.from_dict(_card(name)))
     arrays = load_split(dataset, data_root / dataset, "test", label_mode=run.info.label_mode)
-    clf = load_model(model, backend=run.info.backend or "torch")
+    recorded = run.info.backend or "torch"
+    clf = load_model(model, backend=recorded if recorded in ("torch", "onnx") else "auto")  # "onnx+torch": an ensemble
     rows, _ = evaluate_classifier(clf, arrays.images, arrays.labels, arrays.sample_ids, progress=False)
     stored = metrics.condition_rows(run.rows, "clean").set_index("sample_id").loc[rows["sample_id"]]
     assert (stored["pred"].to_numpy() == rows["pred"].to_numpy()).mean() > 0.999

@@ -127,6 +127,11 @@ def _recipe_dataset(recipe: str) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from fer_core.apps.workflows import evaluate_model
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
     parquet_path, info = evaluate_model(
         args.model,
         dataset=args.dataset,
@@ -134,6 +139,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split=args.split,
         label_mode=args.label_mode,
         resize_grid=args.resize_grid,
+        corruptions=args.corruptions,
         tta=args.tta,
         backend=args.backend,
         out_dir=Path(args.out) if args.out else None,
@@ -278,12 +284,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
     evaluate.add_argument("--label-mode", default="majority", help="FER+: majority | plurality50")
     evaluate.add_argument("--resize-grid", action="store_true", help="add the resize-robustness conditions")
+    evaluate.add_argument(
+        "--corruptions",
+        action="store_true",
+        help="add the webcam corruptions (blur, motion, noise, jpeg, dark, bright, contrast, eyes, mouth; severities "
+        "1-3); conditions of the stored run of the same weights that are not evaluated again are kept",
+    )
     evaluate.add_argument("--tta", default="none", choices=["none", "flip", "tencrop"])
     evaluate.add_argument(
         "--backend",
         choices=["auto", "torch", "onnx"],
         help="default: torch, or onnx for a model with only an ONNX file",
     )
+    evaluate.add_argument("--threads", type=int, help="torch CPU threads (ONNX Runtime always uses 1)")
     evaluate.add_argument("--out", help="model directory to write runs/ into (default: the model's own)")
     evaluate.add_argument("--label-set", help="imagefolder: fer2013 | ferplus (default: the model's classes)")
     evaluate.add_argument(

@@ -20,6 +20,7 @@ from fer_core.data import (
 from fer_core.evaluation.evaluate import (
     RunCollisionError,
     check_run_target,
+    corruption_conditions,
     evaluate_classifier,
     has_own_transform,
     resize_grid_conditions,
@@ -226,6 +227,7 @@ def evaluate_model(
     split: str = "test",
     label_mode: str = "majority",
     resize_grid: bool = False,
+    corruptions: bool = False,
     tta: str = "none",
     backend: str | None = None,
     out_dir: Path | None = None,
@@ -279,7 +281,11 @@ def evaluate_model(
     home = out_dir is None and tta == "none" and split == "test" and is_home_run(clf, dataset, run_dataset, classes)
     if home and not overwrite:
         check_card_metrics(clf, planned)
-    conditions = ["clean", *(resize_grid_conditions() if resize_grid else [])]
+    conditions = [
+        "clean",
+        *(resize_grid_conditions() if resize_grid else []),
+        *(corruption_conditions() if corruptions else []),
+    ]
     metadata = scored.metadata.drop(columns=list(RUN_EXCLUDED_METADATA), errors="ignore")
     rows, throughput = evaluate_classifier(
         clf, scored.images, scored.labels, scored.sample_ids, metadata, conditions=conditions, classes=classes

@@ -10,8 +10,8 @@ A model scored on a dataset with other classes is scored on the classes both hav
 (:class:`fer_core.labels.SharedClasses`): the rows then hold only those classes, the sidecar's ``scoring`` says
 which were left out and how many images that dropped.
 
-Resize conditions follow the low-resolution study the project grew from: a 48 px face is shrunk to ``px`` with one
-OpenCV interpolation and enlarged back to the model's input size with another (``resize:32:area>cubic``). A model
+Conditions (``clean``, ``resize:<px>:<down>><up>``, corruptions such as ``blur:2``) follow the one grammar of
+:mod:`fer_core.evaluation.conditions`. A model
 with its own transform (a transformers or timm model: colour, its own size) gets the dataset's images as they are;
 a resize condition then shrinks them and enlarges them back to their own size, and the model's transform follows.
 """
@@ -32,11 +32,21 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fer_core.data.preprocess import resize_interpolation, resize_stack
+from fer_core.evaluation.conditions import (
+    DEFAULT_PAIRS,
+    DEFAULT_SIZES,
+    INTERPOLATION_NAMES,
+    Corruption,
+    corruption_conditions,
+    parse_condition,
+    resize_grid_conditions,
+)
 from fer_core.labels import SharedClasses, labels_of_columns, prob_column
 from fer_core.serving.classifier import AnyClassifier, weights_sha256
 from fer_core.store.json_files import ModelLoadError, read_json_object
 from fer_core.store.model_dir import ModelDir
-from fer_core.store.runs import RunInfo, save_run
+from fer_core.store.runs import RunFormatError, RunInfo, load_run, save_run
+from fer_core.vision.corruptions import corrupt
 
 __all__ = [
     "DEFAULT_PAIRS",
@@ -45,6 +55,7 @@ __all__ = [
     "RunCollisionError",
     "apply_condition",
     "check_run_target",
+    "corruption_conditions",
     "evaluate_classifier",
     "has_own_transform",
     "parse_condition",
@@ -53,58 +64,24 @@ __all__ = [
     "write_run",
 ]
 
-INTERPOLATIONS = {
-    "nearest": cv2.INTER_NEAREST,
-    "linear": cv2.INTER_LINEAR,
-    "cubic": cv2.INTER_CUBIC,
-    "area": cv2.INTER_AREA,
-    "lanczos4": cv2.INTER_LANCZOS4,
-}
-DEFAULT_SIZES = (40, 32, 24, 16, 12, 8)
-# The four pairs of the original study first, then area (the usual best downscaler) and nearest (the worst case).
-DEFAULT_PAIRS = (
-    ("cubic", "cubic"),
-    ("linear", "linear"),
-    ("lanczos4", "lanczos4"),
-    ("cubic", "linear"),
-    ("area", "cubic"),
-    ("nearest", "nearest"),
-)
-
-
-def resize_grid_conditions(
-    sizes: Sequence[int] = DEFAULT_SIZES, pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS
-) -> list[str]:
-    """Condition names ``resize:<px>:<down>><up>`` for every size x pair."""
-    return [f"resize:{px}:{down}>{up}" for down, up in pairs for px in sizes]
-
-
-def parse_condition(condition: str) -> tuple[int, str, str] | None:
-    """``(px, down, up)`` of a resize condition; None for ``clean``; ValueError naming the valid form otherwise."""
-    if condition == "clean":
-        return None
-    try:
-        kind, px, pair = condition.split(":")
-        down, up = pair.split(">")
-        if kind != "resize" or down not in INTERPOLATIONS or up not in INTERPOLATIONS:
-            raise ValueError
-        return int(px), down, up
-    except ValueError:
-        known = ", ".join(INTERPOLATIONS)
-        raise ValueError(
-            f"bad condition {condition!r}; use 'clean' or 'resize:<px>:<down>><up>' with {known}"
-        ) from None
+INTERPOLATIONS = {name: getattr(cv2, f"INTER_{name.upper()}") for name in INTERPOLATION_NAMES}
 
 
 def apply_condition(images: np.ndarray, condition: str, output_size: int | None) -> np.ndarray:
-    """Images under a condition, at ``output_size`` px (what the model sees), or at their own size when None."""
+    """Images under a condition (:mod:`fer_core.evaluation.conditions`), at ``output_size`` px (what the model sees),
+    or at their own size when None.
+
+    Corruptions change the faces at the dataset's resolution, before the model's own resize, as a camera would.
+    """
     parsed = parse_condition(condition)
     back = output_size or images.shape[1]
     if parsed is None:
         return images if output_size is None else _resized(images, output_size)
-    px, down, up = parsed
-    small = _resized(images, px, INTERPOLATIONS[down])
-    return _resized(small, back, INTERPOLATIONS[up])
+    if isinstance(parsed, Corruption):
+        corrupted = corrupt(images, parsed.kind, parsed.value, seed=parsed.severity)
+        return corrupted if output_size is None else _resized(corrupted, output_size)
+    small = _resized(images, parsed.px, INTERPOLATIONS[parsed.down])
+    return _resized(small, back, INTERPOLATIONS[parsed.up])
 
 
 def _resized(images: np.ndarray, size: int, interpolation: int | None = None) -> np.ndarray:
@@ -239,6 +216,52 @@ def check_rows_storable(rows: pd.DataFrame) -> None:
         raise ValueError(f"the run lists {int(repeated.sum())} samples twice under one condition (e.g. {shown})")
 
 
+def _previous_rows(parquet_path: Path, weights_sha: str, sample_ids: pd.Series) -> tuple[pd.DataFrame, str] | None:
+    """The rows of the run already at ``parquet_path`` when it scored the same weights on the same samples."""
+    sidecar = parquet_path.with_suffix(".json")
+    if not parquet_path.is_file() or not sidecar.is_file():
+        return None
+    try:
+        previous = load_run(parquet_path)
+    except (RunFormatError, OSError):
+        return None
+    if previous.info.get("weights_sha256") != weights_sha:
+        return None
+    same_samples = previous.rows.groupby("condition", observed=True)["sample_id"].apply(
+        lambda ids: ids.astype(str).tolist() == sample_ids.astype(str).tolist()
+    )
+    if not bool(same_samples.all()):
+        return None
+    return previous.rows, str(previous.info.get("created_utc", "an earlier run"))
+
+
+def keep_previous_conditions(
+    rows: pd.DataFrame, parquet_path: Path, weights_sha: str
+) -> tuple[pd.DataFrame, str | None]:
+    """``rows`` plus the conditions of the stored run at ``parquet_path`` that ``rows`` does not have.
+
+    Only when that run scored the same weights (hash) on the same samples in the same order: adding corruption
+    conditions to a model's run then keeps its resize grid without evaluating it again. The second value names the
+    run the kept conditions came from (its creation time), None when nothing was kept.
+    """
+    first = rows["condition"].astype(str) == rows["condition"].astype(str).iloc[0] if len(rows) else None
+    found = _previous_rows(parquet_path, weights_sha, rows.loc[first, "sample_id"]) if first is not None else None
+    if found is None:
+        return rows, None
+    previous, created = found
+    new_conditions = [str(c) for c in rows["condition"].cat.categories]
+    kept = previous[~previous["condition"].astype(str).isin(new_conditions)]
+    if kept.empty:
+        return rows, None
+    order = list(dict.fromkeys([*map(str, previous["condition"].cat.categories), *new_conditions]))
+    kept_conditions = set(kept["condition"].astype(str))
+    order = [c for c in order if c in new_conditions or c in kept_conditions]
+    merged = pd.concat([rows.astype({"condition": str}), kept.astype({"condition": str})], ignore_index=True)
+    merged = merged[list(rows.columns)]
+    merged["condition"] = pd.Categorical(merged["condition"], categories=order)
+    return merged.sort_values("condition", kind="stable", ignore_index=True), created
+
+
 def write_run(
     clf: AnyClassifier,
     rows: pd.DataFrame,
@@ -262,12 +285,25 @@ def write_run(
     images left out by label filters, per reason; ``layout``: the reader (``imagefolder`` ...) when the dataset id
     is another name; ``images_published``: the split's size in its release, to tell an incomplete copy; ``images``:
     how the dataset's images were read (colour, size). The sidecar records the model's preprocessing too. A stored
-    run of other data is never replaced unless ``overwrite`` (:func:`check_run_target`).
+    run of other data is never replaced unless ``overwrite`` (:func:`check_run_target`); conditions of the run
+    already there that this one did not evaluate are kept (:func:`keep_previous_conditions`).
     """
     check_rows_storable(rows)
     target = ModelDir(out_dir or clf.directory)
     weights_hash = weights_sha256(clf.directory)  # before any file is written: a model that cannot say leaves none
     parquet_path, json_path = target.run_paths(dataset, split, clf.tta)
+    check_run_target(
+        json_path,
+        {
+            "dataset": dataset,
+            "layout": layout or dataset,
+            "split": split,
+            "label_set": label_set,
+            "num_samples": int(rows["sample_id"].nunique()),
+        },
+        overwrite=overwrite,
+    )
+    rows, kept_from = keep_previous_conditions(rows, parquet_path, weights_hash)
     info = RunInfo(
         model_id=run_model_id(clf),
         weights_sha256=weights_hash,
@@ -289,7 +325,6 @@ def write_run(
         machine={"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
         throughput_samples_per_s=round(throughput, 1),
         created_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        extra={"preprocessing": clf.input_spec.to_dict(), "images": images},
+        extra={"preprocessing": clf.input_spec.to_dict(), "images": images, "conditions_kept_from": kept_from},
     )
-    check_run_target(json_path, info.to_dict(), overwrite=overwrite)
     return save_run(parquet_path, rows, info)

@@ -15,12 +15,14 @@ Conventions, chosen so that sparse subgroups never crash a page:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from fer_core.evaluation.conditions import CORRUPTIONS, Corruption, Resize, parse_condition
 from fer_core.labels import PROB_PREFIX, labels_of_columns, prob_column
 
 if TYPE_CHECKING:
@@ -32,31 +34,45 @@ __all__ = [
     "ECE_BINS",
     "UNKNOWN_GROUP",
     "accuracy",
+    "accuracy_vs_severity",
     "accuracy_vs_size",
     "balanced_accuracy",
     "bootstrap_accuracy_ci",
+    "bootstrap_scores_ci",
     "budget_note",
     "class_names",
     "classification_scores",
     "condition_rows",
+    "confident_mistakes",
     "confusion_counts",
     "confusion_matrix",
+    "corruption_summary",
+    "corruption_table",
     "cross_dataset_table",
+    "error_cell",
     "expected_calibration_error",
     "group_values",
     "leaderboard",
+    "leaderboard_intervals",
     "macro_f1",
+    "mcnemar_p",
     "metadata_columns",
+    "paired_difference",
+    "paired_macro_f1_difference",
+    "paired_per_class",
+    "paired_rows",
     "parse_resize_condition",
     "per_class_prf",
     "per_class_recall",
     "per_group_confusion",
     "prf_from_confusion",
+    "reliability_table",
     "resize_robustness_table",
     "robustness_drop",
     "selection_score",
     "subgroup_accuracy_ci",
     "subgroup_gap_ci",
+    "subgroup_gaps",
     "subgroup_table",
 ]
 
@@ -90,14 +106,9 @@ def condition_rows(rows: pd.DataFrame, condition: str = CLEAN) -> pd.DataFrame:
 
 
 def parse_resize_condition(condition: str) -> tuple[int, str] | None:
-    """``(px, "down>up")`` of a resize condition, None for anything else (``clean`` included).
-
-    A light twin of ``fer_core.evaluation.evaluate.parse_condition`` that the dashboard can use without importing torch.
-    """
-    parts = str(condition).split(":")
-    if len(parts) != 3 or parts[0] != "resize" or not parts[1].isdigit() or ">" not in parts[2]:
-        return None
-    return int(parts[1]), parts[2]
+    """``(px, "down>up")`` of a resize condition, None for anything else (``clean`` and corruptions included)."""
+    parsed = parse_condition(condition, strict=False)
+    return (parsed.px, parsed.pair) if isinstance(parsed, Resize) else None
 
 
 def accuracy(rows: pd.DataFrame) -> float:
@@ -498,3 +509,301 @@ def budget_note(board: pd.DataFrame) -> str:
         return f"Every model with a recorded budget saw the same {groups.index[0]:.2f} M training images."
     parts = [f"{budget:.2f} M: {', '.join(models)}" for budget, models in groups.items()]
     return "Training budgets (images seen) differ: " + "; ".join(parts) + "."
+
+
+# --- Differences with confidence: bootstrap intervals, paired comparisons, McNemar -------------------------------
+
+
+def _resampled_confusions(rows: pd.DataFrame, k: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_boot, k, k)`` confusion counts of ``n_boot`` resamples (with replacement) of the rows."""
+    cells = rows["label"].to_numpy(np.int64) * k + rows["pred"].to_numpy(np.int64)
+    picks = cells[rng.integers(0, len(cells), (n_boot, len(cells)))]
+    offsets = (np.arange(n_boot) * k * k)[:, None]
+    return np.bincount((picks + offsets).ravel(), minlength=n_boot * k * k).reshape(n_boot, k, k)
+
+
+def _macro_f1_of_confusions(confusions: np.ndarray) -> np.ndarray:
+    """Macro-F1 of each confusion matrix in a stack, with the conventions of :func:`prf_from_confusion`."""
+    tp = np.diagonal(confusions, axis1=1, axis2=2).astype(float)
+    predicted, support = confusions.sum(1), confusions.sum(2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), np.nan)
+    return np.nanmean(f1, axis=1)
+
+
+def bootstrap_scores_ci(
+    rows: pd.DataFrame, labels: Sequence[str] | None = None, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, tuple[float, float, float]]:
+    """Accuracy and macro-F1, each ``(value, lo, hi)`` with a bootstrap percentile interval over the rows.
+
+    Samples are resampled with replacement and both scores recomputed on each resample (Efron's percentile
+    bootstrap); all NaN for no rows.
+    """
+    if not len(rows):
+        nan = (float("nan"),) * 3
+        return {"accuracy": nan, "macro-F1": nan}
+    k = len(_num_classes(rows, labels))
+    confusions = _resampled_confusions(rows, k, n_boot, np.random.default_rng(seed))
+    accuracies = np.trace(confusions, axis1=1, axis2=2) / len(rows)
+    return {
+        "accuracy": (accuracy(rows), *_percentile_interval(accuracies, confidence)),
+        "macro-F1": (macro_f1(rows, labels), *_percentile_interval(_macro_f1_of_confusions(confusions), confidence)),
+    }
+
+
+def leaderboard_intervals(runs: Sequence[StoredRun], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Per run (index: model id) the 95 % bootstrap bounds of clean accuracy and macro-F1.
+
+    Columns ``accuracy lo``, ``accuracy hi``, ``macro-F1 lo``, ``macro-F1 hi``.
+    """
+    records = {}
+    for run in runs:
+        scores = bootstrap_scores_ci(condition_rows(run.rows, CLEAN), run.labels, n_boot, seed)
+        records[run.model_id] = {
+            f"{name} {end}": scores[name][i] for name in scores for i, end in ((1, "lo"), (2, "hi"))
+        }
+    return pd.DataFrame.from_dict(records, orient="index")
+
+
+def mcnemar_p(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts (A right and B wrong, and the reverse).
+
+    Under the null both models are equally often right on the samples where they disagree, so ``only_a`` is
+    Binomial(only_a + only_b, 1/2); the p-value is twice the smaller tail, capped at 1 (1 when they never disagree).
+    """
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    low = min(only_a, only_b)
+    # log-space binomial tail: exact for any n without huge integers or a statistics package
+    log_terms = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(low + 1)
+    ]
+    peak = max(log_terms)
+    tail = math.exp(peak) * sum(math.exp(t - peak) for t in log_terms)
+    return min(1.0, 2 * tail)
+
+
+def paired_rows(rows_a: pd.DataFrame, rows_b: pd.DataFrame) -> pd.DataFrame:
+    """Clean rows of two runs on the same samples joined by ``sample_id``: ``label, pred_a, pred_b``.
+
+    ValueError when the runs disagree on a sample's label (they were not scored on the same data).
+    """
+    a = condition_rows(rows_a)[["sample_id", "label", "pred"]]
+    b = condition_rows(rows_b)[["sample_id", "label", "pred"]]
+    joined = a.merge(b, on="sample_id", suffixes=("_a", "_b"))
+    if (joined["label_a"] != joined["label_b"]).any():
+        raise ValueError("the two runs give different labels to the same sample ids; compare runs of one dataset split")
+    return joined.rename(columns={"label_a": "label"}).drop(columns="label_b")
+
+
+def paired_difference(
+    paired: pd.DataFrame, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, float]:
+    """Accuracy of A minus B on the same samples, its paired bootstrap interval, McNemar's test and the agreement.
+
+    Keys: ``n``, ``accuracy a``, ``accuracy b``, ``difference``, ``lo``, ``hi``, ``only a right``, ``only b right``,
+    ``p``, ``agreement`` (share of samples with the same prediction). NaN (and p 1) for no samples.
+    """
+    right_a = (paired["pred_a"] == paired["label"]).to_numpy()
+    right_b = (paired["pred_b"] == paired["label"]).to_numpy()
+    n = len(paired)
+    only_a, only_b = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
+    result = {"n": n, "only a right": only_a, "only b right": only_b, "p": mcnemar_p(only_a, only_b)}
+    if not n:
+        nan = float("nan")
+        return {
+            **result,
+            "accuracy a": nan,
+            "accuracy b": nan,
+            "difference": nan,
+            "lo": nan,
+            "hi": nan,
+            "agreement": nan,
+        }
+    delta = right_a.astype(float) - right_b
+    picks = np.random.default_rng(seed).integers(0, n, (n_boot, n))
+    lo, hi = _percentile_interval(delta[picks].mean(1), confidence)
+    agreement = float((paired["pred_a"] == paired["pred_b"]).mean())
+    return {
+        **result,
+        "accuracy a": float(right_a.mean()),
+        "accuracy b": float(right_b.mean()),
+        "difference": float(delta.mean()),
+        "lo": lo,
+        "hi": hi,
+        "agreement": agreement,
+    }
+
+
+def paired_macro_f1_difference(
+    paired: pd.DataFrame, labels: Sequence[str], n_boot: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Macro-F1 of A minus B with a paired bootstrap interval (both models scored on the same resample)."""
+    if not len(paired):
+        return float("nan"), float("nan"), float("nan")
+    k = len(labels)
+    picks = np.random.default_rng(seed).integers(0, len(paired), (n_boot, len(paired)))
+    offsets = (np.arange(n_boot) * k * k)[:, None]
+    truth = paired["label"].to_numpy(np.int64)
+    stacks = []
+    for column in ("pred_a", "pred_b"):
+        cells = (truth * k + paired[column].to_numpy(np.int64))[picks] + offsets
+        stacks.append(np.bincount(cells.ravel(), minlength=n_boot * k * k).reshape(n_boot, k, k))
+    deltas = _macro_f1_of_confusions(stacks[0]) - _macro_f1_of_confusions(stacks[1])
+    observed = [
+        np.nanmean(prf_from_confusion(confusion_counts(truth, paired[c].to_numpy(np.int64), k))["f1"])
+        for c in ("pred_a", "pred_b")
+    ]
+    lo, hi = _percentile_interval(deltas, confidence)
+    return float(observed[0] - observed[1]), lo, hi
+
+
+def paired_per_class(paired: pd.DataFrame, labels: Sequence[str], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Per true class: n, recall of A and of B, their difference with a paired bootstrap interval, McNemar's p."""
+    records = []
+    for class_id, name in enumerate(labels):
+        part = paired[paired["label"].to_numpy() == class_id]
+        diff = paired_difference(part, n_boot, seed)
+        records.append(
+            {
+                "class": name,
+                "n": diff["n"],
+                "recall a": diff["accuracy a"],
+                "recall b": diff["accuracy b"],
+                "difference": diff["difference"],
+                "lo": diff["lo"],
+                "hi": diff["hi"],
+                "p": diff["p"],
+            }
+        )
+    return pd.DataFrame.from_records(records).set_index("class")
+
+
+# --- Errors, calibration and corruptions ------------------------------------------------------------------------
+
+
+def _confidences(rows: pd.DataFrame) -> np.ndarray:
+    probs = rows[[prob_column(name) for name in class_names(rows)]].to_numpy(np.float64)
+    return probs.max(1) if probs.size else np.zeros(len(rows))
+
+
+def error_cell(rows: pd.DataFrame, true_id: int, pred_id: int) -> pd.DataFrame:
+    """The clean rows with label ``true_id`` predicted as ``pred_id``, most confident first (``confidence`` added)."""
+    clean = condition_rows(rows)
+    cell = clean[(clean["label"].to_numpy() == true_id) & (clean["pred"].to_numpy() == pred_id)].copy()
+    cell["confidence"] = _confidences(cell)
+    return cell.sort_values("confidence", ascending=False, kind="stable", ignore_index=True)
+
+
+def confident_mistakes(rows: pd.DataFrame, limit: int = 24) -> pd.DataFrame:
+    """The ``limit`` wrong clean predictions with the highest confidence, across every cell (``confidence`` added)."""
+    clean = condition_rows(rows)
+    wrong = clean[~_correct(clean)].copy()
+    wrong["confidence"] = _confidences(wrong)
+    return wrong.sort_values("confidence", ascending=False, kind="stable", ignore_index=True).head(limit)
+
+
+def reliability_table(rows: pd.DataFrame, n_bins: int = ECE_BINS) -> pd.DataFrame:
+    """Per confidence bin (the bins of :func:`expected_calibration_error`): n, mean confidence, accuracy.
+
+    Only bins with samples are listed; ``lo`` and ``hi`` are the bin's edges. The support-weighted mean of
+    ``|accuracy - confidence|`` over these rows is the ECE.
+    """
+    confidence = _confidences(rows)
+    correct = _correct(rows).astype(float)
+    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(bins, weights=confidence, minlength=n_bins) / count
+        acc = np.bincount(bins, weights=correct, minlength=n_bins) / count
+    edges = np.arange(n_bins + 1) / n_bins
+    table = pd.DataFrame({"lo": edges[:-1], "hi": edges[1:], "n": count, "confidence": mean_conf, "accuracy": acc})
+    return table[table["n"] > 0].reset_index(drop=True)
+
+
+def corruption_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per corruption kind (rows, in the grammar's order) and severity (columns 1..3), plus ``clean``.
+
+    Empty (no rows) when the run has no corruption conditions.
+    """
+    by_condition = _accuracy_by_condition(rows)
+    cells = []
+    for condition, value in by_condition.items():
+        parsed = parse_condition(condition, strict=False)
+        if isinstance(parsed, Corruption):
+            cells.append({"corruption": parsed.kind, "severity": parsed.severity, "accuracy": value})
+    if not cells:
+        return pd.DataFrame(columns=[CLEAN], index=pd.Index([], name="corruption"), dtype=float)
+    long = pd.DataFrame(cells)
+    table = long.pivot(index="corruption", columns="severity", values="accuracy")
+    order = [kind for kind in CORRUPTIONS if kind in table.index]
+    table = table.reindex(index=order, columns=sorted(table.columns))
+    table.insert(0, CLEAN, by_condition.get(CLEAN, np.nan))
+    table.columns.name = "severity"
+    return table
+
+
+def corruption_summary(runs: Sequence[StoredRun]) -> pd.DataFrame:
+    """One row per run with corruption conditions: clean accuracy, mean accuracy over every corruption condition,
+    that mean relative to clean, the worst corruption kind (lowest mean over its severities), and each kind's mean.
+
+    Sorted by mean corrupted accuracy, best first.
+    """
+    records = []
+    for run in runs:
+        table = corruption_table(run.rows)
+        if table.shape[1] < 2:
+            continue
+        per_kind = table.drop(columns=CLEAN).mean(axis=1)
+        corrupted = float(np.nanmean(table.drop(columns=CLEAN).to_numpy(dtype=float)))
+        clean = float(table[CLEAN].iloc[0])
+        record = {
+            "model": run.model_id,
+            "clean": clean,
+            "mean corrupted": corrupted,
+            "relative": corrupted / clean if clean else float("nan"),
+            "worst": str(per_kind.idxmin()),
+        }
+        record.update(per_kind.to_dict())
+        records.append(record)
+    columns = ["model", "clean", "mean corrupted", "relative", "worst", *CORRUPTIONS]
+    summary = pd.DataFrame.from_records(records, columns=columns) if records else pd.DataFrame(columns=columns)
+    summary = summary.dropna(axis=1, how="all") if records else summary
+    return summary.sort_values("mean corrupted", ascending=False, ignore_index=True)
+
+
+def accuracy_vs_severity(runs: Sequence[StoredRun], kind: str) -> pd.DataFrame:
+    """Long table for curves: model, severity (0 = clean), accuracy under corruption ``kind``."""
+    records = []
+    for run in runs:
+        table = corruption_table(run.rows)
+        if kind not in table.index:
+            continue
+        row = table.loc[kind]
+        records.append({"model": run.model_id, "severity": 0, "accuracy": float(row[CLEAN])})
+        records.extend(
+            {"model": run.model_id, "severity": int(s), "accuracy": float(row[s])} for s in table.columns if s != CLEAN
+        )
+    return pd.DataFrame.from_records(records, columns=["model", "severity", "accuracy"])
+
+
+def subgroup_gaps(
+    runs: Sequence[StoredRun], column: str, group_a: str, group_b: str, n_boot: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """Every run's clean accuracy gap ``group_a`` minus ``group_b`` with its stratified bootstrap interval.
+
+    Columns ``model, n a, n b, gap, lo, hi``; runs without the column or either group are left out.
+    """
+    records = []
+    for run in runs:
+        clean = condition_rows(run.rows)
+        if column not in clean.columns:
+            continue
+        groups = group_values(clean, column)
+        n_a, n_b = int((groups == group_a).sum()), int((groups == group_b).sum())
+        if not n_a or not n_b:
+            continue
+        gap, lo, hi = subgroup_gap_ci(clean, column, group_a, group_b, n_boot=n_boot, seed=seed)
+        records.append({"model": run.model_id, "n a": n_a, "n b": n_b, "gap": gap, "lo": lo, "hi": hi})
+    return pd.DataFrame.from_records(records, columns=["model", "n a", "n b", "gap", "lo", "hi"])

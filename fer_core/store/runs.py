@@ -112,6 +112,17 @@ class RunInfo:
         extra = {key: value for key, value in data.items() if key not in known}
         return cls(**values, extra=extra)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """A sidecar key read as from the JSON object (known fields and unknown keys alike), ``default`` if absent."""
+        value = self.to_dict().get(key, default)
+        return default if value is None else value
+
+    def __getitem__(self, key: str) -> Any:
+        data = self.to_dict()
+        if key not in data:
+            raise KeyError(key)
+        return data[key]
+
     def to_dict(self) -> dict[str, Any]:
         """The sidecar as written: the known keys in the order sidecars have always had, then the unknown ones."""
         data = {key: getattr(self, key) for key in SIDECAR_KEY_ORDER}

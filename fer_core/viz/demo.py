@@ -2,7 +2,8 @@
 
 Pure functions from face tables (``fer_core.vision.pipeline.face_columns``) to figures (no Streamlit calls), so every
 page draws the same emotion in the same colour (``fer_core.labels.emotion_color_hex``) and the figures can be
-checked without a running app.
+checked without a running app. Class names come from the model's files: they reach the charts through
+:func:`fer_core.viz.figures.safe`, never as markup.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import plotly.graph_objects as go
 
 from fer_core.labels import emotion_color_hex, prob_column
 from fer_core.vision.pipeline import UNCERTAIN
+from fer_core.viz.figures import safe
 
 __all__ = ["probability_figure", "shares_figure", "stacked_probabilities_figure", "top_emotion_figure"]
 
@@ -31,7 +33,7 @@ def probability_figure(labels: Sequence[str], probabilities: Sequence[float], ti
     figure = go.Figure(
         go.Bar(
             x=probs,
-            y=list(labels),
+            y=[safe(name) for name in labels],
             orientation="h",
             marker_color=[emotion_color_hex(name) for name in labels],
             text=[f"{p:.0%}" for p in probs],
@@ -41,7 +43,7 @@ def probability_figure(labels: Sequence[str], probabilities: Sequence[float], ti
         )
     )
     figure.update_layout(
-        title=title or None,
+        title=safe(title) if title else None,
         height=60 + 26 * len(labels),
         margin=_MARGIN,
         xaxis={"range": [0, 1.15], "tickformat": ".0%", "showgrid": False},
@@ -83,9 +85,9 @@ def top_emotion_figure(timeline: pd.DataFrame, labels: Sequence[str]) -> go.Figu
                 x=part["time_s"],
                 y=part["confidence"],
                 mode="markers",
-                name=name,
+                name=safe(name),
                 marker={"color": emotion_color_hex(name), "size": 7},
-                hovertemplate=f"{name} %{{y:.0%}} at %{{x:.2f}} s<extra></extra>",
+                hovertemplate=f"{safe(name)} %{{y:.0%}} at %{{x:.2f}} s<extra></extra>",
             )
         )
     return _over_time(figure, "confidence", 1.02)
@@ -100,11 +102,11 @@ def stacked_probabilities_figure(timeline: pd.DataFrame, labels: Sequence[str]) 
             go.Scatter(
                 x=rows["time_s"],
                 y=rows[prob_column(name)],
-                name=name,
+                name=safe(name),
                 mode="lines",
                 stackgroup="probabilities",
                 line={"width": 0.5, "color": emotion_color_hex(name)},
-                hovertemplate=f"{name} %{{y:.0%}}<extra></extra>",
+                hovertemplate=f"{safe(name)} %{{y:.0%}}<extra></extra>",
             )
         )
     return _over_time(figure, "probability", 1.0)
@@ -122,10 +124,10 @@ def shares_figure(shares: pd.DataFrame) -> go.Figure:
             go.Bar(
                 x=values,
                 y=faces,
-                name=str(name),
+                name=safe(name),
                 orientation="h",
                 marker_color=emotion_color_hex(str(name)),
-                hovertemplate=f"{name} %{{x:.0%}}<extra></extra>",
+                hovertemplate=f"{safe(name)} %{{x:.0%}}<extra></extra>",
             )
         )
     figure.update_layout(

@@ -27,7 +27,12 @@ PAGES = {
     "compare": "compare",
     "robustness": "robustness",
     "subgroups": "subgroups",
+    "errors": "errors",
 }
+# Streamlit serves st.image pixels as media files fetched after the page is drawn
+IMAGES_LOADED = (
+    "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')].every(i => i.complete && i.naturalWidth > 0)"
+)
 ERROR_SELECTORS = ("[data-testid='stException']", "[data-testid='stAlertContentError']")
 WEBRTC_IFRAME = "iframe[title*='streamlit_webrtc']"
 PAGE_LOAD_TIMEOUT_S = 60.0
@@ -153,3 +158,37 @@ def test_image_page_finds_every_face_of_an_uploaded_group_photo(page, app_url, s
     assert page_errors(page) == []
     assert "No face was found" not in page.locator("[data-testid='stMain']").inner_text()
     save_screenshot(page, screenshots_dir, "image")  # the README's Image picture: an analysed photo, not an empty page
+    page.get_by_text("What drove the answer?").first.click()
+    wait_for_text(page, "faces in one batch", PAGE_LOAD_TIMEOUT_S)
+    wait_until_idle(page)
+    assert page_errors(page) == []
+    toggle = page.get_by_text("What drove the answer?").first
+    page.evaluate("(el) => el.scrollIntoView({block: 'start'})", toggle.element_handle())
+    page.wait_for_function(IMAGES_LOADED, timeout=PAGE_LOAD_TIMEOUT_S * 1000)
+    save_screenshot(page, screenshots_dir, "saliency")
+
+
+# (url path, heading to scroll to or tab to click, screenshot name): the dashboard views the README shows
+DASHBOARD_VIEWS = [
+    ("compare", "Compare two models", "compare_pair"),
+    ("compare", "Calibration", "calibration"),
+    ("robustness", "tab:Corruptions", "corruptions"),
+    ("subgroups", "The gap across models", "subgroup_gaps"),
+]
+
+
+@pytest.mark.parametrize(("path", "target", "name"), DASHBOARD_VIEWS, ids=[v[2] for v in DASHBOARD_VIEWS])
+def test_dashboard_view_renders(page, app_url, screenshots_dir, path, target, name):
+    open_page(page, app_url, path)
+    if target.startswith("tab:"):
+        page.get_by_role("tab", name=target.removeprefix("tab:")).click()
+        wait_until_idle(page)
+        page.wait_for_timeout(1500)  # plotly draws after the tab switch
+    else:
+        heading = page.locator("[data-testid='stHeading']", has_text=target).first
+        heading.scroll_into_view_if_needed()
+        page.evaluate("(el) => el.scrollIntoView({block: 'start'})", heading.element_handle())
+        page.wait_for_function(IMAGES_LOADED, timeout=PAGE_LOAD_TIMEOUT_S * 1000)
+        page.wait_for_timeout(1500)
+    assert page_errors(page) == []
+    save_screenshot(page, screenshots_dir, name)

@@ -116,6 +116,18 @@ def test_image_page_labels_the_sample_photo(checkpoints: Path) -> None:
     assert len(at.get("download_button")) == 2
 
 
+def test_image_page_shows_a_saliency_map_on_demand(checkpoints: Path) -> None:
+    at = run_page("image")
+    at.checkbox(key="image_use_sample").check().run()
+    images_before = len(at.get("image"))
+    toggle = at.toggle(key="saliency_on_sample")
+    assert not toggle.value  # computed only when asked for
+    toggle.set_value(True).run()
+    assert not at.exception and not at.error
+    assert len(at.get("image")) == images_before + 1
+    assert any("faces in one batch" in caption.value for caption in at.caption)
+
+
 @pytest.mark.parametrize(
     ("bad_name", "bad_data", "message"),
     [

@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from conftest import make_tiny_model_dir
 
+from fer_core.evaluation.conditions import Corruption, Resize
 from fer_core.evaluation.evaluate import (
     apply_condition,
+    corruption_conditions,
     evaluate_classifier,
     parse_condition,
     resize_grid_conditions,
@@ -25,15 +27,16 @@ from fer_core.serving.classifier import load_model, weights_sha256
     ("condition", "expected"),
     [
         ("clean", None),
-        ("resize:32:area>cubic", (32, "area", "cubic")),
-        ("resize:8:nearest>lanczos4", (8, "nearest", "lanczos4")),
+        ("resize:32:area>cubic", Resize(32, "area", "cubic")),
+        ("resize:8:nearest>lanczos4", Resize(8, "nearest", "lanczos4")),
+        ("blur:3", Corruption("blur", 3)),
     ],
 )
 def test_parse_condition(condition: str, expected) -> None:
     assert parse_condition(condition) == expected
 
 
-@pytest.mark.parametrize("bad", ["resize:32", "resize:x:cubic>cubic", "resize:32:bicubic>cubic", "blur:3"])
+@pytest.mark.parametrize("bad", ["resize:32", "resize:x:cubic>cubic", "resize:32:bicubic>cubic", "blur:4", "fog:1"])
 def test_bad_conditions_name_the_valid_form(bad: str) -> None:
     with pytest.raises(ValueError, match="resize:<px>:<down>><up>"):
         parse_condition(bad)
@@ -136,3 +139,41 @@ def test_empty_or_repeated_rows_are_refused_not_stored(tiny_model_dir: Path, cha
             clf, change(rows), dataset="x", split="test", label_set="fer2013", label_mode="majority", throughput=speed
         )
     assert not (tiny_model_dir / "runs").exists()
+
+
+def _write(clf, images, conditions: list[str]) -> Path:
+    labels, ids = np.arange(len(images)) % 7, [f"s{i}" for i in range(len(images))]
+    rows, speed = evaluate_classifier(clf, images, labels, ids, conditions=conditions, progress=False)
+    parquet_path, _ = write_run(
+        clf, rows, dataset="fer2013", split="test", label_set="fer2013", label_mode="majority", throughput=speed
+    )
+    return parquet_path
+
+
+def test_corruption_run_keeps_the_resize_grid_of_the_same_weights(tiny_model_dir: Path) -> None:
+    clf = load_model(tiny_model_dir)
+    images = np.random.default_rng(3).integers(0, 256, (8, 48, 48), dtype=np.uint8)
+    _write(clf, images, ["clean", "resize:16:cubic>cubic"])
+    parquet_path = _write(clf, images, ["clean", "blur:2", "eyes:1"])
+    stored = pd.read_parquet(parquet_path)
+    info = json.loads(parquet_path.with_suffix(".json").read_text())
+    assert info["conditions"] == ["clean", "resize:16:cubic>cubic", "blur:2", "eyes:1"]
+    assert info["conditions_kept_from"] is not None
+    assert stored.groupby("condition", observed=True).size().tolist() == [8, 8, 8, 8]
+
+
+def test_other_samples_replace_the_run_instead_of_merging(tiny_model_dir: Path) -> None:
+    clf = load_model(tiny_model_dir)
+    rng = np.random.default_rng(4)
+    _write(clf, rng.integers(0, 256, (8, 48, 48), dtype=np.uint8), ["clean", "resize:16:cubic>cubic"])
+    parquet_path = _write(clf, rng.integers(0, 256, (5, 48, 48), dtype=np.uint8), ["clean", "blur:1"])
+    info = json.loads(parquet_path.with_suffix(".json").read_text())
+    assert info["conditions"] == ["clean", "blur:1"] and info["conditions_kept_from"] is None
+
+
+def test_every_corruption_condition_keeps_shape_and_changes_the_faces() -> None:
+    images = np.random.default_rng(5).integers(40, 216, (4, 48, 48), dtype=np.uint8)
+    for condition in corruption_conditions():
+        shown = apply_condition(images, condition, 64)
+        assert shown.shape == (4, 64, 64) and shown.dtype == np.uint8, condition
+        assert not np.array_equal(shown, apply_condition(images, "clean", 64)), condition
