@@ -39,6 +39,10 @@ enter_through_navigation()
 PROCESSOR_KEY = "live_processor"
 PLAYING_KEY = "live_was_playing"
 TIMELINE_SECONDS = 60.0
+# The timeline is redrawn every 3 s from at most 120 points (2 a second): at 900 points a second it took as much
+# CPU as a third of the frames it charts, on the cores the stream needs (scripts/bench_live_browser.py).
+TIMELINE_REFRESH_S = 3.0
+TIMELINE_MAX_POINTS = 120
 MEDIA_CONSTRAINTS = {"video": {"width": 640, "height": 480}, "audio": False}
 CONNECTION_HELP = f"""
 The video goes from this browser to the server and back over WebRTC. By default no STUN/TURN server is used, so
@@ -136,12 +140,12 @@ def live_panel(processor: LiveProcessor, state: str) -> None:
     show_metrics(stats, state)
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=TIMELINE_REFRESH_S)
 def live_timeline(processor: LiveProcessor) -> None:
-    """Polled once a second: the main face's emotion timeline, the width of the page."""
+    """Polled every few seconds: the main face's emotion timeline, the width of the page."""
     if processor.stats().frames_processed == 0:
         return
-    points = processor.timeline(TIMELINE_SECONDS)
+    points = processor.timeline(TIMELINE_SECONDS, max_points=TIMELINE_MAX_POINTS)
     if not points:
         st.caption("No face classified yet: face the camera, in good light.")
         return

@@ -24,6 +24,7 @@ CHILD = r"""
 import importlib.abc, json, sys, traceback
 
 REFUSED = {"torch", "torchvision", "timm", "transformers"}
+WEBRTC_SESSION = "streamlit_webrtc/session_info.py"
 attempts = []
 
 
@@ -52,7 +53,10 @@ for page in sys.argv[1:]:
     attempts.clear()
     try:
         app = AppTest.from_file(f"pages/{page}.py", default_timeout=240).run()
-        problems = [str(e.value) for e in app.exception] + [str(e.value) for e in app.error]
+        # AppTest has no session manager, so streamlit-webrtc stops there (tests/e2e runs it in a browser):
+        # that one exception is set aside; the page's imports and everything before the component did run.
+        exceptions = [e for e in app.exception if not any(WEBRTC_SESSION in line for line in e.stack_trace)]
+        problems = [e.message for e in exceptions] + [str(e.value) for e in app.error]
     except Exception:
         problems = [traceback.format_exc()]
     loaded = sorted(m for m in REFUSED if m in sys.modules)

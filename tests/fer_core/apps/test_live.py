@@ -132,6 +132,21 @@ def test_timeline_window_keeps_the_last_seconds(window_s, expected):
     assert [p.timestamp for p in points] == sorted(p.timestamp for p in points)
 
 
+@pytest.mark.parametrize(("frames", "max_points", "expected"), [(20, 5, 5), (20, 20, 20), (7, 10, 7), (900, 120, 120)])
+def test_timeline_thins_evenly_and_keeps_the_newest(frames, max_points, expected):
+    processor = _processor(clock=StepClock(0.25))
+    for _ in range(frames):
+        processor.process(_frame())
+    everything = processor.timeline()
+    points = processor.timeline(max_points=max_points)
+    assert len(points) == expected
+    assert points[-1] is everything[-1] or points[-1].timestamp == everything[-1].timestamp
+    stamps = [p.timestamp for p in points]
+    assert stamps == sorted(set(stamps)), "oldest first, no point twice"
+    gaps = np.diff(stamps)
+    assert gaps.max() - gaps.min() <= 0.25 + 1e-9 if len(gaps) else True, "evenly spread (within one frame)"
+
+
 def test_timeline_is_bounded_and_keeps_the_newest(monkeypatch):
     monkeypatch.setattr(live, "TIMELINE_MAX_POINTS", 4)
     processor = _processor(boxes=TWO_FACES[:1], clock=StepClock(1.0))
