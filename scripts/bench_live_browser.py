@@ -115,7 +115,6 @@ class RoundResult:
     server_cpu_percent: float
     server_rss_mb: float
     log_errors: int
-    server_threads_cpu_percent: dict[str, float] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------------ server
@@ -168,17 +167,6 @@ def cpu_seconds(pid: int) -> float:
     return cpu_seconds_of(Path(f"/proc/{pid}/stat"))
 
 
-def thread_cpu_seconds(pid: int) -> dict[str, float]:
-    """CPU seconds per thread name of a process (threads of one name summed), from /proc/<pid>/task."""
-    seconds: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            name = (task / "comm").read_text().strip()
-            name = re.sub(r"[_-]?\d+$", "", name)  # ThreadPoolExecutor-0_3 -> ThreadPoolExecutor-0
-            seconds[name] = seconds.get(name, 0.0) + cpu_seconds_of(task / "stat")
-    return seconds
-
-
 def cpu_seconds_of(stat_file: Path) -> float:
     fields = stat_file.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -216,6 +204,19 @@ def metric(page, label: str) -> float | None:
         return None
     match = re.search(r"-?\d+(?:\.\d+)?", text.replace(",", ""))
     return float(match.group()) if match else None
+
+
+def fresh_count(page, timeout_s: float = 20.0) -> tuple[float, float]:
+    """("Frames processed", when it was drawn): waits for the panel's next redraw, so a panel that lags behind (a
+    busy server redraws it late) does not bias the count at either end of the window."""
+    first = metric(page, "Frames processed")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = metric(page, "Frames processed")
+        if value is not None and value != first:
+            return value, time.monotonic()
+        time.sleep(0.05)
+    return first or 0.0, time.monotonic()
 
 
 def server_breakdown(page) -> dict[str, float]:
@@ -276,29 +277,25 @@ def measure_round(context, url: str, server_pid: int, log_path: Path, sessions: 
     first = wait_first_frames(pages, pressed_at, args.first_frame_timeout)
     time.sleep(args.warmup)
     log_start = log_path.stat().st_size
-    before = [(metric(page, "Frames processed") or 0.0, rtc_stats(page)) for page in pages]
-    cpu_before, threads_before, started = cpu_seconds(server_pid), thread_cpu_seconds(server_pid), time.monotonic()
+    before = [(*fresh_count(page), rtc_stats(page)) for page in pages]
+    cpu_before, started = cpu_seconds(server_pid), time.monotonic()
     peak_rss = rss_mb(server_pid)
     while time.monotonic() - started < args.seconds:
         time.sleep(1.0)
         peak_rss = max(peak_rss, rss_mb(server_pid))
-    window = time.monotonic() - started
-    cpu = (cpu_seconds(server_pid) - cpu_before) / window * 100
-    threads = {
-        name: round((seconds - threads_before.get(name, 0.0)) / window * 100, 1)
-        for name, seconds in thread_cpu_seconds(server_pid).items()
-    }
-    threads = {name: value for name, value in sorted(threads.items(), key=lambda item: -item[1]) if value >= 0.5}
+    cpu = (cpu_seconds(server_pid) - cpu_before) / (time.monotonic() - started) * 100
     streams = []
-    for page, (frames_before, stats_before), first_s in zip(pages, before, first, strict=True):
-        frames_after, stats_after = metric(page, "Frames processed") or frames_before, rtc_stats(page)
+    for page, (frames_before, at_before, stats_before), first_s in zip(pages, before, first, strict=True):
+        frames_after, at_after = fresh_count(page)
+        stats_after = rtc_stats(page)
+        window = at_after - at_before
         streams.append(stream_result(first_s, frames_after - frames_before, stats_before, stats_after, window, page))
     errors = [line for line in log_path.read_text(errors="replace")[log_start:].splitlines() if LOG_ERROR.search(line)]
     for page in pages:
         with contextlib.suppress(Exception):
             press(page, STOP_BUTTON)
         page.close()
-    return RoundResult(sessions, streams, cpu, peak_rss, len(errors), threads)
+    return RoundResult(sessions, streams, cpu, peak_rss, len(errors))
 
 
 def stream_result(first_s, frames: float, before: dict, after: dict, window: float, page) -> StreamResult:
@@ -428,7 +425,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             for sessions in args.sessions:
                 rounds.append(measure_round(context, url, pid, work / "server.log", sessions, args))
                 print(markdown_table(summary_rows(rounds[-1:])).splitlines()[-1], flush=True)
-                print(f"  server CPU % by thread: {rounds[-1].server_threads_cpu_percent}", flush=True)
             context.close()
     rows = summary_rows(rounds)
     print(f"\nserver: {args.server_python}; camera {args.camera_fps} FPS 640x480; busy processes: {args.load}")
@@ -436,7 +432,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         payload = {"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}
         payload["streams"] = [[asdict(s) for s in r.streams] for r in rounds]
-        payload["server_threads_cpu_percent"] = [r.server_threads_cpu_percent for r in rounds]
         args.json.write_text(json.dumps(payload, indent=2))
     return 0
 
