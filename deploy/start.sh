@@ -3,8 +3,9 @@
 # The settings a public host needs are flags here (they override .streamlit/config.toml, which stays local-only):
 # listen on every interface, no file watcher, uploads up to 50 MB (a 1 GB host cannot hold much more), Streamlit's
 # CORS and XSRF protection on (its defaults, written out so a local config cannot switch them off), no usage
-# statistics, viewer toolbar, no full garbage collection after every script run (streamlit_app.py says why). PORT (8501) and FER_HOST (0.0.0.0) choose where it listens; FER_ICE_SERVERS holds the
-# STUN/TURN servers the live page needs behind NAT (see docs/deploy.md).
+# statistics, viewer toolbar, no full garbage collection after every script run (streamlit_app.py says why).
+# PORT (8501) and FER_HOST (0.0.0.0) choose where it listens; FER_ICE_SERVERS holds the STUN/TURN servers the live
+# page needs behind NAT (docs/deploy.md).
 set -eu
 cd "$(dirname "$0")/.."
 exec streamlit run streamlit_app.py \
