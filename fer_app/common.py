@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
-import torch
 
 from fer_core import settings
 from fer_core.serving.classifier import Classifier, ModelLoadError, load_model
@@ -25,9 +26,13 @@ def get_classifier(name: str = "default") -> Classifier:
 
     Torch gets one intra-op thread: per-face batches are tiny, and on a 2-core server a second thread only
     fights the detector and the other sessions (the classify stage's slow frames got several times slower).
+    Torch is only touched when the model needed it: an ONNX model on the light install never imports it.
     """
-    torch.set_num_threads(1)
-    return load_model(name)
+    classifier = load_model(name)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    return classifier
 
 
 @st.cache_resource

@@ -23,9 +23,11 @@ from fer_app.routing import enter_through_navigation
 from fer_core import settings
 from fer_core.apps.live import (
     ICE_SERVERS_ENV,
+    LIVE_STAGES,
     STATS_WINDOW,
     LiveProcessor,
     LiveStats,
+    format_fps,
     quiet_closed_transport_errors,
     rtc_configuration,
 )
@@ -37,6 +39,10 @@ enter_through_navigation()
 PROCESSOR_KEY = "live_processor"
 PLAYING_KEY = "live_was_playing"
 TIMELINE_SECONDS = 60.0
+# The timeline is redrawn every 3 s from at most 120 points (2 a second): at 900 points a second it took as much
+# CPU as a third of the frames it charts, on the cores the stream needs (scripts/bench_live_browser.py).
+TIMELINE_REFRESH_S = 3.0
+TIMELINE_MAX_POINTS = 120
 MEDIA_CONSTRAINTS = {"video": {"width": 640, "height": 480}, "audio": False}
 CONNECTION_HELP = f"""
 The video goes from this browser to the server and back over WebRTC. By default no STUN/TURN server is used, so
@@ -64,8 +70,7 @@ def frame_callback(processor: LiveProcessor) -> Callable[[av.VideoFrame], av.Vid
     """The WebRTC callback: three lines into fer_core, no st.* calls (it runs outside the script thread)."""
 
     def callback(frame: av.VideoFrame) -> av.VideoFrame:
-        annotated = processor.process(frame.to_ndarray(format="bgr24"))
-        return av.VideoFrame.from_ndarray(annotated, format="bgr24")
+        return processor.process_video_frame(frame)
 
     return callback
 
@@ -94,17 +99,18 @@ def stream_state(processor: LiveProcessor, playing: bool) -> str:
     return "stopped" if frames else "idle"
 
 
-def show_metrics(stats: LiveStats) -> None:
-    """Two metrics a row (the panel is narrow), then where the time goes."""
+def show_metrics(stats: LiveStats, state: str) -> None:
+    """Two metrics a row (the panel is narrow), then where the time goes. A stopped stream has no frame rate."""
     latency = stats.latency_ms
+    fps = format_fps(stats.fps if state == "live" else 0.0)
     rows = [
-        (("Frames processed", stats.frames_processed), ("FPS", f"{stats.fps:.1f}")),
+        (("Frames processed", stats.frames_processed), ("FPS", fps)),
         (("Faces in last frame", stats.faces_in_last_frame), ("Most faces in a frame", stats.max_faces_seen)),
     ]
     for row in rows:
         for column, (label, value) in zip(st.columns(2), row, strict=True):
             column.metric(label, value)
-    stages = " · ".join(f"{stage} {latency.get(stage, 0.0):.1f}" for stage in ("detect", "classify", "track"))
+    stages = " · ".join(f"{stage} {latency.get(stage, 0.0):.1f}" for stage in LIVE_STAGES)
     total = latency.get("total", 0.0)
     st.caption(f"Latency per frame (ms, mean of the last {STATS_WINDOW} frames): {stages} · **total {total:.1f}**")
 
@@ -131,15 +137,15 @@ def live_panel(processor: LiveProcessor, state: str) -> None:
     if status is not None:
         status(STATE_MESSAGES[state], icon=":material/hourglass_top:" if state == "starting" else None)
     st.markdown(f"**Stream:** {state}", help="idle, starting, live or stopped")
-    show_metrics(stats)
+    show_metrics(stats, state)
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=TIMELINE_REFRESH_S)
 def live_timeline(processor: LiveProcessor) -> None:
-    """Polled once a second: the main face's emotion timeline, the width of the page."""
+    """Polled every few seconds: the main face's emotion timeline, the width of the page."""
     if processor.stats().frames_processed == 0:
         return
-    points = processor.timeline(TIMELINE_SECONDS)
+    points = processor.timeline(TIMELINE_SECONDS, max_points=TIMELINE_MAX_POINTS)
     if not points:
         st.caption("No face classified yet: face the camera, in good light.")
         return

@@ -7,13 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 from fer_core import settings
 from fer_core.data.preprocess import InputSpec
 from fer_core.labels import FER2013
-from fer_core.models import create_model
-from fer_core.serving.classifier import save_model_dir
 from fer_core.store.card import ModelCard
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +30,15 @@ def private_data_cache(tmp_path_factory: pytest.TempPathFactory):
 
 
 def make_tiny_model_dir(directory: Path, *, labels=FER2013.names, channels: int = 1, size: int = 48) -> Path:
-    """A randomly initialised tiny CNN saved as a complete model directory (card + weights)."""
+    """A randomly initialised tiny CNN saved as a complete model directory (card + weights).
+
+    Torch is imported here, not at the top, so that the light install (no torch) can run the page tests.
+    """
+    import torch
+
+    from fer_core.models import create_model
+    from fer_core.serving.classifier import save_model_dir
+
     torch.manual_seed(0)
     model = create_model("cnn", num_classes=len(labels), in_chans=channels, img_size=size, widths=(8, 16)).eval()
     card = ModelCard(

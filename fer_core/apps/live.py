@@ -7,7 +7,8 @@ second and changes settings between frames. Everything the two threads share sit
 leaves the lock is an immutable snapshot, so the UI never reads half-updated numbers (the pattern streamlit-webrtc
 recommends: results leave the callback through a lock-protected object, not through ``st.*`` calls).
 
-This module knows nothing about Streamlit or WebRTC: it takes and returns uint8 BGR frames.
+This module knows nothing about Streamlit or WebRTC: it takes and returns uint8 BGR frames, or (``process_video_frame``)
+any frame object with PyAV's ``to_ndarray`` / ``from_ndarray``, converted through YUV 4:2:0 (what WebRTC codecs carry).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from fer_core import settings
 from fer_core.vision.annotate import annotate_frame, draw_hud
 from fer_core.vision.detect import FaceDetector
 from fer_core.vision.pipeline import (
-    TIMING_KEYS,
     ClassifierLike,
     FacePipeline,
     FaceResult,
@@ -39,13 +39,17 @@ from fer_core.vision.pipeline import (
 
 __all__ = [
     "ICE_SERVERS_ENV",
+    "LIVE_STAGES",
     "STATS_WINDOW",
     "LiveProcessor",
     "LiveStats",
+    "bgr_to_video_frame",
+    "format_fps",
     "hud_lines",
     "main_face",
     "quiet_closed_transport_errors",
     "rtc_configuration",
+    "video_frame_to_bgr",
 ]
 
 # Environment variable with a JSON list of ICE servers for deployments behind NAT, e.g.
@@ -55,6 +59,10 @@ ICE_SERVERS_ENV = settings.ICE_SERVERS.name
 # Frames over which FPS and latencies are averaged: about one second of webcam video, so the numbers react to a
 # settings change quickly but do not flicker from frame to frame.
 STATS_WINDOW = 30
+# Where a frame's time goes inside the server, in path order: ``convert`` (decoded picture -> BGR array and the
+# annotated array -> a picture for the encoder), the pipeline's stages, ``annotate`` (boxes, bars, HUD). ``total`` is
+# the whole frame, receive to hand-back; the WebRTC decode and encode run in aiortc's own threads, outside it.
+LIVE_STAGES = ("convert", "detect", "classify", "track", "annotate")
 # Timeline length: two minutes at 30 FPS; older points fall off (memory stays bounded in a long session).
 TIMELINE_MAX_POINTS = 3600
 
@@ -85,7 +93,7 @@ def hud_lines(stats: LiveStats) -> list[str]:
     latency = stats.latency_ms
     stages = " ".join(f"{name[:3]} {latency.get(name, 0.0):.1f}" for name in ("detect", "classify", "track"))
     return [
-        f"{stats.fps:.1f} FPS  {stats.faces_in_last_frame} face(s)",
+        f"{format_fps(stats.fps)} FPS  {stats.faces_in_last_frame} face(s)",
         f"{stages} ms",
         f"total {latency.get('total', 0.0):.1f} ms",
     ]
@@ -94,8 +102,9 @@ def hud_lines(stats: LiveStats) -> list[str]:
 # The FPS figure is refreshed at most once a second, and the HUD on the video and the panel both show that one
 # figure (a per-frame value drawn on the video never matched the panel that polls once a second).
 FPS_REFRESH_S = 1.0
-# No frame for this long: the stream is stopped or stalled, and the FPS is 0 rather than the last value.
-STALE_AFTER_S = 2.0
+# No frame for this long: the stream is stopped, and the FPS is 0. Shorter waits lower the figure as they grow
+# (``LiveProcessor.stats``), so a slow stream - a frame every 3 s on an overloaded server - reads 0.33 FPS, not 0.
+STALE_AFTER_S = 10.0
 
 
 def _fps(arrivals: deque[float]) -> float:
@@ -103,6 +112,33 @@ def _fps(arrivals: deque[float]) -> float:
     if len(arrivals) < 2 or arrivals[-1] <= arrivals[0]:
         return 0.0
     return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+
+
+def format_fps(fps: float) -> str:
+    """One decimal from 1 FPS up, two below (0.33, not 0.3 or 0.0, for a frame every 3 s); "0" when stopped."""
+    if fps <= 0:
+        return "0"
+    return f"{fps:.1f}" if fps >= 1 else f"{fps:.2f}"
+
+
+def video_frame_to_bgr(frame) -> np.ndarray:
+    """A decoded picture (PyAV ``VideoFrame``) as a uint8 BGR array.
+
+    WebRTC decoders hand out YUV 4:2:0; OpenCV's SIMD conversion from the I420 planes is several times cheaper than
+    libswscale's ``to_ndarray(format="bgr24")``. Odd sizes (no whole chroma rows) take the general path.
+    """
+    if frame.width % 2 or frame.height % 2:
+        return frame.to_ndarray(format="bgr24")
+    return cv2.cvtColor(frame.to_ndarray(format="yuv420p"), cv2.COLOR_YUV2BGR_I420)
+
+
+def bgr_to_video_frame(image: np.ndarray, frame_type):
+    """A uint8 BGR array as a ``frame_type`` (PyAV ``VideoFrame``) picture in YUV 4:2:0, what the VP8/H.264
+    encoders take: converting here with OpenCV spares the encoder thread a libswscale conversion per frame."""
+    height, width = image.shape[:2]
+    if width % 2 or height % 2:
+        return frame_type.from_ndarray(image, format="bgr24")
+    return frame_type.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
 
 
 class LiveProcessor:
@@ -129,6 +165,7 @@ class LiveProcessor:
         self._show_bars = show_bars
         self._show_hud = show_hud
         self._start = clock()
+        self._last_output_ms = 0.0
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -202,17 +239,39 @@ class LiveProcessor:
         One lock acquisition for the whole frame: pipeline, drawing and counters see one model and one set of
         settings, and a change from the UI thread waits at most one frame (a few ms) for it.
         """
+        return self._process(frame_bgr, started=time.perf_counter(), convert_ms=0.0)
+
+    def process_video_frame(self, frame):
+        """The WebRTC callback's whole work: a decoded picture in, the annotated picture out (same type).
+
+        Times the conversions too (``convert`` in the latency figures: this frame's input side and the previous
+        frame's output side, which is only known after the frame has been handed back).
+        """
+        started = time.perf_counter()
+        image = video_frame_to_bgr(frame)
+        convert_ms = (time.perf_counter() - started) * 1e3 + self._last_output_ms
+        annotated = self._process(image, started=started, convert_ms=convert_ms)
+        handed_back = time.perf_counter()
+        picture = bgr_to_video_frame(annotated, type(frame))
+        self._last_output_ms = (time.perf_counter() - handed_back) * 1e3  # written by this thread only
+        return picture
+
+    def _process(self, frame_bgr: np.ndarray, *, started: float, convert_ms: float) -> np.ndarray:
         with self._lock:
             arrival = self._clock()
             result = self._pipeline.process(frame_bgr, timestamp=arrival - self._start)
+            drawing = time.perf_counter()
             annotated = annotate_frame(frame_bgr, result, show_bars=self._show_bars)
-            stats = self._record_locked(result, arrival)
+            timings = {**result.timings_ms, "convert": convert_ms}
+            timings["annotate"] = (time.perf_counter() - drawing) * 1e3
+            timings["total"] = (time.perf_counter() - started) * 1e3 + self._last_output_ms
+            stats = self._record_locked(result, arrival, timings)
             if self._show_hud:
                 draw_hud(annotated, hud_lines(stats))
             self._last_frame = annotated
         return annotated
 
-    def _record_locked(self, result: FrameResult, arrival: float) -> LiveStats:
+    def _record_locked(self, result: FrameResult, arrival: float, timings: dict[str, float]) -> LiveStats:
         """Fold one frame into the counters (lock held); returns the updated stats (for the HUD of that frame)."""
         face = main_face(result)
         self._frames += 1
@@ -221,7 +280,7 @@ class LiveProcessor:
         self._last_arrival = arrival
         self._arrivals.append(arrival)
         self._publish_fps(arrival)
-        self._timings.append(dict(result.timings_ms))
+        self._timings.append(timings)
         if face is not None:
             self._timeline.append(result.with_faces((face,)))
         return self._stats_locked(now=arrival)
@@ -244,28 +303,41 @@ class LiveProcessor:
 
     def _stats_locked(self, now: float) -> LiveStats:
         result = self._last_result
-        stale = self._last_arrival is None or now - self._last_arrival > STALE_AFTER_S
+        waited = None if self._last_arrival is None else max(0.0, now - self._last_arrival)
+        stale = waited is None or waited > STALE_AFTER_S
+        fps = 0.0 if stale else self._shown_fps
+        if waited and waited * fps > 1.0 + 1e-9:  # waiting longer than the rate's interval lowers the rate
+            fps = 1.0 / waited
         timings = self._timings
-        latency = {key: sum(t.get(key, 0.0) for t in timings) / len(timings) for key in TIMING_KEYS} if timings else {}
+        keys = (*LIVE_STAGES, "total")
+        latency = {key: sum(t.get(key, 0.0) for t in timings) / len(timings) for key in keys} if timings else {}
         return LiveStats(
             frames_processed=self._frames,
             faces_in_last_frame=len(result.faces) if result else 0,
             max_faces_seen=self._max_faces,
-            fps=0.0 if stale else self._shown_fps,
+            fps=fps,
             latency_ms=latency,
             last_labels=tuple(face.display_label for face in result.faces) if result else (),
-            seconds_since_last_frame=None if self._last_arrival is None else max(0.0, now - self._last_arrival),
+            seconds_since_last_frame=waited,
         )
 
-    def timeline(self, window_s: float | None = None) -> list[FrameResult]:
+    def timeline(self, window_s: float | None = None, max_points: int | None = None) -> list[FrameResult]:
         """The main face of each frame (a result holding that face only), oldest first; only the last ``window_s``
-        seconds of the session when given. ``frames_table(timeline, labels)`` makes it the one face table."""
+        seconds of the session when given. ``frames_table(timeline, labels)`` makes it the one face table.
+
+        ``max_points`` thins the points evenly, always keeping the newest: a chart of a minute at 15 FPS needs no
+        900 points, and building and drawing them every refresh costs the server and the browser CPU that the
+        frames need (42 ms of plotly work a refresh at 900 points on this project's 2-core machine).
+        """
         with self._lock:
             points = list(self._timeline)
-        if window_s is None or not points:
-            return points
-        cutoff = (points[-1].timestamp or 0.0) - window_s
-        return [point for point in points if (point.timestamp or 0.0) >= cutoff]
+        if window_s is not None and points:
+            cutoff = (points[-1].timestamp or 0.0) - window_s
+            points = [point for point in points if (point.timestamp or 0.0) >= cutoff]
+        if max_points is not None and len(points) > max_points:
+            step = len(points) / max_points
+            points = [points[len(points) - 1 - round(i * step)] for i in reversed(range(max_points))]
+        return points
 
     def last_frame(self) -> np.ndarray | None:
         """The last annotated frame (BGR), or ``None`` before the first frame."""

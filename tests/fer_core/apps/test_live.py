@@ -99,9 +99,9 @@ def test_latency_has_every_stage_and_total_covers_them():
     for _ in range(4):
         processor.process(_frame())
     latency = processor.stats().latency_ms
-    assert set(latency) == {"detect", "classify", "track", "total"}
+    assert set(latency) == {*live.LIVE_STAGES, "total"}
     assert all(v >= 0.0 for v in latency.values())
-    assert latency["total"] >= max(latency["detect"], latency["classify"], latency["track"])
+    assert latency["total"] >= sum(latency[stage] for stage in live.LIVE_STAGES) * 0.999
 
 
 def test_seconds_since_last_frame_tracks_the_clock():
@@ -130,6 +130,21 @@ def test_timeline_window_keeps_the_last_seconds(window_s, expected):
     points = processor.timeline(window_s)
     assert len(points) == expected
     assert [p.timestamp for p in points] == sorted(p.timestamp for p in points)
+
+
+@pytest.mark.parametrize(("frames", "max_points", "expected"), [(20, 5, 5), (20, 20, 20), (7, 10, 7), (900, 120, 120)])
+def test_timeline_thins_evenly_and_keeps_the_newest(frames, max_points, expected):
+    processor = _processor(clock=StepClock(0.25))
+    for _ in range(frames):
+        processor.process(_frame())
+    everything = processor.timeline()
+    points = processor.timeline(max_points=max_points)
+    assert len(points) == expected
+    assert points[-1] is everything[-1] or points[-1].timestamp == everything[-1].timestamp
+    stamps = [p.timestamp for p in points]
+    assert stamps == sorted(set(stamps)), "oldest first, no point twice"
+    gaps = np.diff(stamps)
+    assert gaps.max() - gaps.min() <= 0.25 + 1e-9 if len(gaps) else True, "evenly spread (within one frame)"
 
 
 def test_timeline_is_bounded_and_keeps_the_newest(monkeypatch):
@@ -319,7 +334,7 @@ class SettableClock:
         return self.now
 
 
-def test_fps_is_refreshed_once_a_second_and_drops_to_zero_when_frames_stop():
+def test_fps_is_refreshed_once_a_second_and_falls_to_zero_when_frames_stop():
     clock = SettableClock()
     processor = _processor(clock=clock)
     for _ in range(16):  # half a second at 30 FPS: the first figure is published with the second frame
@@ -334,8 +349,65 @@ def test_fps_is_refreshed_once_a_second_and_drops_to_zero_when_frames_stop():
     clock.now += 1.0
     processor.process(_frame())
     assert processor.stats().fps != shown, "a second later the figure is refreshed"
-    clock.now += live.STALE_AFTER_S + 0.1
-    assert processor.stats().fps == 0.0, "no frame for a while: the stream is stopped, not still at 30 FPS"
+    clock.now += 2.0
+    assert processor.stats().fps == pytest.approx(0.5), "a 2 s wait: at most one frame in 2 s, not still 30 FPS"
+    clock.now += live.STALE_AFTER_S
+    assert processor.stats().fps == 0.0, "no frame for a long while: the stream is stopped"
+
+
+@pytest.mark.parametrize("interval_s", [1.5, 3.0, 6.0])
+def test_a_slow_stream_shows_its_true_low_rate_not_zero(interval_s):
+    """On an overloaded server frames may come seconds apart: the panel must not read "0" while they still arrive."""
+    clock = SettableClock()
+    processor = _processor(clock=clock)
+    for _ in range(5):
+        processor.process(_frame())
+        clock.now += interval_s / 2
+        assert (
+            processor.stats().fps == pytest.approx(1 / interval_s, rel=1e-6) or processor.stats().frames_processed < 2
+        )
+        clock.now += interval_s / 2
+    shown = processor.stats().fps
+    assert shown == pytest.approx(1 / interval_s, rel=1e-6)
+    assert float(live.format_fps(shown)) > 0
+
+
+@pytest.mark.parametrize(("fps", "text"), [(0.0, "0"), (0.004, "0.00"), (0.33, "0.33"), (3.62, "3.6"), (29.97, "30.0")])
+def test_format_fps_keeps_low_rates_readable(fps, text):
+    assert live.format_fps(fps) == text
+
+
+class FakeVideoFrame:
+    """The part of PyAV's ``VideoFrame`` the callback uses: a BGR picture kept as the array it was built from."""
+
+    def __init__(self, array: np.ndarray, fmt: str) -> None:
+        self.array, self.format = array, fmt
+        self.height = array.shape[0] * 2 // 3 if fmt == "yuv420p" else array.shape[0]
+        self.width = array.shape[1]
+
+    @classmethod
+    def from_ndarray(cls, array: np.ndarray, format: str) -> FakeVideoFrame:
+        return cls(array, format)
+
+    def to_ndarray(self, format: str) -> np.ndarray:
+        if format == self.format:
+            return self.array
+        code = cv2.COLOR_YUV2BGR_I420 if self.format == "yuv420p" else cv2.COLOR_BGR2YUV_I420
+        return cv2.cvtColor(self.array, code)
+
+
+@pytest.mark.parametrize("size", [(640, 480), (321, 241)])
+def test_process_video_frame_returns_the_annotated_picture_and_times_the_conversions(size):
+    width, height = size
+    processor = _processor(TWO_FACES[:1])
+    image = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    picture = processor.process_video_frame(FakeVideoFrame.from_ndarray(image, "bgr24"))
+    assert isinstance(picture, FakeVideoFrame)
+    assert (picture.width, picture.height) == size
+    assert picture.format == ("yuv420p" if width % 2 == 0 else "bgr24"), "even sizes go to the encoder as I420"
+    annotated = processor.last_frame()
+    assert np.abs(picture.to_ndarray("bgr24").astype(int) - annotated.astype(int)).mean() < 3
+    assert processor.stats().latency_ms["convert"] > 0.0
 
 
 def test_hud_and_panel_show_the_same_fps():
@@ -345,7 +417,7 @@ def test_hud_and_panel_show_the_same_fps():
         processor.process(_frame())
         clock.now += 1 / 25
     with processor._lock:
-        stats = processor._record_locked(processor._last_result, clock.now)
+        stats = processor._record_locked(processor._last_result, clock.now, processor._timings[-1])
     hud_fps = float(hud_lines(stats)[0].split()[0])
     assert hud_fps == pytest.approx(processor.stats().fps, abs=0.05)
 
