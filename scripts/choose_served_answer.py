@@ -22,8 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--data-root", type=Path, default=settings.data_dir())
     parser.add_argument("--write", action="store_true", help="serve the winner: write it into the card")
+    parser.add_argument(
+        "--split", default="val", choices=("val", "test"), help="test: report the candidates (never chosen there)"
+    )
     args = parser.parse_args(argv)
-    choice = choose_served_answer_for(args.model, data_root=args.data_root, write=args.write)
+    choice = choose_served_answer_for(args.model, data_root=args.data_root, write=args.write, split=args.split)
     for row in choice["candidates"]:
         shares = "  ".join(
             f"{dataset} acc {v['accuracy']:.4f} F1 {v['macro_f1']:.4f} neutral {v['share']['neutral'][0]:.3f}"
@@ -31,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for dataset, v in row["validation"].items()
         )
         print(f"{row['answer']:<22} mean acc_f1 {row['mean_acc_f1']:.4f}  {shares}")
-    print(f"chosen: {choice['chosen']}" + (" (written to the card)" if args.write else ""))
+    best = "best on the test splits (for reporting only)" if args.split == "test" else "chosen"
+    print(f"{best}: {choice['chosen']}" + (" (written to the card)" if args.write else ""))
     return 0
 
 

@@ -473,10 +473,15 @@ def predict_files(model: str, paths: Sequence[str], detector: str = "haar") -> l
     return [record for records in iter_predictions(model, paths, detector) for record in records]
 
 
-def choose_served_answer_for(model: str, *, data_root: Path, write: bool = False) -> dict:
+def choose_served_answer_for(model: str, *, data_root: Path, write: bool = False, split: str = "val") -> dict:
     """Score a two-head model's candidate answers on both validation splits; with ``write`` the card serves the
     winner (``default_head``, and a ``fusion`` entry when a fusion wins). See fer_core.evaluation.served_answer.
+
+    ``split="test"`` scores the same candidates on the test splits, to report them; it never writes (the choice
+    is made on validation only).
     """
+    if write and split != "val":
+        raise ValueError("the served answer is chosen on the validation splits only; --write needs split val")
     from fer_core.data.preprocess import prepare_batch
     from fer_core.evaluation.served_answer import ValidationSet, choose_served_answer
 
@@ -488,7 +493,7 @@ def choose_served_answer_for(model: str, *, data_root: Path, write: bool = False
     classifiers = {h: load_trained_model(directory.path, action="choosing a served answer", head=h) for h in heads}
     sets = []
     for dataset in heads:
-        val = load_split(dataset, data_root / dataset, "val", cache_dir=data_cache_dir())
+        val = load_split(dataset, data_root / dataset, split, cache_dir=data_cache_dir())
         batch = prepare_batch(val.images, classifiers[heads[0]].input_spec)
         probs = {h: clf.predict_prepared(batch) for h, clf in classifiers.items()}
         labels = {h: clf.labels for h, clf in classifiers.items()}

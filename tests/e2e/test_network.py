@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO_ROOT
 from network_trace import environment_without, leaks, require_strace, strace_command
 
-from .conftest import CHROMIUM, SERVER_START_TIMEOUT_S, chromium_args, free_port, stop_server, wait_for_health
+from .conftest import CHROMIUM, SERVER_START_TIMEOUT_S, free_port, stop_server, wait_for_health
 
 pytestmark = pytest.mark.browser
 
@@ -53,22 +53,14 @@ def _remote_requests(urls: list[str]) -> list[str]:
     return [url for url in urls if urlparse(url).scheme not in LOCAL_SCHEMES and urlparse(url).hostname not in local]
 
 
-def test_server_and_page_visit_send_nothing_beyond_loopback(traced_server, fake_camera_file: Path, tmp_path: Path):
+def test_server_and_page_visit_send_nothing_beyond_loopback(traced_server, page, tmp_path: Path):
+    """A tab of the session's browser (one Playwright per test process) visits the traced server."""
     base_url, trace, server_log = traced_server
-    sync_api = pytest.importorskip("playwright.sync_api")
     requested: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=chromium_args(fake_camera_file)
-        )
-        try:
-            page = browser.new_page()
-            page.on("request", lambda request: requested.append(request.url))
-            page.goto(base_url, wait_until="domcontentloaded")
-            page.wait_for_selector("[data-test-script-state='notRunning']", state="attached", timeout=120_000)
-            page.wait_for_timeout(WATCH_S * 1000)
-        finally:
-            browser.close()
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(base_url, wait_until="domcontentloaded")
+    page.wait_for_selector("[data-test-script-state='notRunning']", state="attached", timeout=120_000)
+    page.wait_for_timeout(WATCH_S * 1000)
     found = leaks(trace.read_text())
     assert not found, found[:5]
     assert not _remote_requests(requested), _remote_requests(requested)[:5]
