@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fer_core.serving.classifier import forward_mflops, load_model
+from fer_core.serving.classifier import forward_mflops, load_trained_model
 from fer_core.store.card import ModelCard
 from fer_core.store.model_dir import Checkpoints, ModelDir
 
@@ -22,7 +22,8 @@ def model_mflops(directory: ModelDir, card: ModelCard, checkpoints: Checkpoints)
     if card.is_ensemble:
         values = [checkpoints.read_card(member).mflops for member in card.members]
         return None if None in values else round(sum(values), 3)
-    return forward_mflops(load_model(directory.path, backend="torch").module, card.input)
+    clf = load_trained_model(directory.path, action="counting FLOPs", backend="torch")
+    return forward_mflops(clf.module, clf.input_spec)
 
 
 def main(argv: list[str] | None = None) -> int:

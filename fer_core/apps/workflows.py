@@ -27,7 +27,7 @@ from fer_core.evaluation.evaluate import (
     write_run,
 )
 from fer_core.labels import FER2013, FERPLUS, SharedClasses, label_set_of
-from fer_core.serving.classifier import Classifier, load_model, load_trained_model, refuse_ensemble, save_model_dir
+from fer_core.serving.classifier import AnyClassifier, load_model, load_trained_model, refuse_ensemble, save_model_dir
 from fer_core.store.card import HeadCard, ModelCard, TestMetrics
 from fer_core.store.model_dir import Checkpoints, ModelDir, split_head
 from fer_core.store.runs import RunInfo, read_run_info
@@ -269,15 +269,16 @@ def evaluate_model(
     classes = SharedClasses(arrays.label_set, model_classes)
     scored = restrict_to_label_set(arrays, classes.label_set)
     run_dataset = dataset_id or default_dataset_id(dataset, dataset_root)
+    run_split = scored.split or split
     planned = {
         "dataset": run_dataset,
         "layout": dataset,
-        "split": scored.split or split,
+        "split": run_split,
         "label_set": classes.label_set.name,
         "num_samples": len(scored),
     }
     target = ModelDir(out_dir or clf.directory)
-    check_run_target(target.run_paths(run_dataset, planned["split"], clf.tta)[1], planned, overwrite=overwrite)
+    check_run_target(target.run_paths(run_dataset, run_split, clf.tta)[1], planned, overwrite=overwrite)
     home = out_dir is None and tta == "none" and split == "test" and is_home_run(clf, dataset, run_dataset, classes)
     if home and not overwrite:
         check_card_metrics(clf, planned)
@@ -312,14 +313,14 @@ def evaluate_model(
     return parquet_path, read_run_info(json_path)
 
 
-def is_home_run(clf: Classifier, layout: str, run_dataset: str, classes: SharedClasses) -> bool:
+def is_home_run(clf: AnyClassifier, layout: str, run_dataset: str, classes: SharedClasses) -> bool:
     """True when a run may set the card's test metrics: the model's own training dataset, read by that dataset's
     reader under its own name, on the model's own classes (an ImageFolder named ``fer2013`` is not FER2013)."""
     own_reader = layout != "imagefolder" and default_dataset_id(layout, ".") == run_dataset
     return own_reader and clf.card.trained_on(run_dataset) and classes.is_identity
 
 
-def check_card_metrics(clf: Classifier, planned: dict) -> None:
+def check_card_metrics(clf: AnyClassifier, planned: dict) -> None:
     """Refuse to rewrite the card's test metrics (of the served head) with a run of another dataset, split or size."""
     card = clf.card
     entry = card.heads.get(clf.head) if clf.head and card.heads else card

@@ -50,8 +50,10 @@ def _usage_files(class_dir: Path, usage: str) -> list[Path]:
     return files
 
 
-def read_fer2013_folders(root: Path, split: str, *, image_size: int = _SIDE, progress: bool = False) -> FaceArrays:
-    """One split of the Kaggle FER2013 folders.
+def read_fer2013_folders(
+    root: Path, split: str, *, image_size: int | None = _SIDE, progress: bool = False
+) -> FaceArrays:
+    """One split of the Kaggle FER2013 folders (``image_size=None`` keeps the files' own size).
 
     Sample ids are ``fer2013/<path below root without extension>`` whatever the root folder is called, so two
     users' copies (``.png`` or ``.jpg``, any folder name) give the same ids.

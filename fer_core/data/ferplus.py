@@ -128,9 +128,10 @@ def _metadata(split: str, votes: np.ndarray) -> pd.DataFrame:
 
 
 def read_ferplus(
-    root: Path, split: str, *, label_mode: str = "majority", image_size: int = 48, progress: bool = False
+    root: Path, split: str, *, label_mode: str = "majority", image_size: int | None = 48, progress: bool = False
 ) -> FaceArrays:
-    """One FER+ split under ``label_mode``; sample ids are ``ferplus/FER2013<Split>/fer%07d``."""
+    """One FER+ split under ``label_mode`` (``image_size=None`` keeps the files' own size); sample ids are
+    ``ferplus/FER2013<Split>/fer%07d``."""
     split = canonical_split(split)
     folder = root / FERPLUS_FOLDERS[split]
     if not folder.is_dir():

@@ -179,7 +179,7 @@ def _to_common_size(images: list[np.ndarray]) -> list[np.ndarray]:
     counts: dict[tuple[int, ...], int] = {}
     for image in images:
         counts[image.shape] = counts.get(image.shape, 0) + 1
-    height, width = max(counts, key=counts.get)[:2]
+    height, width = max(counts, key=lambda shape: counts[shape])[:2]
     out = []
     for image in images:
         mode = cv2.INTER_AREA if image.shape[0] > height or image.shape[1] > width else cv2.INTER_LINEAR

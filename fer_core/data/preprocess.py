@@ -186,7 +186,8 @@ def transform_face(image: np.ndarray, spec: InputSpec) -> np.ndarray:
     """One uint8 face crop (BGR, BGRA or grey, any size) -> float32 ``(channels, size, size)`` by the spec."""
     pixels = to_gray(image) if spec.color == "gray" else to_color(image, spec.color)
     pixels = _resized_and_cropped(pixels, spec)
-    x = pixels.astype(np.float32) * np.float32(spec.rescale)
+    # float32 throughout; the plain annotation keeps numpy's stubs from widening the division below to complex
+    x: np.ndarray = pixels.astype(np.float32) * np.float32(spec.rescale)
     x = x[:, :, None] if x.ndim == 2 else x
     if spec.normalize:
         x = (x - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)

@@ -169,7 +169,7 @@ SAME_LAYOUT = {"fer2013-csv": "fer2013"}
 def _run_source(info: dict) -> dict:
     source = {key: info.get(key) for key in RUN_SOURCE_KEYS}
     layout = source["layout"] or source["dataset"]  # sidecars written before the layout was recorded
-    source["layout"] = SAME_LAYOUT.get(layout, layout)
+    source["layout"] = SAME_LAYOUT.get(layout, layout) if isinstance(layout, str) else layout
     return source
 
 

@@ -1,4 +1,4 @@
-"""Models from their files: ``load_model(name_or_path)`` -> :class:`Classifier`, on torch or ONNX Runtime.
+"""Models from their files: ``load_model(name_or_path)`` -> :class:`Classifier` or an ensemble, on torch or ONNX.
 
 ``load_model`` is the only way the app and the CLI get a model: a shipped name, a FER Studio model directory
 (``card.json`` + weights in timm layout or transformers ``save_pretrained`` layout, never mixed), a user's
@@ -255,6 +255,12 @@ def _labels_or_fail(labels: tuple[str, ...] | None, card_path: Path) -> tuple[st
     return labels
 
 
+def _input_or_fail(card: ModelCard, card_path: Path) -> InputSpec:
+    if card.input is None:
+        raise ModelLoadError(f"{card_path}: missing or empty 'input'; {INPUT_EXPECTED}")
+    return card.input
+
+
 def _bias(part, card_path: Path) -> np.ndarray | None:
     """A card's (or head's) ``logit_bias`` as float32, one finite value per class (None when it has none)."""
     if part.logit_bias is None:
@@ -380,9 +386,10 @@ def _load_onnx_file(path: Path, tta: str) -> Classifier:
     facts = formats.inspect_onnx(session, path)
     card = formats.card_for_onnx(path, session, facts)
     log.warning("%s: derived card: %s", path, card.to_dict())
-    clf = Classifier(card.id, card.labels, card.input, card, path.parent, tta=tta)
+    spec = _input_or_fail(card, path)
+    clf = Classifier(card.id or path.stem, _labels_or_fail(card.labels, path), spec, card, path.parent, tta=tta)
     _attach_session(clf, session)
-    check_predicts(clf.predict_prepared, clf.labels, card.input, path)
+    check_predicts(clf.predict_prepared, clf.labels, spec, path)
     return clf
 
 
@@ -397,7 +404,7 @@ def load_model(
     tta: str = "none",
     root: Path | None = None,
     head: str | None = None,
-) -> Classifier:
+) -> AnyClassifier:
     """Load a shipped model (by name, or ``"default"``), a model directory or an ONNX file at a path.
 
     ``backend``: ``"torch"``, ``"onnx"`` (needs an ONNX file) or ``"auto"`` (ONNX Runtime when the directory has an
@@ -422,12 +429,11 @@ def load_model(
     _check_weights_safe(directory.path)
     card = _card_of(directory)
     served = _served_head(card, head or named_head, directory.card_path)
-    if card.input is None:
-        raise ModelLoadError(f"{directory.card_path}: missing or empty 'input'; {INPUT_EXPECTED}")
+    spec = _input_or_fail(card, directory.card_path)
     clf = Classifier(
         name=f"{card.id or directory.name}{HEAD_SEPARATOR}{served.name}" if served.name else card.id or directory.name,
         labels=served.labels,
-        input_spec=card.input,
+        input_spec=spec,
         card=card,
         directory=directory.path,
         tta=tta,
@@ -445,7 +451,7 @@ def load_model(
         from fer_core.serving.torch_backend import build_module
 
         clf.module = build_module(directory.path, card).eval()
-    check_predicts(clf.predict_prepared, clf.labels, card.input, directory.path)
+    check_predicts(clf.predict_prepared, clf.labels, spec, directory.path)
     formats.check_card_labels(card, formats.model_label_names(directory), directory.card_path)
     return clf
 

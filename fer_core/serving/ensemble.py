@@ -159,16 +159,16 @@ def _check_member_names(names: Sequence[str], directory: Path, card_path: Path) 
             raise ModelLoadError(f"{card_path}: an ensemble cannot contain itself")
 
 
-def _member_weights(card: ModelCard, card_path: Path) -> np.ndarray | None:
+def _member_weights(card: ModelCard, names: Sequence[str], card_path: Path) -> np.ndarray | None:
     """The card's member weights normalised to sum 1; one finite, non-negative weight per member, not all zero."""
     from fer_core.serving.classifier import ModelLoadError
 
     if not card.weights:
         return None
     weights = np.asarray(card.weights, np.float64)
-    if len(weights) != len(card.members) or not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum():
+    if len(weights) != len(names) or not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum():
         raise ModelLoadError(
-            f"{card_path}: 'weights' must hold one finite, non-negative number per member ({len(card.members)}), "
+            f"{card_path}: 'weights' must hold one finite, non-negative number per member ({len(names)}), "
             f"not all zero; found {list(card.weights)}"
         )
     return weights / weights.sum()
@@ -195,7 +195,7 @@ def load_ensemble(directory: Path, card: ModelCard, *, backend: str, tta: str) -
     if not names:
         raise ModelLoadError(f"{card_path}: an ensemble needs 'members', a list of model names")
     _check_member_names(names, directory, card_path)
-    weights = _member_weights(card, card_path)
+    weights = _member_weights(card, names, card_path)
     token = _enter(directory, card_path)
     try:
         members = [_load_member(name, directory, backend, tta, load_model) for name in names]

@@ -122,7 +122,8 @@ def timm_hub_build_args(config: Mapping, path: Path) -> dict[str, Any]:
     owned = sorted(set(model_args) & {"pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "checkpoint_path"})
     if owned:
         raise ModelLoadError(f"{path}: 'model_args' may not set {', '.join(owned)} (nothing pretrained is loaded)")
-    cfg = config.get("pretrained_cfg") if isinstance(config.get("pretrained_cfg"), dict) else {}
+    pretrained_cfg = config.get("pretrained_cfg")
+    cfg = pretrained_cfg if isinstance(pretrained_cfg, dict) else {}
     input_size = cfg.get("input_size") or [3]
     fields = {
         **config,

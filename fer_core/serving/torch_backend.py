@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from fer_core.data.preprocess import InputSpec
-from fer_core.models import architecture_info, create_model
+from fer_core.models import architecture_info, create_model, list_architectures
 from fer_core.models.hf import HFImageClassifier
 from fer_core.serving.model_guard import (
     ModelLoadError,
@@ -69,14 +69,12 @@ def save_model_dir(
     ``weights_mb`` are filled in here. Weights are stored in float16 when ``half`` (halves the repo size; loading
     converts back to float32).
     """
-    target = ModelDir(directory)
+    target = ModelDir(Path(directory))
     target.path.mkdir(parents=True, exist_ok=True)
-    for key in ("id", "architecture", "labels", "input"):
-        if getattr(card, key) is None:
-            raise ValueError(f"card is missing {key!r}")
-    info = architecture_info(card.architecture)
+    architecture, _, spec = _saved_fields(card)
+    info = architecture_info(architecture)
     card = dataclasses.replace(
-        card, family=info.family, params=count_parameters(model), mflops=forward_mflops(model, card.input)
+        card, family=info.family, params=count_parameters(model), mflops=forward_mflops(model, spec)
     )
     if info.family == "hf":
         _save_hf(model, target.path, half)
@@ -86,6 +84,15 @@ def save_model_dir(
     card.weights_mb = round(sum(p.stat().st_size for p in weights) / 2**20, 3)
     target.write_card(card)
     return target.path
+
+
+def _saved_fields(card: ModelCard) -> tuple[str, tuple[str, ...], InputSpec]:
+    """The card's ``architecture``, ``labels`` and ``input``; a ValueError names the first field (or ``id``) missing."""
+    architecture, labels, spec = card.architecture, card.labels, card.input
+    if card.id is None or architecture is None or labels is None or spec is None:
+        missing = next(key for key in ("id", "architecture", "labels", "input") if getattr(card, key) is None)
+        raise ValueError(f"card is missing {missing!r}")
+    return architecture, labels, spec
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -116,25 +123,31 @@ def _state_for_saving(model: nn.Module, half: bool) -> dict[str, torch.Tensor]:
 
 
 def _save_timm(model: nn.Module, directory: ModelDir, card: ModelCard, half: bool) -> None:
+    architecture, labels, spec = _saved_fields(card)
     config = {  # timm's own create_model(**config) rebuilds it: the entrypoint's name, not the catalogue's
-        "architecture": architecture_info(card.architecture).timm_name,
-        "num_classes": int(card.num_outputs or len(card.labels)),
-        "in_chans": card.input.channels,
-        "img_size": card.input.size,
+        "architecture": architecture_info(architecture).timm_name,
+        "num_classes": int(card.num_outputs or len(labels)),
+        "in_chans": spec.channels,
+        "img_size": spec.size,
         "model_args": card.arch_args or {},
-        "label_names": list(card.labels),
+        "label_names": list(labels),
     }
     directory.write_json(CONFIG_FILE, config)
     save_file(_state_for_saving(model, half), str(directory.weights_path), metadata={"format": "pt"})
 
 
 def _save_hf(model: nn.Module, directory: Path, half: bool) -> None:
-    hf_model = model.hf_model
+    from transformers import PreTrainedModel
+
+    hf_model = getattr(model, "hf_model", None)
+    if not isinstance(hf_model, PreTrainedModel):
+        raise TypeError(f"{type(model).__name__} is not a transformers-family model: it holds no 'hf_model'")
+    save_pretrained_dir = getattr(model, "save_pretrained_dir", None)  # wrappers with extra parts (a head) save them
     if half:
         hf_model = hf_model.half()
     try:
-        if hasattr(model, "save_pretrained_dir"):  # wrappers with extra parts (e.g. a head) save them too
-            model.save_pretrained_dir(directory)
+        if save_pretrained_dir is not None:
+            save_pretrained_dir(directory)
         else:
             hf_model.save_pretrained(directory, safe_serialization=True)
     finally:
@@ -183,8 +196,6 @@ def _build_timm_hub(directory: Path, config: dict) -> nn.Module:
     args = timm_hub_build_args(config, config_path)
     name = args.pop("architecture")
     if not timm.is_model(name):
-        from fer_core.models import list_architectures
-
         raise ModelLoadError(
             f"{config_path}: unknown architecture {name!r}: neither a timm model (timm.list_models()) nor one of "
             f"FER Studio's; known: {', '.join(list_architectures())}"
@@ -232,14 +243,17 @@ def _check_hf_weights(directory: Path, *, image_classifier: bool) -> None:
 def _build_hf(directory: Path, card: ModelCard | None) -> nn.Module:
     card_path = ModelDir(directory).card_path
     if card is not None:
+        if card.architecture is None:
+            raise ModelLoadError(f"{card_path}: missing 'architecture'; known: {', '.join(list_architectures())}")
         try:
             info = architecture_info(card.architecture)
         except KeyError as err:
             raise ModelLoadError(f"{card_path}: {err.args[0]}") from None
         _check_hf_weights(directory, image_classifier=False)
-        if info.wrapper is None:
+        wrapper = info.wrapper
+        if wrapper is None:
             raise ModelLoadError(f"{card_path}: architecture {info.name!r} is not a transformers family")
-        return built_or_refused(lambda: info.wrapper.from_pretrained_dir(directory), directory)
+        return built_or_refused(lambda: wrapper.from_pretrained_dir(directory), directory)
     from transformers import AutoModelForImageClassification
 
     _check_hf_weights(directory, image_classifier=True)

@@ -168,7 +168,7 @@ RESIZE_MODES = ("squash", "shortest_edge")
 # "area_linear": the project's own rule (OpenCV INTER_AREA when shrinking, INTER_LINEAR when enlarging); the others
 # are Pillow's filters, the ones transformers' and timm's reference transforms use.
 INTERPOLATIONS = ("area_linear", "nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
-_TRANSFORM_DEFAULTS = {
+_TRANSFORM_DEFAULTS: dict[str, Any] = {  # values of several types, each checked by InputSpec
     "color": "gray",
     "resize": "squash",
     "resize_edge": None,

@@ -99,9 +99,11 @@ def check_value(where: str, value: Any, kind: type, lo: float | None, hi: float 
     accepted = (int, float) if kind is float else (kind,)
     if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
         raise ValueError(f"recipe {where} must be {_type_name(kind)}, got {value!r}")
-    if numeric and not math.isfinite(value):
+    if not numeric or not isinstance(value, (int, float)):  # the second test only narrows: numbers passed above
+        return
+    if not math.isfinite(value):
         raise ValueError(f"recipe {where} must be finite, got {value!r}")
-    if numeric and ((lo is not None and value < lo) or (hi is not None and value > hi)):
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ValueError(f"recipe {where} must be in [{lo}, {hi}], got {value!r}")
 
 

@@ -50,7 +50,10 @@ def jpeg(images: np.ndarray, quality: float, seed: int = 0) -> np.ndarray:
         ok, encoded = cv2.imencode(".jpg", image, params)
         if not ok:
             raise RuntimeError("OpenCV could not JPEG-encode a face")
-        return cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+        if decoded is None:
+            raise RuntimeError("OpenCV could not decode a face it had just JPEG-encoded")
+        return decoded
 
     return _per_image(images, round_trip)
 
