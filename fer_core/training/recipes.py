@@ -250,6 +250,10 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+# How a recipe's JSON value types read in a message (the file's author writes JSON, not Python).
+_JSON_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "an object"}
+
+
 def _check_value_types(data: dict[str, Any], annotations: dict[str, Any]) -> None:
     """A value of the wrong JSON type (``"epochs": "many"``) is named with the type the key needs."""
     for key, value in data.items():
@@ -257,7 +261,7 @@ def _check_value_types(data: dict[str, Any], annotations: dict[str, Any]) -> Non
         if wanted is None:
             continue
         if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
-            raise ValueError(f"recipe key {key!r} must be {annotations[key]}, got {value!r:.60}")
+            raise ValueError(f"{key} must be {_JSON_NAMES[wanted[-1]]}, got {value!r:.60}")
 
 
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:

@@ -62,7 +62,11 @@ BAD_INPUTS = [
     ("missing recipe file", lambda d: ["train", "--recipe", str(d / "no.json"), "--out", str(d / "m")], "no.json"),
     ("recipe not JSON", lambda d: _train_on_recipe(d, "{oops"), "recipe.json: not valid JSON"),
     ("recipe is a list", lambda d: _train_on_recipe(d, "[1]"), "recipe.json: a recipe is a JSON object"),
-    ("bad recipe value", lambda d: _train_on_recipe(d, '{"architecture": "cnn", "epochs": "many"}'), "must be int"),
+    (
+        "bad recipe value",
+        lambda d: _train_on_recipe(d, '{"architecture": "cnn", "epochs": "many"}'),
+        "epochs must be an integer",
+    ),
     ("bad recipe choice", lambda d: _train_on_recipe(d, '{"architecture": "cnn", "optimizer": "x"}'), "adamw, sgd"),
     ("unknown model", lambda d: ["export", "--model", "no-such-model"], "unknown model 'no-such-model'"),
     ("folder without weights", lambda d: ["export", "--model", str(d)], "no model.safetensors"),

@@ -141,11 +141,18 @@ def test_empty_or_repeated_rows_are_refused_not_stored(tiny_model_dir: Path, cha
     assert not (tiny_model_dir / "runs").exists()
 
 
-def _write(clf, images, conditions: list[str]) -> Path:
+def _write(clf, images, conditions: list[str], overwrite: bool = False) -> Path:
     labels, ids = np.arange(len(images)) % 7, [f"s{i}" for i in range(len(images))]
     rows, speed = evaluate_classifier(clf, images, labels, ids, conditions=conditions, progress=False)
     parquet_path, _ = write_run(
-        clf, rows, dataset="fer2013", split="test", label_set="fer2013", label_mode="majority", throughput=speed
+        clf,
+        rows,
+        dataset="fer2013",
+        split="test",
+        label_set="fer2013",
+        label_mode="majority",
+        throughput=speed,
+        overwrite=overwrite,
     )
     return parquet_path
 
@@ -163,10 +170,11 @@ def test_corruption_run_keeps_the_resize_grid_of_the_same_weights(tiny_model_dir
 
 
 def test_other_samples_replace_the_run_instead_of_merging(tiny_model_dir: Path) -> None:
+    """Other samples replace a run only with ``overwrite`` (without it the run is refused, see check_run_target)."""
     clf = load_model(tiny_model_dir)
     rng = np.random.default_rng(4)
     _write(clf, rng.integers(0, 256, (8, 48, 48), dtype=np.uint8), ["clean", "resize:16:cubic>cubic"])
-    parquet_path = _write(clf, rng.integers(0, 256, (5, 48, 48), dtype=np.uint8), ["clean", "blur:1"])
+    parquet_path = _write(clf, rng.integers(0, 256, (5, 48, 48), dtype=np.uint8), ["clean", "blur:1"], overwrite=True)
     info = json.loads(parquet_path.with_suffix(".json").read_text())
     assert info["conditions"] == ["clean", "blur:1"] and info["conditions_kept_from"] is None
 
