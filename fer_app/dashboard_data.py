@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_app.plain_text import literal
+from fer_core import settings
 from fer_core.evaluation import metrics
 from fer_core.store.json_files import ModelLoadError
 from fer_core.store.model_dir import CARD_FILE, HEAD_SEPARATOR, HISTORY_FILE, Checkpoints, ModelDir
@@ -42,7 +43,6 @@ __all__ = [
     "show_scoring_notes",
 ]
 
-DATA_ENV = "FER_DATA_DIR"
 # One bootstrap convention on every page and in the README (scripts/readme_tables.py): 1000 resamples, seed 0.
 N_BOOT = 1000
 SEED = 0
@@ -189,9 +189,8 @@ def all_model_colors(runs: list[StoredRun]) -> dict[str, str]:
 
 
 def data_root() -> Path:
-    """Where the datasets are (``FER_DATA_DIR``; default ``../shared/data`` beside the repository)."""
-    configured = os.environ.get(DATA_ENV)
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared" / "data"
+    """Where the datasets are (fer_core.settings: ``FER_DATA_DIR``, default ``../shared/data`` by the repository)."""
+    return settings.data_dir()
 
 
 @st.cache_resource(max_entries=8, show_spinner="Bootstrapping intervals...")

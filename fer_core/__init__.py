@@ -12,9 +12,9 @@ scripts (and the processes they start).
 
 from __future__ import annotations
 
-import os
+from fer_core.settings import disable_runtime_telemetry
 
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+disable_runtime_telemetry()
 
 __version__ = "0.1.0"
 __all__ = ["create_model", "load_model"]

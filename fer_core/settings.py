@@ -85,3 +85,10 @@ def dnn_detector() -> Path | None:
 def ice_servers() -> str | None:
     """The raw ``$FER_ICE_SERVERS`` JSON text (validated by ``fer_core.apps.live.rtc_configuration``), else None."""
     return ICE_SERVERS.value()
+
+
+def disable_runtime_telemetry() -> None:
+    """Keep ONNX Runtime from sending usage events: ``ORT_DISABLE_TELEMETRY=1`` must be in the environment before
+    onnxruntime is first imported (its ``disable_telemetry_events()`` does not stop the DNS queries), so the
+    package sets it on import. A value the user set is kept."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")

@@ -18,8 +18,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from bench_live_browser import CHROMIUM, app_server, rss_mb
 
 __all__ = ["main"]

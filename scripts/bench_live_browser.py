@@ -41,8 +41,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
 __all__ = ["main", "parse_args"]
 
 CHROMIUM = Path(os.environ.get("FER_CHROMIUM", "/usr/bin/chromium"))
