@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +169,7 @@ def _load_state(directory: Path) -> dict[str, torch.Tensor]:
 
 def _build_timm(directory: Path, config: dict) -> nn.Module:
     """A timm-layout model: config checked, shapes compared with the weights on the meta device, then built."""
-    config_path, weights_path = ModelDir(directory).config_path, ModelDir(directory).weights_path
+    config_path = ModelDir(directory).config_path
     args = timm_build_args(config, config_path)
     try:
         architecture_info(args["architecture"])
@@ -178,6 +179,12 @@ def _build_timm(directory: Path, config: dict) -> nn.Module:
     def build() -> nn.Module:
         return create_model(**args)
 
+    return _checked_build(build, directory)
+
+
+def _checked_build(build: Callable[[], nn.Module], directory: Path) -> nn.Module:
+    """``build()`` once its tensor shapes, built on the meta device, match the weights' header; then the weights."""
+    config_path, weights_path = ModelDir(directory).config_path, ModelDir(directory).weights_path
     header = weights_header(weights_path)
     check_shapes(build_on_meta(build, header, config_path), header, weights_path)
     model = built_or_refused(build, config_path)
@@ -192,7 +199,7 @@ def _build_timm_hub(directory: Path, config: dict) -> nn.Module:
     """A user's timm directory: ``timm.create_model`` with the config's own arguments, never pretrained weights."""
     import timm
 
-    config_path, weights_path = ModelDir(directory).config_path, ModelDir(directory).weights_path
+    config_path = ModelDir(directory).config_path
     args = timm_hub_build_args(config, config_path)
     name = args.pop("architecture")
     if not timm.is_model(name):
@@ -204,14 +211,7 @@ def _build_timm_hub(directory: Path, config: dict) -> nn.Module:
     def build() -> nn.Module:
         return timm.create_model(name, pretrained=False, **args)
 
-    header = weights_header(weights_path)
-    check_shapes(build_on_meta(build, header, config_path), header, weights_path)
-    model = built_or_refused(build, config_path)
-    try:
-        model.load_state_dict(_load_state(directory))
-    except RuntimeError as err:
-        raise ModelLoadError(f"{weights_path}: weights do not match the architecture ({err})") from err
-    return model
+    return _checked_build(build, directory)
 
 
 def _hf_tower_class(config_path: Path, *, image_classifier: bool):
