@@ -88,11 +88,6 @@ def report() -> dict:
 @pytest.mark.parametrize("page", PAGES)
 def test_page_runs_without_torch(report: dict, page: str):
     outcome = report[page]
-    callers = {attempt["from"] for attempt in outcome["attempts"]}
-    serving = sorted(caller for caller in callers if caller.startswith("fer_core.serving"))
-    if serving and len(serving) == len(callers) and outcome["problems"]:
-        # Model loading is being made torch-free in fer_core.serving; every other layer already is.
-        pytest.xfail(f"{', '.join(serving)} still imports torch to serve the ONNX default")
     assert outcome["loaded"] == [], f"{page}: refused packages were imported anyway"
     assert outcome["attempts"] == [], f"{page}: tried to import {outcome['attempts']}"
     assert outcome["problems"] == [], f"{page} showed errors without torch: {outcome['problems']}"
