@@ -171,10 +171,21 @@ def _is_default(model_id: str, default: str | None) -> bool:
     return model_id == default or (HEAD_SEPARATOR not in default and model_id.startswith(default + HEAD_SEPARATOR))
 
 
+def served_head() -> str | None:
+    """The head (or fused answer) the default model serves (its card's ``default_head``), None when unknown."""
+    try:
+        root = Checkpoints.at()
+        return root.resolve(root.default_name()).read_card().default_head
+    except (ModelLoadError, OSError):
+        return None
+
+
 def default_first(model_ids: list[str]) -> list[str]:
-    """``model_ids`` with the default model's runs moved to the front (pages open on the default model)."""
-    default = default_model_id()
-    return sorted(model_ids, key=lambda model: not _is_default(model, default))
+    """``model_ids`` with the default model's runs moved to the front, the answer it serves first of them (pages
+    open on what the app serves)."""
+    default, head = default_model_id(), served_head()
+    served = f"{default}{HEAD_SEPARATOR}{head}" if default and head else None
+    return sorted(model_ids, key=lambda model: (not _is_default(model, default), model != served))
 
 
 def default_runs(model_ids: list[str]) -> list[str]:

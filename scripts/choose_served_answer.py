@@ -2,7 +2,7 @@
 
     python scripts/choose_served_answer.py --model cnn_robust_joint [--write]
 
-Prints every candidate's mean acc_f1 over FER2013 PublicTest and FER+ Valid and its predicted vs true neutral
+Prints every candidate's mean balanced accuracy over FER2013 PublicTest and FER+ Valid and its predicted vs true neutral
 share; ``--write`` records the winner in the card (``default_head``, ``fusion``). The rule is
 fer_core.evaluation.served_answer's.
 """
@@ -29,11 +29,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     choice = choose_served_answer_for(args.model, data_root=args.data_root, write=args.write, split=args.split)
     for row in choice["candidates"]:
         shares = "  ".join(
-            f"{dataset} acc {v['accuracy']:.4f} F1 {v['macro_f1']:.4f} neutral {v['share']['neutral'][0]:.3f}"
+            f"{dataset} acc {v['accuracy']:.4f} F1 {v['macro_f1']:.4f} bal {v['balanced_accuracy']:.4f} "
+            f"neutral {v['share']['neutral'][0]:.3f}"
             f"/{v['share']['neutral'][1]:.3f}"
             for dataset, v in row["validation"].items()
         )
-        print(f"{row['answer']:<22} mean acc_f1 {row['mean_acc_f1']:.4f}  {shares}")
+        print(f"{row['answer']:<22} mean balanced acc {row['mean_balanced_accuracy']:.4f}  {shares}")
     best = "best on the test splits (for reporting only)" if args.split == "test" else "chosen"
     print(f"{best}: {choice['chosen']}" + (" (written to the card)" if args.write else ""))
     return 0

@@ -22,6 +22,7 @@ from fer_core.evaluation.evaluate import (
     check_run_target,
     corruption_conditions,
     evaluate_classifier,
+    fused_answer,
     has_own_transform,
     resize_grid_conditions,
     write_run,
@@ -278,7 +279,9 @@ def evaluate_model(
         "num_samples": len(scored),
     }
     target = ModelDir(out_dir or clf.directory)
-    check_run_target(target.run_paths(run_dataset, run_split, clf.tta)[1], planned, overwrite=overwrite)
+    check_run_target(
+        target.run_paths(run_dataset, run_split, clf.tta, fused_answer(clf))[1], planned, overwrite=overwrite
+    )
     home = out_dir is None and tta == "none" and split == "test" and is_home_run(clf, dataset, run_dataset, classes)
     if home and not overwrite:
         check_card_metrics(clf, planned)
@@ -317,7 +320,8 @@ def is_home_run(clf: AnyClassifier, layout: str, run_dataset: str, classes: Shar
     """True when a run may set the card's test metrics: the model's own training dataset, read by that dataset's
     reader under its own name, on the model's own classes (an ImageFolder named ``fer2013`` is not FER2013)."""
     own_reader = layout != "imagefolder" and default_dataset_id(layout, ".") == run_dataset
-    return own_reader and clf.card.trained_on(run_dataset) and classes.is_identity
+    real_head = fused_answer(clf) is None  # a fused answer's runs never set a head's card metrics
+    return own_reader and real_head and clf.card.trained_on(run_dataset) and classes.is_identity
 
 
 def check_card_metrics(clf: AnyClassifier, planned: dict) -> None:

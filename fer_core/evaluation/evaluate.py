@@ -145,6 +145,12 @@ def run_model_id(clf: AnyClassifier) -> str:
     return clf.name if clf.tta == "none" else f"{clf.name} +{clf.tta} TTA"
 
 
+def fused_answer(clf: AnyClassifier) -> str | None:
+    """The name of the fused answer a classifier serves (its runs are stored beside the heads' runs), or None."""
+    fusion = getattr(clf, "fusion", None)
+    return None if fusion is None else fusion.name
+
+
 def _software_versions() -> dict[str, str]:
     """Versions of the libraries a run depends on, read from their metadata (nothing imported; absent ones left out)."""
     from importlib import metadata
@@ -291,7 +297,7 @@ def write_run(
     check_rows_storable(rows)
     target = ModelDir(out_dir or clf.directory)
     weights_hash = weights_sha256(clf.directory)  # before any file is written: a model that cannot say leaves none
-    parquet_path, json_path = target.run_paths(dataset, split, clf.tta)
+    parquet_path, json_path = target.run_paths(dataset, split, clf.tta, fused_answer(clf))
     check_run_target(
         json_path,
         {

@@ -55,11 +55,12 @@ RUNS_DIR = "runs"
 HEAD_SEPARATOR = "@"
 
 
-def run_stem(dataset: str, split: str, tta: str = "none") -> str:
+def run_stem(dataset: str, split: str, tta: str = "none", answer: str | None = None) -> str:
     """File name (without suffix) of a run: ``<dataset id>-<split>``, plus ``-tta-<mode>`` for a test-time
-    augmented run (so it sits beside the plain run instead of replacing it); characters other than letters,
-    digits and ``._+-`` replaced by ``_``, so any dataset id (``my faces/2024``) stays one file inside ``runs/``."""
-    name = f"{dataset}-{split}" + ("" if tta == "none" else f"-tta-{tta}")
+    augmented run and ``-<answer>`` for a fused answer (so each sits beside the plain run instead of replacing
+    it); characters other than letters, digits and ``._+-`` replaced by ``_``, so any dataset id
+    (``my faces/2024``) stays one file inside ``runs/``."""
+    name = f"{dataset}-{split}" + ("" if tta == "none" else f"-tta-{tta}") + (f"-{answer}" if answer else "")
     safe = re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._")
     return safe or "run"
 
@@ -119,9 +120,9 @@ class ModelDir:
     def has_card(self) -> bool:
         return self.card_path.is_file()
 
-    def run_paths(self, dataset: str, split: str, tta: str = "none") -> tuple[Path, Path]:
-        """Parquet and JSON sidecar paths of the stored run of ``dataset``/``split`` (and TTA mode)."""
-        stem = self.runs_dir / run_stem(dataset, split, tta)
+    def run_paths(self, dataset: str, split: str, tta: str = "none", answer: str | None = None) -> tuple[Path, Path]:
+        """Parquet and JSON sidecar paths of the stored run of ``dataset``/``split`` (TTA mode, fused answer)."""
+        stem = self.runs_dir / run_stem(dataset, split, tta, answer)
         return stem.with_suffix(".parquet"), stem.with_suffix(".json")
 
     @staticmethod

@@ -41,3 +41,16 @@ def test_the_candidate_best_on_both_sets_wins_and_the_table_keeps_the_shares() -
     by_name = {row["answer"]: row for row in choice["candidates"]}
     assert by_name["a"]["validation"]["a"]["accuracy"] == 1.0 and by_name["a"]["validation"]["b"]["accuracy"] == 0.0
     assert by_name["fused (b 0.50)"]["validation"]["b"]["share"]["y"] == [0.5, 0.5]
+
+
+def test_the_rule_is_balanced_accuracy_so_copying_the_majority_class_does_not_win() -> None:
+    # Head a always says the majority class x (accuracy 0.75, balanced 0.5); head b finds the one y face but
+    # calls two x faces y (accuracy 0.5, balanced 0.67). An accuracy rule would serve a.
+    targets = [0, 0, 0, 1]
+    probs_a = [[0.9, 0.1]] * 4
+    probs_b = [[0.4, 0.6, 0.0], [0.9, 0.1, 0.0], [0.9, 0.1, 0.0], [0.9, 0.1, 0.0]]  # over ("y", "x", "z")
+    choice = choose_served_answer([_set("s", A, targets, probs_a, probs_b)], ("a", "b"), B)
+    by_name = {row["answer"]: row["validation"]["s"] for row in choice["candidates"]}
+    assert by_name["a"]["accuracy"] > by_name["b"]["accuracy"]
+    assert choice["chosen"] == "b"
+    assert by_name["b"]["balanced_accuracy"] > by_name["a"]["balanced_accuracy"]
