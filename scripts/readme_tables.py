@@ -150,6 +150,54 @@ def subgroup_markdown(runs: list[StoredRun]) -> str:
     return "\n".join(lines)
 
 
+def _neutral_share(rows: pd.DataFrame, labels: list[str]) -> tuple[float, float]:
+    """Predicted and true share of neutral among the clean rows."""
+    clean = metrics.condition_rows(rows, metrics.CLEAN)
+    neutral = labels.index("neutral")
+    return float((clean["pred"] == neutral).mean()), float((clean["label"] == neutral).mean())
+
+
+def served_answer_sentence(checkpoints: Path, name: str, served: str | None) -> str:
+    """What the default answers by default (its card's ``default_head``), with that answer's stored test runs:
+    accuracy, macro-F1 and the predicted against the true neutral share, per dataset."""
+    if not served:
+        return ""
+    runs = [run for run in discover_runs(checkpoints) if run.model_id == f"{name}@{served}" and run.split == "test"]
+    parts = []
+    for run in sorted(runs, key=lambda r: r.dataset):
+        clean = metrics.condition_rows(run.rows, metrics.CLEAN)
+        scores = metrics.classification_scores(clean["label"].to_numpy(), clean["pred"].to_numpy(), len(run.labels))
+        predicted, true = _neutral_share(run.rows, list(run.labels))
+        parts.append(
+            f"{run.dataset} test accuracy {_pct(scores['accuracy'])} %, macro-F1 {_pct(scores['macro_f1'])} %, "
+            f"neutral predicted for {_pct(predicted)} % of faces ({_pct(true)} % true)"
+        )
+    how = " (`python scripts/choose_served_answer.py`)" if served == "fused" else ""
+    text = f" It serves its `{served}` answer{how} unless a head is asked for"
+    return text + (": " + "; ".join(parts) + "." if parts else ".")
+
+
+def served_share_markdown(card) -> str:
+    """Per class, the share of validation faces the served fused answer predicts against the true share (from the
+    card's ``fusion`` table, written by ``scripts/choose_served_answer.py``); empty when a head is served."""
+    fusion = (card.extra or {}).get("fusion")
+    if not fusion:
+        return ""
+    chosen = next(row for row in fusion["candidates"] if row["weights"] == fusion["heads"])
+    lines = [
+        f"Predicted vs true share of each class for the served `{fusion['name']}` answer on the validation splits "
+        "(the card's `fusion` table; % of faces):",
+        "",
+        "| split | " + " | ".join(fusion["labels"]) + " |",
+        "|---|" + "---:|" * len(fusion["labels"]),
+    ]
+    for dataset, scores in chosen["validation"].items():
+        shares = scores["share"]
+        cells = [f"{_pct(shares[c][0])} / {_pct(shares[c][1])}" if c in shares else "-" for c in fusion["labels"]]
+        lines.append(f"| {dataset} val | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def default_markdown(checkpoints: Path) -> str:
     """The default model in one paragraph: its test results per label set and its latency against `fer`."""
     root = Checkpoints(checkpoints)
@@ -164,6 +212,7 @@ def default_markdown(checkpoints: Path) -> str:
     ]
     text = f"Default model (`checkpoints/default.json`, chosen by `python scripts/choose_default.py`): **{name}**"
     text += (": " + "; ".join(parts) + ".") if parts else "."
+    text += served_answer_sentence(checkpoints, name, card.default_head)
     peer = card.peer_latency
     if peer:
         text += (
@@ -183,7 +232,9 @@ def results_section(checkpoints: Path) -> str:
     corruptions = corruption_markdown(tests)
     sections = [*boards, robustness_markdown(tests), *([corruptions] if corruptions else []), subgroup_markdown(tests)]
     if (checkpoints / DEFAULT_FILE).is_file():
-        sections.insert(0, default_markdown(checkpoints))
+        root = Checkpoints(checkpoints)
+        shares = served_share_markdown(root.read_card(root.default_name()))
+        sections[:0] = [default_markdown(checkpoints), *([shares] if shares else [])]
     return "\n\n".join(sections)
 
 
