@@ -335,12 +335,10 @@ def _conditions_in(table: pa.Table) -> tuple[str, ...]:
     return tuple(str(c) for c in pc.unique(table["condition"]).to_pylist())
 
 
-def _rows_of(table: pa.Table, conditions: Collection[str] | None, columns: Sequence[str] | None) -> pd.DataFrame:
-    """The kept part of a run's table as pandas rows; only that part is converted (the bulk of a run's memory)."""
+def _rows_of(table: pa.Table, conditions: Collection[str] | None) -> pd.DataFrame:
+    """The rows of ``conditions`` (all: None) as pandas rows; only those are converted (the bulk of a run's memory)."""
     if conditions is not None:
         table = table.filter(pc.is_in(table["condition"], value_set=pa.array(list(conditions), pa.string())))
-    if columns is not None:
-        table = table.select(list(dict.fromkeys([*SCORE_COLUMNS, *columns])))
     return _widen_probabilities(table.to_pandas())
 
 
@@ -370,7 +368,7 @@ def load_run(
         split=info.split,
         path=parquet_path,
         info=info,
-        rows=_rows_of(table, conditions, columns),
+        rows=_rows_of(table, conditions),
         card=card or ModelCard(),
         file_conditions=_conditions_in(table) if partial else (),
     )
