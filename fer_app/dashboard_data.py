@@ -4,6 +4,11 @@ Runs are read once per state of the checkpoints folder: the cache key is the fol
 card and history files (path, size, mtime), so a newly written run shows up on the next rerun without a restart.
 ``st.cache_resource`` rather than ``st.cache_data``: the run tables are only read (fer_core.evaluation.metrics is pure),
 and cache_data would pickle and copy every run on every rerun.
+
+Only the ``clean`` rows of every run are kept from the scan: all the Leaderboard and the Errors page read, and a
+few percent of a run with the resize grid and the corruptions (a server holding every row of the shipped runs took
+over 1 GB). The other conditions are read from the files when a page shows them, in bounded caches: the score
+columns of one dataset split's runs for the Robustness page, one condition of one run for the Subgroups page.
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ from fer_core import settings
 from fer_core.evaluation import metrics
 from fer_core.store.json_files import ModelLoadError
 from fer_core.store.model_dir import CARD_FILE, HEAD_SEPARATOR, HISTORY_FILE, Checkpoints, ModelDir
-from fer_core.store.runs import RunFormatError, RunScan, StoredRun, load_history, scan_runs
+from fer_core.store.runs import (
+    SCORE_COLUMNS,
+    RunFormatError,
+    RunScan,
+    StoredRun,
+    load_history,
+    load_run,
+    scan_runs,
+)
 from fer_core.viz import figures
 
 __all__ = [
@@ -31,10 +44,12 @@ __all__ = [
     "default_first",
     "default_model_id",
     "drop_duplicate_ids",
+    "every_condition",
     "folded_scoring_notes",
     "grid_columns",
     "load_all_runs",
     "load_histories",
+    "rows_of_condition",
     "runs_or_guidance",
     "scoring_note",
     "select_dataset_runs",
@@ -74,13 +89,56 @@ def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
 @st.cache_resource(show_spinner="Reading stored runs...", max_entries=4)
 def _scan_cached(root: str, fingerprint: tuple) -> RunScan:
     del fingerprint  # only part of the cache key
-    return scan_runs(Path(root))
+    return scan_runs(Path(root), conditions=(metrics.CLEAN,))
 
 
 def load_all_runs() -> RunScan:
-    """Every stored run under the checkpoints root and the problems met (cached until a file changes)."""
+    """Every stored run under the checkpoints root with its clean rows, and the problems met (cached until a file
+    changes). The other conditions: :func:`every_condition`, :func:`rows_of_condition`."""
     root = checkpoints_root()
     return _scan_cached(str(root), _fingerprint(root))
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading the resize and corruption rows...")
+def _scored_cached(root: str, fingerprint: tuple, keys: tuple, _runs: tuple) -> tuple[list[StoredRun], list[str]]:
+    del root, fingerprint, keys  # the cache key; the runs follow from it
+    scored: list[StoredRun] = []
+    failures: list[str] = []
+    for run in _runs:
+        try:
+            scored.append(load_run(run.path, run.card, columns=SCORE_COLUMNS))
+        except (RunFormatError, OSError) as error:  # the file changed since the scan
+            failures.append(str(error))
+    return scored, failures
+
+
+def every_condition(runs: list[StoredRun]) -> list[StoredRun]:
+    """The runs with the rows of every condition, narrowed to the score columns (condition, label, pred): all the
+    robustness tables and curves read. Cached per state of the checkpoints and set of runs (one dataset split)."""
+    root = checkpoints_root()
+    scored, failures = _scored_cached(str(root), _fingerprint(root), tuple(run.key for run in runs), tuple(runs))
+    _warn_skipped(failures)
+    return scored
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the condition's rows...")
+def _condition_cached(root: str, fingerprint: tuple, key: str, condition: str, _run: StoredRun) -> pd.DataFrame:
+    del root, fingerprint, key  # the cache key; the run follows from it
+    return load_run(_run.path, _run.card, conditions=(condition,)).rows
+
+
+def rows_of_condition(run: StoredRun, condition: str) -> pd.DataFrame | None:
+    """The run's rows of one condition, index reset: the clean ones from the scan, any other read from its file
+    (None, with a warning, when the file can no longer be read)."""
+    if condition == metrics.CLEAN:
+        return metrics.condition_rows(run.rows, condition)
+    root = checkpoints_root()
+    try:
+        rows = _condition_cached(str(root), _fingerprint(root), run.key, condition, run)
+    except (RunFormatError, OSError) as error:  # the file changed since the scan
+        _warn_skipped([str(error)])
+        return None
+    return metrics.condition_rows(rows, condition)
 
 
 def load_histories(runs: list[StoredRun]) -> tuple[dict[str, pd.DataFrame], list[str]]:
@@ -101,9 +159,13 @@ def load_histories(runs: list[StoredRun]) -> tuple[dict[str, pd.DataFrame], list
 
 def show_problems(scan: RunScan) -> None:
     """One warning per file that could not be used, its path relative to the checkpoints root; the page goes on."""
+    _warn_skipped([problem.message for problem in scan.problems])
+
+
+def _warn_skipped(messages: list[str]) -> None:
     prefix = f"{checkpoints_root()}{os.sep}"
-    for problem in scan.problems:
-        st.warning(f"Skipped: {literal(problem.message.replace(prefix, ''))}", icon=":material/warning:")
+    for message in messages:
+        st.warning(f"Skipped: {literal(message.replace(prefix, ''))}", icon=":material/warning:")
 
 
 def grid_columns(count: int, per_row: int = 2) -> list:

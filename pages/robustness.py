@@ -14,6 +14,7 @@ from fer_app.dashboard_data import (
     all_model_colors,
     default_first,
     default_runs,
+    every_condition,
     runs_or_guidance,
     select_dataset_runs,
 )
@@ -166,7 +167,7 @@ def main() -> None:
     if not all_runs:
         return
     colors = all_model_colors(all_runs)
-    runs = select_dataset_runs(all_runs, key="robustness_dataset")
+    runs = every_condition(select_dataset_runs(all_runs, key="robustness_dataset"))
     resize_tab, corruption_tab = st.tabs(["Resize", "Corruptions"])
     with resize_tab:
         st.caption(

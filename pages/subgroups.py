@@ -16,6 +16,7 @@ from fer_app.dashboard_data import (
     default_first,
     default_runs,
     grid_columns,
+    rows_of_condition,
     runs_or_guidance,
     select_dataset_runs,
 )
@@ -50,7 +51,8 @@ def choose_run_and_rows(runs: list[StoredRun]) -> tuple[StoredRun, str, pd.DataF
     default = columns.index(DEFAULT_COLUMN) if DEFAULT_COLUMN in columns else 0
     column = left.selectbox("Metadata column", columns, index=default, key="subgroups_column")
     condition = right.selectbox("Condition", run.conditions, key="subgroups_condition")
-    return run, column, metrics.condition_rows(run.rows, condition)
+    rows = rows_of_condition(run, condition)
+    return None if rows is None else (run, column, rows)
 
 
 def percent(value: float) -> str:

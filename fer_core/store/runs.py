@@ -4,17 +4,23 @@ Layout: ``<checkpoints>/<model>/card.json``, ``history.csv`` and ``runs/<dataset
 ``.json`` sidecar, a :class:`RunInfo` (``fer_core.evaluation.evaluate`` writes runs through :func:`save_run`). A bad
 file must never take the dashboard down, so ``scan_runs`` collects every unreadable or malformed run as a
 ``RunProblem`` and carries on with the rest.
+
+A run can be read in part (``conditions=``, ``columns=``): the dashboard keeps only the ``clean`` rows of every run
+in memory and reads the resize and corruption rows when a page asks for them, a few percent of the full tables.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from fer_core.errors import ModelLoadError, RunFormatError
 from fer_core.labels import labels_of_columns, prob_column
@@ -26,6 +32,7 @@ from fer_core.store.model_dir import Checkpoints, ModelDir
 __all__ = [
     "REQUIRED_COLUMNS",
     "REQUIRED_INFO_KEYS",
+    "SCORE_COLUMNS",
     "RunFormatError",
     "RunInfo",
     "RunProblem",
@@ -48,6 +55,8 @@ REQUIRED_INFO_KEYS = ("model_id", "dataset", "split", "labels")
 
 
 CLEAN_CONDITION = "clean"
+# The columns that score a condition (accuracy): what the resize and corruption tables read of every row.
+SCORE_COLUMNS = ("condition", "label", "pred")
 
 
 def compact_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -201,6 +210,8 @@ class StoredRun:
     info: RunInfo
     rows: pd.DataFrame = field(repr=False)
     card: ModelCard = field(default_factory=ModelCard, repr=False)
+    # The conditions in the file, in order, when the sidecar lists none and ``rows`` hold only some of them.
+    file_conditions: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -209,9 +220,11 @@ class StoredRun:
 
     @property
     def conditions(self) -> list[str]:
-        """Conditions in the order the run was evaluated (sidecar first, else as they occur in the rows)."""
+        """Conditions in the order the run was evaluated (sidecar first, else as they occur in the file's rows)."""
         if self.info.conditions:
             return list(self.info.conditions)
+        if self.file_conditions:
+            return list(self.file_conditions)
         return [str(c) for c in dict.fromkeys(self.rows["condition"].astype(str))]
 
     @property
@@ -269,14 +282,26 @@ def load_history(model_dir: ModelDir) -> pd.DataFrame | None:
     return history
 
 
-def _validate_rows(rows: pd.DataFrame, labels: Sequence[str], path: Path) -> None:
+def _validate_columns(schema: pa.Schema, labels: Sequence[str], path: Path) -> None:
     expected = [*REQUIRED_COLUMNS, *(prob_column(name) for name in labels)]
-    missing = [column for column in expected if column not in rows.columns]
+    missing = [column for column in expected if column not in schema.names]
     if missing:
         raise RunFormatError(f"{path}: missing columns {', '.join(missing)}")
+
+
+def _holds_class_ids(values: pa.ChunkedArray, num_classes: int) -> bool:
+    """Integers without gaps (a null would turn the pandas column into floats), all within 0..num_classes-1."""
+    if not pa.types.is_integer(values.type) or values.null_count:
+        return False
+    if len(values) == 0:
+        return True
+    low, high = pc.min_max(values).values()
+    return low.as_py() >= 0 and high.as_py() <= num_classes - 1
+
+
+def _validate_class_ids(table: pa.Table, labels: Sequence[str], path: Path) -> None:
     for column in ("label", "pred"):
-        values = rows[column]
-        if not pd.api.types.is_integer_dtype(values) or (len(values) and not values.between(0, len(labels) - 1).all()):
+        if not _holds_class_ids(table[column], len(labels)):
             raise RunFormatError(f"{path}: column {column!r} must hold class ids 0..{len(labels) - 1}")
 
 
@@ -289,27 +314,63 @@ def _widen_probabilities(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def load_run(parquet_path: Path, card: ModelCard | None = None) -> StoredRun:
-    """Read and validate one stored run (the parquet file and its JSON sidecar beside it)."""
+def _read_table(parquet_path: Path, labels: Sequence[str], columns: Sequence[str] | None) -> pa.Table:
+    """The file's table (``columns`` and the score columns, or all), validated as a whole: every expected column
+    present, class ids of every row, whatever part of it is kept afterwards."""
+    try:
+        with pq.ParquetFile(parquet_path) as file:
+            _validate_columns(file.schema_arrow, labels, parquet_path)
+            wanted = None if columns is None else list(dict.fromkeys([*SCORE_COLUMNS, *columns]))
+            table = file.read(columns=wanted, use_pandas_metadata=True)
+    except RunFormatError:
+        raise
+    except Exception as error:  # pyarrow raises several unrelated types for a damaged file
+        raise RunFormatError(f"{parquet_path}: unreadable parquet ({type(error).__name__}: {error})") from None
+    _validate_class_ids(table, labels, parquet_path)
+    return table
+
+
+def _conditions_in(table: pa.Table) -> tuple[str, ...]:
+    """The table's conditions in the order they first occur."""
+    return tuple(str(c) for c in pc.unique(table["condition"]).to_pylist())
+
+
+def _rows_of(table: pa.Table, conditions: Collection[str] | None) -> pd.DataFrame:
+    """The rows of ``conditions`` (all: None) as pandas rows; only those are converted (the bulk of a run's memory)."""
+    if conditions is not None:
+        table = table.filter(pc.is_in(table["condition"], value_set=pa.array(list(conditions), pa.string())))
+    return _widen_probabilities(table.to_pandas())
+
+
+def load_run(
+    parquet_path: Path,
+    card: ModelCard | None = None,
+    *,
+    conditions: Collection[str] | None = None,
+    columns: Sequence[str] | None = None,
+) -> StoredRun:
+    """Read and validate one stored run (the parquet file and its JSON sidecar beside it).
+
+    ``conditions`` keeps only the rows of those conditions and ``columns`` only those columns (the score columns
+    ``condition``, ``label``, ``pred`` always come along); None keeps all. The file is validated whole either way,
+    so a run reads as broken or sound whichever part of it a page asks for.
+    """
     parquet_path = Path(parquet_path)
     sidecar = parquet_path.with_suffix(".json")
     if not sidecar.is_file():
         raise RunFormatError(f"{parquet_path}: no sidecar {sidecar.name} beside it")
     info = read_run_info(sidecar)
-    try:
-        rows = pd.read_parquet(parquet_path)
-    except Exception as error:  # pyarrow raises several unrelated types for a damaged file
-        raise RunFormatError(f"{parquet_path}: unreadable parquet ({type(error).__name__}: {error})") from None
-    _validate_rows(rows, info.labels, parquet_path)
-    rows = _widen_probabilities(rows)
+    table = _read_table(parquet_path, info.labels, columns)
+    partial = conditions is not None and not info.conditions
     return StoredRun(
         model_id=info.model_id,
         dataset=info.dataset,
         split=info.split,
         path=parquet_path,
         info=info,
-        rows=rows,
+        rows=_rows_of(table, conditions),
         card=card or ModelCard(),
+        file_conditions=_conditions_in(table) if partial else (),
     )
 
 
@@ -333,8 +394,11 @@ def _orphan_sidecars(runs_dir: Path) -> list[RunProblem]:
     ]
 
 
-def scan_runs(checkpoints_root: Path) -> RunScan:
-    """Every readable run under ``<root>/*/runs/``, sorted by model and run name, plus the problems met."""
+def scan_runs(checkpoints_root: Path, conditions: Collection[str] | None = None) -> RunScan:
+    """Every readable run under ``<root>/*/runs/``, sorted by model and run name, plus the problems met.
+
+    ``conditions``: keep only the rows of these conditions (see :func:`load_run`; None keeps every row).
+    """
     runs: list[StoredRun] = []
     problems: list[RunProblem] = []
     for model_dir in Checkpoints(Path(checkpoints_root)).model_dirs():
@@ -347,7 +411,7 @@ def scan_runs(checkpoints_root: Path) -> RunScan:
         card = _card_or_problem(model_dir, problems)
         for parquet_path in parquet_paths:
             try:
-                runs.append(load_run(parquet_path, card))
+                runs.append(load_run(parquet_path, card, conditions=conditions))
             except (RunFormatError, OSError) as error:
                 problems.append(RunProblem(parquet_path, str(error)))
     for problem in problems:

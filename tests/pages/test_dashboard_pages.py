@@ -175,6 +175,51 @@ def test_subgroup_gap_follows_the_group_choice(checkpoints: Path) -> None:
     assert app.metric[0].value == f"{gap * 100:+.2f} points"
 
 
+@pytest.fixture
+def loaded_rows(monkeypatch: pytest.MonkeyPatch) -> list[tuple[set[str], list[str]]]:
+    """Every run the pages read from a file, as (conditions, columns) of the rows it kept: a spy on ``load_run``."""
+    import fer_app.dashboard_data
+    import fer_core.store.runs
+
+    loaded: list[tuple[set[str], list[str]]] = []
+    original = fer_core.store.runs.load_run
+
+    def spy(*args, **kwargs):
+        run = original(*args, **kwargs)
+        loaded.append((set(run.rows["condition"].astype(str)), list(run.rows.columns)))
+        return run
+
+    monkeypatch.setattr(fer_core.store.runs, "load_run", spy)
+    monkeypatch.setattr(fer_app.dashboard_data, "load_run", spy, raising=False)
+    return loaded
+
+
+@pytest.mark.parametrize("page", ["compare", "subgroups", "errors"])
+def test_clean_pages_hold_no_resize_or_corruption_rows(checkpoints: Path, loaded_rows: list, page: str) -> None:
+    """The runs are kept in memory with their clean rows only (every row of every condition took over 1 GB)."""
+    run_page(page)
+    assert len(loaded_rows) == 3
+    assert all(conditions == {"clean"} for conditions, _ in loaded_rows)
+
+
+def test_robustness_reads_the_other_conditions_as_score_columns(checkpoints: Path, loaded_rows: list) -> None:
+    run_page("robustness")
+    others = [columns for conditions, columns in loaded_rows if conditions != {"clean"}]
+    assert len(others) == 2  # the two fer2013 runs, once each
+    assert all(columns == ["condition", "label", "pred"] for columns in others)
+
+
+def test_subgroups_read_a_chosen_condition_on_demand(checkpoints: Path, loaded_rows: list) -> None:
+    app = run_page("subgroups")
+    app.selectbox(key="subgroups_condition").set_value("blur:2").run()
+    assert not app.exception
+    assert [conditions for conditions, _ in loaded_rows[3:]] == [{"blur:2"}]
+    table = frame_with(app, "group", "n", "accuracy").set_index("group")
+    expected = metrics.subgroup_table(metrics.condition_rows(fixture_rows("alpha_cnn"), "blur:2"), "age_group")
+    assert table["n"].tolist() == expected["n"].tolist()
+    np.testing.assert_allclose(table["accuracy"], expected["accuracy"])
+
+
 # ------------------------------------------------------------------ comparison views (intervals, pairs, errors)
 
 

@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 from run_fixtures import GRID_CONDITIONS, synthetic_history, synthetic_rows, write_model_dir
 
+from fer_core.evaluation import metrics
 from fer_core.labels import FER2013, FERPLUS
 from fer_core.store.card import ModelCard
 from fer_core.store.model_dir import ModelDir
 from fer_core.store.runs import (
+    SCORE_COLUMNS,
     RunFormatError,
     RunInfo,
     discover_runs,
@@ -76,6 +78,43 @@ def test_conditions_fall_back_to_rows_when_sidecar_has_none(root: Path) -> None:
     del info["conditions"]
     sidecar.write_text(json.dumps(info))
     assert load_run(sidecar.with_suffix(".parquet")).conditions == list(GRID_CONDITIONS)
+
+
+def test_scan_of_the_clean_condition_keeps_only_clean_rows(root: Path) -> None:
+    """What the dashboard holds of every run: the clean rows, equal to the clean part of the full table."""
+    for run in scan_runs(root, conditions=("clean",)).runs:
+        full = load_run(run.path).rows
+        assert set(run.rows["condition"].astype(str)) == {"clean"}
+        pd.testing.assert_frame_equal(run.rows, metrics.condition_rows(full))
+        assert run.conditions == list(GRID_CONDITIONS)
+
+
+def test_conditions_come_from_the_file_when_only_clean_rows_are_read(root: Path) -> None:
+    sidecar = root / "cnn_a" / "runs" / "fer2013-test.json"
+    info = json.loads(sidecar.read_text())
+    del info["conditions"]
+    sidecar.write_text(json.dumps(info))
+    run = load_run(sidecar.with_suffix(".parquet"), conditions=["clean"])
+    assert run.conditions == list(GRID_CONDITIONS) and len(run.rows) == len(metrics.condition_rows(run.rows))
+
+
+def test_score_columns_hold_every_condition_and_score_it_alike(root: Path) -> None:
+    path = root / "cnn_a" / "runs" / "fer2013-test.parquet"
+    scores, full = load_run(path, columns=SCORE_COLUMNS).rows, load_run(path).rows
+    assert list(scores.columns) == list(SCORE_COLUMNS) and len(scores) == len(full)
+    pd.testing.assert_frame_equal(metrics.resize_robustness_table(scores), metrics.resize_robustness_table(full))
+    pd.testing.assert_frame_equal(metrics.corruption_table(scores), metrics.corruption_table(full))
+
+
+def test_a_bad_class_id_in_rows_left_unread_still_rejects_the_run(root: Path) -> None:
+    """The whole file is validated, whichever conditions are kept: a partial read never hides a damaged run."""
+    path = root / "cnn_a" / "runs" / "fer2013-test.parquet"
+    rows = pd.read_parquet(path)
+    rows.loc[rows["condition"] == "blur:3", "pred"] = 7
+    rows.to_parquet(path, index=False)
+    scan = scan_runs(root, conditions=("clean",))
+    assert [problem.path for problem in scan.problems] == [path]
+    assert "'pred' must hold class ids 0..6" in scan.problems[0].message
 
 
 def _break_parquet(path: Path) -> None:
