@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,22 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait(timeout=10)
 
 
+@contextmanager
+def running_server(command: list[str], env: dict[str, str], port: int, log_path: Path) -> Iterator[str]:
+    """Start ``command`` (a Streamlit server on ``port``, output to ``log_path``), yield its base URL once it is
+    healthy, and stop it (with the helpers it spawned) afterwards."""
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(base_url, server, log_path, SERVER_START_TIMEOUT_S)
+        yield base_url
+    finally:
+        stop_server(server)
+
+
 @pytest.fixture(scope="session")
 def checkpoints_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped checkpoints when a default model is configured, else a tiny random model as the default."""
@@ -105,16 +122,8 @@ def app_url(checkpoints_dir: Path, server_log: Path) -> Iterator[str]:
         "false",
     ]
     env = {**os.environ, "FER_CHECKPOINTS_DIR": str(checkpoints_dir), "PYTHONUNBUFFERED": "1"}
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(base_url, server, log_path, SERVER_START_TIMEOUT_S)
+    with running_server(command, env, port, log_path) as base_url:
         yield base_url
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture(scope="session")
