@@ -14,8 +14,7 @@ from fer_app.dashboard_data import (
     all_model_colors,
     default_first,
     default_runs,
-    runs_or_guidance,
-    select_dataset_runs,
+    open_dashboard,
 )
 from fer_app.plain_text import literal
 from fer_app.routing import enter_through_navigation
@@ -161,12 +160,10 @@ def corruption_part(runs: list[StoredRun], colors: dict[str, str]) -> None:
 
 
 def main() -> None:
-    st.title("Robustness")
-    all_runs = runs_or_guidance()
+    all_runs, runs = open_dashboard("Robustness", key="robustness_dataset")
     if not all_runs:
         return
     colors = all_model_colors(all_runs)
-    runs = select_dataset_runs(all_runs, key="robustness_dataset")
     resize_tab, corruption_tab = st.tabs(["Resize", "Corruptions"])
     with resize_tab:
         st.caption(
