@@ -135,20 +135,9 @@ def fake_camera_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def chromium_args(fake_camera: Path) -> list[str]:
     """Headless, offline-quiet Chromium whose camera is the Y4M file and whose permission prompts say yes."""
-    return [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={fake_camera}",
-    ]
+    from fer_core.vision.sample_media import chromium_camera_args
+
+    return [*chromium_camera_args(fake_camera), "--disable-quic", "--disable-sync"]
 
 
 @pytest.fixture(scope="session")
