@@ -49,6 +49,7 @@ __all__ = [
     "grid_columns",
     "load_all_runs",
     "load_histories",
+    "open_dashboard",
     "rows_of_condition",
     "runs_or_guidance",
     "scoring_note",
@@ -216,6 +217,16 @@ def runs_or_guidance() -> list[StoredRun]:
     if not runs:
         show_empty_guidance(checkpoints_root())
     return runs
+
+
+def open_dashboard(title: str, key: str) -> tuple[list[StoredRun], list[StoredRun]]:
+    """The opening of every dashboard page: its title, every stored run (guidance when there is none), and the runs
+    of the dataset split chosen in the selector ``key``. Two empty lists when there is no run at all."""
+    st.title(title)
+    all_runs = runs_or_guidance()
+    if not all_runs:
+        return [], []
+    return all_runs, select_dataset_runs(all_runs, key=key)
 
 
 def default_model_id() -> str | None:

@@ -20,8 +20,7 @@ from fer_app.dashboard_data import (
     folded_scoring_notes,
     grid_columns,
     load_histories,
-    runs_or_guidance,
-    select_dataset_runs,
+    open_dashboard,
 )
 from fer_app.plain_text import literal
 from fer_app.routing import enter_through_navigation
@@ -311,12 +310,10 @@ def two_models_section(runs: list[StoredRun], colors: dict[str, str]) -> None:
 
 
 def main() -> None:
-    st.title("Model comparison")
-    all_runs = runs_or_guidance()
+    all_runs, runs = open_dashboard("Model comparison", key="compare_dataset")
     if not all_runs:
         return
     colors = all_model_colors(all_runs)
-    runs = select_dataset_runs(all_runs, key="compare_dataset")
     board = leaderboard_section(metrics.leaderboard(runs), runs)
     latency_section(board, colors)
     two_models_section(runs, colors)

@@ -12,8 +12,7 @@ import streamlit as st
 from fer_app.dashboard_data import (
     data_root,
     default_first,
-    runs_or_guidance,
-    select_dataset_runs,
+    open_dashboard,
 )
 from fer_app.plain_text import literal
 from fer_app.routing import enter_through_navigation
@@ -106,11 +105,9 @@ def mistakes_section(run: StoredRun) -> None:
 
 
 def main() -> None:
-    st.title("Errors")
-    all_runs = runs_or_guidance()
+    all_runs, runs = open_dashboard("Errors", key="errors_dataset")
     if not all_runs:
         return
-    runs = select_dataset_runs(all_runs, key="errors_dataset")
     by_model = {run.model_id: run for run in runs}
     run = by_model[st.selectbox("Model", default_first(list(by_model)), key="errors_model")]
     cell_section(run)

@@ -15,8 +15,7 @@ from fer_app.dashboard_data import (
     default_first,
     default_runs,
     every_condition,
-    runs_or_guidance,
-    select_dataset_runs,
+    open_dashboard,
 )
 from fer_app.plain_text import literal
 from fer_app.routing import enter_through_navigation
@@ -162,12 +161,11 @@ def corruption_part(runs: list[StoredRun], colors: dict[str, str]) -> None:
 
 
 def main() -> None:
-    st.title("Robustness")
-    all_runs = runs_or_guidance()
+    all_runs, runs = open_dashboard("Robustness", key="robustness_dataset")
     if not all_runs:
         return
     colors = all_model_colors(all_runs)
-    runs = every_condition(select_dataset_runs(all_runs, key="robustness_dataset"))
+    runs = every_condition(runs)
     resize_tab, corruption_tab = st.tabs(["Resize", "Corruptions"])
     with resize_tab:
         st.caption(

@@ -16,9 +16,8 @@ from fer_app.dashboard_data import (
     default_first,
     default_runs,
     grid_columns,
+    open_dashboard,
     rows_of_condition,
-    runs_or_guidance,
-    select_dataset_runs,
 )
 from fer_app.plain_text import literal
 from fer_app.routing import enter_through_navigation
@@ -154,11 +153,9 @@ def confusion_section(rows: pd.DataFrame, column: str, labels: tuple[str, ...]) 
 
 
 def main() -> None:
-    st.title("Subgroups")
-    all_runs = runs_or_guidance()
+    all_runs, runs = open_dashboard("Subgroups", key="subgroups_dataset")
     if not all_runs:
         return
-    runs = select_dataset_runs(all_runs, key="subgroups_dataset")
     chosen = choose_run_and_rows(runs)
     if chosen is None:
         return

@@ -366,20 +366,14 @@ def markdown_table(rows: Sequence[dict]) -> str:
 
 
 def chromium_args(camera: Path) -> list[str]:
+    """Headless Chromium with the fake camera, kept from throttling the streams of tabs in the background."""
+    from fer_core.vision.sample_media import chromium_camera_args
+
     return [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-dev-shm-usage",
+        *chromium_camera_args(camera),
         "--disable-renderer-backgrounding",
         "--disable-background-timer-throttling",
         "--disable-backgrounding-occluded-windows",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera}",
     ]
 
 

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{100 * s['accuracy']:7.2f} {100 * s['macro_f1']:8.2f} {100 * s['score']:7.2f}  {' + '.join(subset)}")
     if args.write:
         best = next(subset for subset, _ in ranking if len(subset) > 1)
-        out = save_ensemble_dir(REPO / "checkpoints" / args.write, list(best))
+        out = save_ensemble_dir(REPO / "checkpoints" / args.write, list(best), load_member=load_model)
         print(f"wrote {out}: {' + '.join(best)}")
     return 0
 

@@ -1,4 +1,5 @@
-"""The repository stays within its size budget (45 MB of tracked files: 21 models with their weights, ONNX exports and stored test runs) as the model zoo grows."""
+"""The repository stays within its size budget (45 MB of tracked files: the shipped models with their weights,
+ONNX exports and stored test runs) as the model zoo grows."""
 
 from __future__ import annotations
 

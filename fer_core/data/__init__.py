@@ -10,6 +10,8 @@ dataset's own codes by one table beside its reader.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from fer_core.data.affectnet import AFFECTNET_VIEWS, affectnet_folder, read_affectnet
@@ -100,7 +102,9 @@ def load_split(
     labels = _image_folder_labels(dataset, label_set)
     split = split if dataset == "imagefolder" else canonical_split(split)
     color = color and dataset in COLOR_DATASETS
-    arrays = _load_cached(dataset, root, split, label_mode, labels, image_size, progress, cache_dir, color)
+    read = partial(_read, dataset, root, split, label_mode, labels, image_size, progress, color)
+    settings = _cache_settings(label_mode, image_size, labels, color)
+    arrays = _load_cached(read, cache_dir, _source(dataset, root, split), dataset, split, settings)
     known = KNOWN_METADATA.get((arrays.dataset, _canonical_or_none(split) or split))
     if known and (root / known).is_file():
         arrays = join_metadata(arrays, root / known, require_match=False)
@@ -164,27 +168,27 @@ def _source(dataset: str, root: Path, split: str) -> Path:
     return root
 
 
-def _load_cached(
-    dataset: str,
-    root: Path,
-    split: str,
-    label_mode: str,
-    labels: LabelSet | None,
-    image_size: int | None,
-    progress: bool,
-    cache_dir: str | Path | None,
-    color: bool = False,
-) -> FaceArrays:
-    """Read a split, through the cache when ``cache_dir`` is given and the split's files exist."""
-    source = _source(dataset, root, split)
-    if cache_dir is None or not source.exists():
-        return _read(dataset, root, split, label_mode, labels, image_size, progress, color)
+def _cache_settings(label_mode: str, image_size: int | None, labels: LabelSet | None, color: bool) -> str:
+    """What the cache key covers beyond the split's files: the options that change what is read."""
     classes = f"{labels.name}:{','.join(labels.names)}" if labels else ""
-    settings = f"{label_mode}|{image_size}|{classes}" + ("|color" if color else "")
+    return f"{label_mode}|{image_size}|{classes}" + ("|color" if color else "")
+
+
+def _load_cached(
+    read: Callable[[], FaceArrays],
+    cache_dir: str | Path | None,
+    source: Path,
+    dataset: str,
+    split: str,
+    settings: str,
+) -> FaceArrays:
+    """``read()`` a split, through the cache when ``cache_dir`` is given and its files (``source``) exist."""
+    if cache_dir is None or not source.exists():
+        return read()
     entry = cache_entry(Path(cache_dir), source, dataset=dataset, split=split, settings=settings)
     arrays = read_cached(entry)
     if arrays is None:
-        arrays = _read(dataset, root, split, label_mode, labels, image_size, progress, color)
+        arrays = read()
         write_cached(entry, arrays)
     return arrays
 

@@ -18,20 +18,5 @@ from fer_core.models import (  # noqa: F401  (each import registers its architec
     timm_baselines,
     vgg13,
 )
-from fer_core.models.factory import (
-    ARCHITECTURES,
-    Architecture,
-    architecture_info,
-    create_model,
-    list_architectures,
-    list_budget_variants,
-)
-
-__all__ = [
-    "ARCHITECTURES",
-    "Architecture",
-    "architecture_info",
-    "create_model",
-    "list_architectures",
-    "list_budget_variants",
-]
+from fer_core.models.factory import *  # noqa: F403  (the catalogue's public names, __all__ included)
+from fer_core.models.factory import __all__  # noqa: F401

@@ -20,8 +20,9 @@ from itertools import pairwise
 import torch
 from torch import nn
 
+from fer_core.models.blocks import to_tokens
 from fer_core.models.factory import register
-from fer_core.models.transformer import PositionalEmbedding, SequencePooling, TransformerEncoder
+from fer_core.models.transformer import CompactTransformer, TransformerEncoder
 
 __all__ = ["CCT", "ConvTokenizer"]
 
@@ -55,11 +56,29 @@ class ConvTokenizer(nn.Module):
         return side * side
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x).flatten(2).transpose(1, 2)
+        return to_tokens(self.layers(x))
 
 
-class CCT(nn.Module):
-    """Conv tokenizer, learned positional embedding, transformer encoder, sequence pooling, linear head."""
+@register(
+    "cct",
+    description="Compact Convolutional Transformer: conv tokenizer, encoder, sequence pooling",
+    paper="Hassani et al. 2021, arXiv 2104.05704",
+    tiny_args={"embed_dim": 16, "depth": 1, "num_heads": 2, "num_convs": 1},
+)
+@register(
+    "cct_budget",
+    description="CCT-4/3x3 at 96 dims: 3-conv tokenizer (36 tokens), sequence pooling",
+    paper="Hassani et al. 2021, arXiv 2104.05704",
+    tiny_args={"embed_dim": 16, "depth": 1, "num_heads": 2, "num_convs": 1},
+    budget_of="cct",
+    args={"embed_dim": 96, "depth": 4, "num_heads": 2, "num_convs": 3, "tokenizer_chans": 32},
+)
+class CCT(CompactTransformer):
+    """Conv tokenizer, learned positional embedding, transformer encoder, sequence pooling, linear head.
+
+    ``cct``: CCT-4/3x2 at 128 dims: 144 tokens at 48 px (about 0.5M params);
+    ``cct_budget``: CCT-4/3x3 at 96 dims: 36 tokens at 48 px (about 0.27M params, 38 MFLOPs).
+    """
 
     def __init__(
         self,
@@ -77,47 +96,16 @@ class CCT(nn.Module):
         attn_drop_rate: float = 0.1,
         drop_path_rate: float = 0.1,
     ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
+        super().__init__(num_classes)
         self.tokenizer = ConvTokenizer(in_chans, embed_dim, num_convs, kernel_size, tokenizer_chans)
-        self.pos_embed = PositionalEmbedding(self.tokenizer.num_tokens(img_size), embed_dim)
         self.pos_drop = nn.Dropout(drop_rate)
-        self.encoder = TransformerEncoder(
-            embed_dim, depth, num_heads, mlp_ratio, drop_rate, attn_drop_rate, drop_path_rate
+        self.build_body(
+            self.tokenizer.num_tokens(img_size),
+            embed_dim,
+            lambda: TransformerEncoder(
+                embed_dim, depth, num_heads, mlp_ratio, drop_rate, attn_drop_rate, drop_path_rate
+            ),
         )
-        self.pool = SequencePooling(embed_dim)
-        self.num_features = embed_dim
-        self.head = nn.Linear(embed_dim, num_classes)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Encoded tokens ``(B, N, embed_dim)``."""
-        return self.encoder(self.pos_drop(self.pos_embed(self.tokenizer(x))))
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.pool(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-
-@register(
-    "cct",
-    description="Compact Convolutional Transformer: conv tokenizer, encoder, sequence pooling",
-    paper="Hassani et al. 2021, arXiv 2104.05704",
-    tiny_args={"embed_dim": 16, "depth": 1, "num_heads": 2, "num_convs": 1},
-)
-@register(
-    "cct_budget",
-    description="CCT-4/3x3 at 96 dims: 3-conv tokenizer (36 tokens), sequence pooling",
-    paper="Hassani et al. 2021, arXiv 2104.05704",
-    tiny_args={"embed_dim": 16, "depth": 1, "num_heads": 2, "num_convs": 1},
-    budget_of="cct",
-    args={"embed_dim": 96, "depth": 4, "num_heads": 2, "num_convs": 3, "tokenizer_chans": 32},
-)
-def _create_cct(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> CCT:
-    """The builder of every variant.
-
-    ``cct``: CCT-4/3x2 at 128 dims: 144 tokens at 48 px (about 0.5M params);
-    ``cct_budget``: CCT-4/3x3 at 96 dims: 36 tokens at 48 px (about 0.27M params, 38 MFLOPs).
-    """
-    return CCT(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+    def tokenize(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pos_drop(self.pos_embed(self.tokenizer(x)))

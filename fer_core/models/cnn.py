@@ -13,53 +13,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fer_core.models.blocks import FerClassifier, vgg_stages
 from fer_core.models.factory import register
 
 __all__ = ["FerCNN"]
-
-
-def conv_bn_relu(in_chans: int, out_chans: int) -> nn.Sequential:
-    """3x3 convolution, batch norm, ReLU."""
-    return nn.Sequential(
-        nn.Conv2d(in_chans, out_chans, 3, padding=1, bias=False),
-        nn.BatchNorm2d(out_chans),
-        nn.ReLU(inplace=True),
-    )
-
-
-class FerCNN(nn.Module):
-    """Stages of two conv-bn-relu layers, each followed by 2x2 max pooling and dropout."""
-
-    def __init__(
-        self,
-        num_classes: int = 7,
-        in_chans: int = 1,
-        img_size: int = 48,
-        widths: tuple[int, ...] = (32, 64, 128, 256),
-        drop_rate: float = 0.3,
-        head_dropout: float = 0.4,
-    ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        stages, chans = [], in_chans
-        for width in widths:
-            stages += [conv_bn_relu(chans, width), conv_bn_relu(width, width), nn.MaxPool2d(2)]
-            if drop_rate:
-                stages.append(nn.Dropout2d(drop_rate / 2))
-            chans = width
-        self.features = nn.Sequential(*stages)
-        self.num_features = chans
-        self.head_drop = nn.Dropout(head_dropout)
-        self.head = nn.Linear(chans, num_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.head_drop(x.mean(dim=(2, 3))))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 @register(
@@ -76,7 +33,30 @@ class FerCNN(nn.Module):
     budget_of="cnn",
     args={"widths": (16, 32, 64, 128), "drop_rate": 0.1, "head_dropout": 0.3},
 )
-def _create_cnn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> FerCNN:
-    """``cnn``: widths 32-64-128-256 (about 1.2M params); ``cnn_budget``: half width, light dropout (about 0.3M
-    params, 59 MFLOPs at 48 px)."""
-    return FerCNN(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+class FerCNN(FerClassifier):
+    """Stages of two conv-bn-relu layers, each followed by 2x2 max pooling and dropout.
+
+    ``cnn``: widths 32-64-128-256 (about 1.2M params); ``cnn_budget``: half width, light dropout (about 0.3M
+    params, 59 MFLOPs at 48 px). ``img_size`` is unused: the head pools globally, so any input size works.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        img_size: int = 48,
+        widths: tuple[int, ...] = (32, 64, 128, 256),
+        drop_rate: float = 0.3,
+        head_dropout: float = 0.4,
+    ) -> None:
+        super().__init__(num_classes)
+        self.features, chans = vgg_stages(in_chans, widths, drop_rate)
+        self.num_features = chans
+        self.head_drop = nn.Dropout(head_dropout)
+        self.head = nn.Linear(chans, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.head_drop(x.mean(dim=(2, 3))))

@@ -14,53 +14,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fer_core.models.cnn import conv_bn_relu
+from fer_core.models.blocks import FerClassifier, to_tokens, vgg_stages
 from fer_core.models.factory import register
 from fer_core.models.transformer import PositionalEmbedding, TransformerEncoder
 
 __all__ = ["FerCNNMHA"]
-
-
-class FerCNNMHA(nn.Module):
-    """Conv stages (two conv-bn-relu + max pool each), then a transformer encoder over the feature-map tokens."""
-
-    def __init__(
-        self,
-        num_classes: int = 7,
-        in_chans: int = 1,
-        img_size: int = 48,
-        widths: tuple[int, ...] = (32, 64, 128),
-        depth: int = 2,
-        num_heads: int = 4,
-        mlp_ratio: float = 2.0,
-        drop_rate: float = 0.1,
-        drop_path_rate: float = 0.1,
-        head_dropout: float = 0.3,
-    ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        stages, chans = [], in_chans
-        for width in widths:
-            stages += [conv_bn_relu(chans, width), conv_bn_relu(width, width), nn.MaxPool2d(2)]
-            chans = width
-        self.features = nn.Sequential(*stages)
-        side = img_size // 2 ** len(widths)
-        self.pos_embed = PositionalEmbedding(side * side, chans)
-        self.encoder = TransformerEncoder(chans, depth, num_heads, mlp_ratio, drop_rate, drop_rate, drop_path_rate)
-        self.num_features = chans
-        self.head_drop = nn.Dropout(head_dropout)
-        self.head = nn.Linear(chans, num_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Attended tokens ``(B, N, C)``."""
-        tokens = self.features(x).flatten(2).transpose(1, 2)
-        return self.encoder(self.pos_embed(tokens))
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.head_drop(x.mean(dim=1)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 @register(
@@ -77,11 +35,39 @@ class FerCNNMHA(nn.Module):
     budget_of="cnn_mha",
     args={"widths": (16, 32, 64), "depth": 2, "num_heads": 4},
 )
-def _create_cnn_mha(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> FerCNNMHA:
-    """The builder of every variant.
+class FerCNNMHA(FerClassifier):
+    """Conv stages (two conv-bn-relu + max pool each), then a transformer encoder over the feature-map tokens.
 
     ``cnn_mha``: Conv stages 32-64-128 (6x6 tokens at 48 px), two attention layers with 4 heads;
     ``cnn_mha_budget``: Conv stages 16-32-64, two attention layers with 4 heads over 6x6 tokens (about 49 MFLOPs
     at 48 px).
     """
-    return FerCNNMHA(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        img_size: int = 48,
+        widths: tuple[int, ...] = (32, 64, 128),
+        depth: int = 2,
+        num_heads: int = 4,
+        mlp_ratio: float = 2.0,
+        drop_rate: float = 0.1,
+        drop_path_rate: float = 0.1,
+        head_dropout: float = 0.3,
+    ) -> None:
+        super().__init__(num_classes)
+        self.features, chans = vgg_stages(in_chans, widths)
+        side = img_size // 2 ** len(widths)
+        self.pos_embed = PositionalEmbedding(side * side, chans)
+        self.encoder = TransformerEncoder(chans, depth, num_heads, mlp_ratio, drop_rate, drop_rate, drop_path_rate)
+        self.num_features = chans
+        self.head_drop = nn.Dropout(head_dropout)
+        self.head = nn.Linear(chans, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Attended tokens ``(B, N, C)``."""
+        return self.encoder(self.pos_embed(to_tokens(self.features(x))))
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.head_drop(x.mean(dim=1)))

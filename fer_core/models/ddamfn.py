@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fer_core.models.blocks import FerClassifier
 from fer_core.models.factory import register
 from fer_core.models.mobilefacenet import BUDGET_STAGES, DEFAULT_STAGES, MobileFaceNetBackbone
 
@@ -76,58 +77,6 @@ class DualDirectionAttention(nn.Module):
         return row_attention * col_attention
 
 
-class DDAMFN(nn.Module):
-    """MFN backbone, ``num_heads`` DDA heads merged by max, GDConv head; ``auxiliary_loss()`` after each forward."""
-
-    def __init__(
-        self,
-        num_classes: int = 7,
-        in_chans: int = 1,
-        img_size: int = 48,
-        stem_chans: int = 64,
-        stages: Sequence[Sequence[int]] = DEFAULT_STAGES,
-        kernel_sizes: Sequence[int] = (3, 5),
-        feature_chans: int = 512,
-        num_heads: int = 2,
-        drop_rate: float = 0.2,
-    ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        self.backbone = MobileFaceNetBackbone(in_chans, stem_chans, stages, feature_chans, kernel_sizes)
-        side = self.backbone.output_size(img_size)
-        self.heads = nn.ModuleList(DualDirectionAttention(feature_chans, side, side) for _ in range(num_heads))
-        self.gdconv = _depthwise_bn(feature_chans, (side, side))
-        self.head_drop = nn.Dropout(drop_rate)
-        self.num_features = feature_chans
-        self.head = nn.Linear(feature_chans, num_classes)
-        self._attention_maps: list[torch.Tensor] = []
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Backbone features re-weighted by the heads' max attention ``(B, C, h, w)``; keeps the maps."""
-        features = self.backbone(x)
-        self._attention_maps = [head(features) for head in self.heads]
-        combined = self._attention_maps[0]
-        for attention in self._attention_maps[1:]:
-            combined = torch.maximum(combined, attention)
-        return features * combined
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.head_drop(self.gdconv(x).flatten(1)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def auxiliary_loss(self) -> torch.Tensor:
-        """Attention-diversity loss of the last forward pass (see the module docstring); call after ``forward``."""
-        if not self._attention_maps:
-            raise RuntimeError("auxiliary_loss() needs a forward pass first")
-        return attention_diversity_loss(self._attention_maps)
-
-    def __getstate__(self) -> dict:
-        """Copies drop the last pass's maps: non-leaf tensors would make ``copy.deepcopy(model)`` fail (e.g. EMA)."""
-        return {**super().__getstate__(), "_attention_maps": []}
-
-
 _TINY_DDAMFN = {
     "stem_chans": 8,
     "stages": ((8, 1, 2, 2), (16, 1, 2, 2)),
@@ -150,12 +99,55 @@ _TINY_DDAMFN = {
     budget_of="ddamfn",
     args={"stem_chans": 32, "stages": BUDGET_STAGES, "feature_chans": 256},
 )
-def _create_ddamfn(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> DDAMFN:
-    """The builder of every variant.
+class DDAMFN(FerClassifier):
+    """MFN backbone, ``num_heads`` DDA heads merged by max, GDConv head; ``auxiliary_loss()`` after each forward.
 
     ``ddamfn``: MFN backbone (mixed 3/5 depthwise kernels, 8x downsampling), two DDA heads, 512-channel GDConv
     head;
     ``ddamfn_budget``: MFN at half width (stem 32, stages 32-64-64, mixed 3/5 kernels), two DDA heads, 256
     channels (10 MFLOPs).
     """
-    return DDAMFN(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        img_size: int = 48,
+        stem_chans: int = 64,
+        stages: Sequence[Sequence[int]] = DEFAULT_STAGES,
+        kernel_sizes: Sequence[int] = (3, 5),
+        feature_chans: int = 512,
+        num_heads: int = 2,
+        drop_rate: float = 0.2,
+    ) -> None:
+        super().__init__(num_classes)
+        self.backbone = MobileFaceNetBackbone(in_chans, stem_chans, stages, feature_chans, kernel_sizes)
+        side = self.backbone.output_size(img_size)
+        self.heads = nn.ModuleList(DualDirectionAttention(feature_chans, side, side) for _ in range(num_heads))
+        self.gdconv = _depthwise_bn(feature_chans, (side, side))
+        self.head_drop = nn.Dropout(drop_rate)
+        self.num_features = feature_chans
+        self.head = nn.Linear(feature_chans, num_classes)
+        self._attention_maps: list[torch.Tensor] = []
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Backbone features re-weighted by the heads' max attention ``(B, C, h, w)``; keeps the maps."""
+        features = self.backbone(x)
+        self._attention_maps = [head(features) for head in self.heads]
+        combined = self._attention_maps[0]
+        for attention in self._attention_maps[1:]:
+            combined = torch.maximum(combined, attention)
+        return features * combined
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.head_drop(self.gdconv(x).flatten(1)))
+
+    def auxiliary_loss(self) -> torch.Tensor:
+        """Attention-diversity loss of the last forward pass (see the module docstring); call after ``forward``."""
+        if not self._attention_maps:
+            raise RuntimeError("auxiliary_loss() needs a forward pass first")
+        return attention_diversity_loss(self._attention_maps)
+
+    def __getstate__(self) -> dict:
+        """Copies drop the last pass's maps: non-leaf tensors would make ``copy.deepcopy(model)`` fail (e.g. EMA)."""
+        return {**super().__getstate__(), "_attention_maps": []}

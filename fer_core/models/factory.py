@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import timm
 from timm.models import register_model
@@ -61,6 +61,9 @@ class Architecture:
 
 ARCHITECTURES: dict[str, Architecture] = {}
 
+# A builder: a function or a model class, called with the variant's arguments.
+Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
+
 # Keyword arguments timm's create_model adds for its own bookkeeping; builders drop them.
 TIMM_ONLY_KWARGS = ("pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
 
@@ -81,13 +84,14 @@ def register(
     budget_of: str = "",
     args: dict[str, Any] | None = None,
     wrapper: PretrainedWrapper | None = None,
-) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+) -> Callable[[Builder], Builder]:
     """Decorator: register ``builder`` with timm as ``fer_<name>`` (``args`` as its defaults) and in the catalogue.
 
-    Stack it once per variant on the same builder; the builder itself is returned unchanged.
+    Stack it once per variant on the same builder (a function or the model class itself); the builder itself is
+    returned unchanged.
     """
 
-    def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    def decorate(builder: Builder) -> Builder:
         timm_name = timm_name_of(name)
         register_model(_entrypoint(builder, timm_name, dict(args or {}), description))
         entry = Architecture(

@@ -16,55 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
+from fer_core.models.blocks import to_tokens
 from fer_core.models.factory import register
 from fer_core.models.mobilefacenet import BUDGET_STAGES, DEFAULT_STAGES, MobileFaceNetBackbone
-from fer_core.models.transformer import PositionalEmbedding, SequencePooling, TransformerEncoder
+from fer_core.models.transformer import CompactTransformer, TransformerEncoder
 
 __all__ = ["MCCT"]
-
-
-class MCCT(nn.Module):
-    """MobileFaceNet feature map -> tokens -> transformer encoder -> sequence pooling -> linear head."""
-
-    def __init__(
-        self,
-        num_classes: int = 7,
-        in_chans: int = 1,
-        img_size: int = 48,
-        stem_chans: int = 64,
-        stages: Sequence[Sequence[int]] = DEFAULT_STAGES,
-        embed_dim: int = 256,
-        depth: int = 5,
-        num_heads: int = 4,
-        mlp_ratio: float = 2.0,
-        drop_rate: float = 0.0,
-        attn_drop_rate: float = 0.1,
-        drop_path_rate: float = 0.1,
-    ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        self.backbone = MobileFaceNetBackbone(in_chans, stem_chans, stages, out_chans=embed_dim)
-        side = self.backbone.output_size(img_size)
-        self.pos_embed = PositionalEmbedding(side * side, embed_dim)
-        self.encoder = TransformerEncoder(
-            embed_dim, depth, num_heads, mlp_ratio, drop_rate, attn_drop_rate, drop_path_rate
-        )
-        self.pool = SequencePooling(embed_dim)
-        self.num_features = embed_dim
-        self.head = nn.Linear(embed_dim, num_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Encoded tokens ``(B, N, embed_dim)``."""
-        tokens = self.backbone(x).flatten(2).transpose(1, 2)
-        return self.encoder(self.pos_embed(tokens))
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.pool(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 _TINY_MCCT = {
@@ -90,11 +48,39 @@ _TINY_MCCT = {
     budget_of="mcct",
     args={"stem_chans": 32, "stages": BUDGET_STAGES, "embed_dim": 128, "depth": 2, "num_heads": 2},
 )
-def _create_mcct(num_classes: int = 7, in_chans: int = 1, img_size: int = 48, **kwargs) -> MCCT:
-    """The builder of every variant.
+class MCCT(CompactTransformer):
+    """MobileFaceNet feature map -> tokens -> transformer encoder -> sequence pooling -> linear head.
 
     ``mcct``: MobileFaceNet (8x downsampling) + 5-layer 256-dim encoder with sequence pooling;
     ``mcct_budget``: MobileFaceNet at half width (stem 32, stages 32-64-64) + 2-layer 128-dim encoder (about 30
     MFLOPs).
     """
-    return MCCT(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        img_size: int = 48,
+        stem_chans: int = 64,
+        stages: Sequence[Sequence[int]] = DEFAULT_STAGES,
+        embed_dim: int = 256,
+        depth: int = 5,
+        num_heads: int = 4,
+        mlp_ratio: float = 2.0,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.1,
+        drop_path_rate: float = 0.1,
+    ) -> None:
+        super().__init__(num_classes)
+        self.backbone = MobileFaceNetBackbone(in_chans, stem_chans, stages, out_chans=embed_dim)
+        side = self.backbone.output_size(img_size)
+        self.build_body(
+            side * side,
+            embed_dim,
+            lambda: TransformerEncoder(
+                embed_dim, depth, num_heads, mlp_ratio, drop_rate, attn_drop_rate, drop_path_rate
+            ),
+        )
+
+    def tokenize(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pos_embed(to_tokens(self.backbone(x)))

@@ -1,4 +1,4 @@
-"""Transformer building blocks shared by the hybrid models (CNN+MHA, CCT, MCCT).
+"""Transformer building blocks shared by the hybrid models (CNN+MHA, CCT, MCCT), and CCT's body behind a tokenizer.
 
 Pre-norm encoder layers as in ViT (Dosovitskiy et al. 2021, arXiv 2010.11929) and CCT's sequence pooling (Hassani
 et al. 2021, arXiv 2104.05704). Attention is written with plain matmul/softmax rather than ``nn.MultiheadAttention``
@@ -8,11 +8,22 @@ the state_dict holds only plain, unaliased tensors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from timm.layers import DropPath, trunc_normal_
 from torch import nn
 
-__all__ = ["PositionalEmbedding", "SelfAttention", "SequencePooling", "TransformerEncoder", "TransformerLayer"]
+from fer_core.models.blocks import FerClassifier
+
+__all__ = [
+    "CompactTransformer",
+    "PositionalEmbedding",
+    "SelfAttention",
+    "SequencePooling",
+    "TransformerEncoder",
+    "TransformerLayer",
+]
 
 
 class SelfAttention(nn.Module):
@@ -117,6 +128,38 @@ class SequencePooling(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = self.score(x).softmax(dim=1)  # (B, N, 1)
         return (weights.transpose(1, 2) @ x).squeeze(1)
+
+
+class CompactTransformer(FerClassifier):
+    """CCT's body behind a tokenizer, shared by CCT and MCCT: tokens plus a learned positional embedding, a
+    transformer encoder, sequence pooling and a linear head.
+
+    A subclass builds its tokenizer, then calls :meth:`build_body`, and turns images into tokens in
+    :meth:`tokenize`.
+    """
+
+    def build_body(self, num_tokens: int, embed_dim: int, encoder: Callable[[], TransformerEncoder]) -> None:
+        """Add the positional embedding, the encoder (built by ``encoder()``), the pooling and the head.
+
+        The encoder comes as a factory so that it is initialised after the positional embedding, as always: the
+        same seed then gives the same untrained model.
+        """
+        self.pos_embed = PositionalEmbedding(num_tokens, embed_dim)
+        self.encoder = encoder()
+        self.pool = SequencePooling(embed_dim)
+        self.num_features = embed_dim
+        self.head = nn.Linear(embed_dim, self.num_classes)
+
+    def tokenize(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` -> positionally embedded tokens ``(B, N, embed_dim)``."""
+        raise NotImplementedError
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoded tokens ``(B, N, embed_dim)``."""
+        return self.encoder(self.tokenize(x))
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(x))
 
 
 def _init_transformer_weights(module: nn.Module) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fer_core.models.blocks import FerClassifier, conv3x3_layers
 from fer_core.models.factory import register
 
 __all__ = ["FerPlusVGG13"]
@@ -29,16 +30,32 @@ def conv_block(in_chans: int, width: int, num_convs: int, batch_norm: bool, drop
     """``num_convs`` 3x3 convs with ReLU (and batch norm), then 2x2 max pooling and dropout."""
     layers: list[nn.Module] = []
     for index in range(num_convs):
-        layers.append(nn.Conv2d(in_chans if index == 0 else width, width, 3, padding=1, bias=not batch_norm))
-        if batch_norm:
-            layers.append(nn.BatchNorm2d(width))
-        layers.append(nn.ReLU(inplace=True))
+        layers += conv3x3_layers(in_chans if index == 0 else width, width, batch_norm)
     layers += [nn.MaxPool2d(2), nn.Dropout(dropout)]
     return nn.Sequential(*layers)
 
 
-class FerPlusVGG13(nn.Module):
-    """Four conv blocks, flatten, FC-ReLU-dropout twice, linear output."""
+@register(
+    "vgg13",
+    description="FER+ VGG13 (Barsoum et al.): 10 conv layers, two FC-1024, dropout",
+    paper="Barsoum et al. 2016, arXiv 1608.01041",
+    tiny_args={"blocks": ((8, 1), (16, 1)), "fc_width": 16},
+)
+@register(
+    "vgg13_budget",
+    description="FER+ VGG13 at quarter width: 10 convs (16-32-64-64), two FC-256",
+    paper="Barsoum et al. 2016, arXiv 1608.01041",
+    tiny_args={"blocks": ((8, 1), (16, 1)), "fc_width": 16},
+    budget_of="vgg13",
+    args={"blocks": QUARTER_BLOCKS, "fc_width": 256},
+)
+class FerPlusVGG13(FerClassifier):
+    """Four conv blocks, flatten, FC-ReLU-dropout twice, linear output.
+
+    ``vgg13``: Barsoum et al.'s FER+ VGG13 (blocks 64-128-256-256, FC 1024-1024), with batch norm by default;
+    ``vgg13_budget``: The FER+ VGG13 at quarter width: blocks 16-32-64-64, FC 256-256 (about 62 MFLOPs at 48
+    px).
+    """
 
     def __init__(
         self,
@@ -51,8 +68,7 @@ class FerPlusVGG13(nn.Module):
         conv_dropout: float = 0.25,
         fc_dropout: float = 0.5,
     ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
+        super().__init__(num_classes)
         stages, chans = [], in_chans
         for width, num_convs in blocks:
             stages.append(conv_block(chans, width, num_convs, batch_norm, conv_dropout))
@@ -78,30 +94,3 @@ class FerPlusVGG13(nn.Module):
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pre_logits(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-
-@register(
-    "vgg13",
-    description="FER+ VGG13 (Barsoum et al.): 10 conv layers, two FC-1024, dropout",
-    paper="Barsoum et al. 2016, arXiv 1608.01041",
-    tiny_args={"blocks": ((8, 1), (16, 1)), "fc_width": 16},
-)
-@register(
-    "vgg13_budget",
-    description="FER+ VGG13 at quarter width: 10 convs (16-32-64-64), two FC-256",
-    paper="Barsoum et al. 2016, arXiv 1608.01041",
-    tiny_args={"blocks": ((8, 1), (16, 1)), "fc_width": 16},
-    budget_of="vgg13",
-    args={"blocks": QUARTER_BLOCKS, "fc_width": 256},
-)
-def _create_vgg13(num_classes: int = 8, in_chans: int = 1, img_size: int = 64, **kwargs) -> FerPlusVGG13:
-    """The builder of every variant.
-
-    ``vgg13``: Barsoum et al.'s FER+ VGG13 (blocks 64-128-256-256, FC 1024-1024), with batch norm by default;
-    ``vgg13_budget``: The FER+ VGG13 at quarter width: blocks 16-32-64-64, FC 256-256 (about 62 MFLOPs at 48
-    px).
-    """
-    return FerPlusVGG13(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)

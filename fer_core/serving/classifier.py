@@ -15,13 +15,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from fer_core.data.preprocess import TTA_MODES, InputSpec, prepare_batch, tta_views
 from fer_core.errors import UnsupportedModelError
 from fer_core.serving import formats
+from fer_core.serving.ensemble import EnsembleClassifier, load_ensemble
 from fer_core.serving.fusion import Fusion, answer_description, fusion_of_card
 from fer_core.serving.model_guard import check_predicts
 from fer_core.store.card import INPUT_EXPECTED, ModelCard
@@ -34,9 +35,6 @@ from fer_core.store.model_dir import (
     ModelDir,
     split_head,
 )
-
-if TYPE_CHECKING:
-    from fer_core.serving.ensemble import EnsembleClassifier
 
 __all__ = [
     "AnyClassifier",
@@ -80,7 +78,7 @@ def weights_sha256(model_dir: Path) -> str:
     if not directory.weights_path.is_file() and directory.has_card() and directory.read_card().is_ensemble:
         ensemble = load_model(directory.path, backend="torch")
         if not isinstance(ensemble, Classifier):
-            return ensemble.weights_sha256()
+            return ensemble.weights_sha256(weights_sha256)
     path = directory.weights_path
     if not path.is_file() and directory.has_card():
         path = served_onnx_file(directory.path, directory.read_card())
@@ -423,9 +421,7 @@ def load_model(
         return _load_onnx_file(path, tta)
     directory = Checkpoints.at(root).resolve(name_or_path)
     if directory.has_card() and (card := directory.read_card()).is_ensemble:
-        from fer_core.serving.ensemble import load_ensemble
-
-        return load_ensemble(directory.path, card, backend=backend, tta=tta)
+        return load_ensemble(directory.path, card, backend=backend, tta=tta, load_member=load_model)
     _check_weights_safe(directory.path)
     card = _card_of(directory)
     served = _served_head(card, head or named_head, directory.card_path)

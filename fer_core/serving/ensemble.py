@@ -10,18 +10,27 @@ preprocessing. Every member must predict the ensemble's label set in the same or
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from fer_core.data.preprocess import InputSpec
 from fer_core.store.card import ModelCard
+from fer_core.store.json_files import ModelLoadError
 from fer_core.store.model_dir import ModelDir, split_head
 
-__all__ = ["ENSEMBLE_FAMILY", "EnsembleClassifier", "ensemble_card", "load_ensemble", "save_ensemble_dir"]
+__all__ = [
+    "ENSEMBLE_FAMILY",
+    "EnsembleClassifier",
+    "MemberLoader",
+    "ensemble_card",
+    "load_ensemble",
+    "save_ensemble_dir",
+]
 
 ENSEMBLE_FAMILY = "ensemble"
 # The layout ensemble cards have always been written in.
@@ -41,6 +50,18 @@ ENSEMBLE_KEY_ORDER = (
     "provenance",
     "license",
 )
+
+
+class MemberLoader(Protocol):
+    """Loads one member by name: :func:`fer_core.serving.classifier.load_model`, handed in by the caller.
+
+    Handed in, not imported: the loader imports this module to load an ensemble, so importing it back here would
+    tie the two modules in a cycle.
+    """
+
+    def __call__(
+        self, name_or_path: str | Path, *, backend: str = ..., tta: str = ..., root: Path | None = None
+    ) -> Any: ...
 
 
 @dataclass
@@ -73,13 +94,11 @@ class EnsembleClassifier:
         probs = sum(w * m.predict(crops) for w, m in zip(weights, self.members, strict=True))
         return np.asarray(probs, np.float32)
 
-    def weights_sha256(self) -> str:
-        """Identifies the exact member weights (hash of the members' weight hashes, in order)."""
-        from fer_core.serving.classifier import weights_sha256
-
+    def weights_sha256(self, member_sha256: Callable[[Path], str]) -> str:
+        """Identifies the exact member weights: the hash of ``member_sha256`` of each member's directory, in order."""
         digest = hashlib.sha256()
         for member in self.members:
-            digest.update(weights_sha256(member.directory).encode())
+            digest.update(member_sha256(member.directory).encode())
         return digest.hexdigest()
 
 
@@ -128,13 +147,13 @@ def _check_same_labels(members: Sequence, names: Sequence[str]) -> None:
             )
 
 
-def save_ensemble_dir(directory: Path, members: Sequence[str], *, root: Path | None = None) -> Path:
-    """Write an ensemble directory for model names ``members`` (checked by loading each one)."""
-    from fer_core.serving.classifier import load_model
-
+def save_ensemble_dir(
+    directory: Path, members: Sequence[str], *, load_member: MemberLoader, root: Path | None = None
+) -> Path:
+    """Write an ensemble directory for model names ``members`` (checked by loading each one with ``load_member``)."""
     directory = Path(directory)
     root = root or directory.parent
-    loaded = [load_model(name, root=root) for name in members]
+    loaded = [load_member(name, root=root) for name in members]
     ModelDir(directory).write_card(ensemble_card(directory.name, loaded, members))
     return directory
 
@@ -146,8 +165,6 @@ MAX_NESTING = 4  # an ensemble of ensembles of ensembles ... deeper than this is
 
 def _check_member_names(names: Sequence[str], directory: Path, card_path: Path) -> None:
     """Members are model names beside the ensemble (``name`` or ``name@head``): never a path elsewhere on disk."""
-    from fer_core.serving.classifier import ModelLoadError
-
     for name in names:
         base = split_head(name)[0]
         if not isinstance(name, str) or Path(base).name != base or base in ("", ".", "..") or "\\" in base:
@@ -161,8 +178,6 @@ def _check_member_names(names: Sequence[str], directory: Path, card_path: Path) 
 
 def _member_weights(card: ModelCard, names: Sequence[str], card_path: Path) -> np.ndarray | None:
     """The card's member weights normalised to sum 1; one finite, non-negative weight per member, not all zero."""
-    from fer_core.serving.classifier import ModelLoadError
-
     if not card.weights:
         return None
     weights = np.asarray(card.weights, np.float64)
@@ -176,8 +191,6 @@ def _member_weights(card: ModelCard, names: Sequence[str], card_path: Path) -> n
 
 def _enter(directory: Path, card_path: Path) -> Token:
     """Mark ``directory`` as being loaded; a cycle (A -> B -> A) or deep nesting is a ModelLoadError naming it."""
-    from fer_core.serving.classifier import ModelLoadError
-
     chain, here = _LOADING.get(), directory.resolve()
     if here in chain:
         cycle = " -> ".join(path.name for path in (*chain[chain.index(here) :], here))
@@ -187,10 +200,11 @@ def _enter(directory: Path, card_path: Path) -> Token:
     return _LOADING.set((*chain, here))
 
 
-def load_ensemble(directory: Path, card: ModelCard, *, backend: str, tta: str) -> EnsembleClassifier:
-    """Load every member of the ensemble card in ``directory`` (members resolve beside the directory)."""
-    from fer_core.serving.classifier import ModelLoadError, load_model
-
+def load_ensemble(
+    directory: Path, card: ModelCard, *, backend: str, tta: str, load_member: MemberLoader
+) -> EnsembleClassifier:
+    """Load every member of the ensemble card in ``directory`` with ``load_member`` (members resolve beside the
+    directory)."""
     names, card_path = card.members, ModelDir(directory).card_path
     if not names:
         raise ModelLoadError(f"{card_path}: an ensemble needs 'members', a list of model names")
@@ -198,7 +212,7 @@ def load_ensemble(directory: Path, card: ModelCard, *, backend: str, tta: str) -
     weights = _member_weights(card, names, card_path)
     token = _enter(directory, card_path)
     try:
-        members = [_load_member(name, directory, backend, tta, load_model) for name in names]
+        members = [_load_member(name, directory, backend, tta, load_member) for name in names]
     finally:
         _LOADING.reset(token)
     try:
@@ -217,9 +231,9 @@ def load_ensemble(directory: Path, card: ModelCard, *, backend: str, tta: str) -
     )
 
 
-def _load_member(name: str, directory: Path, backend: str, tta: str, load_model):
+def _load_member(name: str, directory: Path, backend: str, tta: str, load_member: MemberLoader) -> Any:
     """A member from the ensemble's own folder (``default`` through that folder's default.json)."""
     base, head = split_head(name)
     if base != "default":
         base = str(directory.parent / base)
-    return load_model(f"{base}@{head}" if head else base, backend=backend, tta=tta, root=directory.parent)
+    return load_member(f"{base}@{head}" if head else base, backend=backend, tta=tta, root=directory.parent)

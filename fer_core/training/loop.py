@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ from fer_core.training.recipes import CORRUPTIONS, Recipe, check_model_size
 from fer_core.training.state import TrainState, check_state_dir, load_state, save_state, write_status
 
 __all__ = [
+    "FitOptions",
     "Head",
     "HeadTargets",
     "TrainResult",
@@ -621,6 +622,16 @@ def _epoch_line(row: dict[str, float]) -> str:
     )
 
 
+class FitOptions(TypedDict, total=False):
+    """The keyword options of :func:`fit_heads` that :func:`fit` passes on."""
+
+    device: str | None
+    progress: bool
+    on_epoch: Callable[[dict[str, float]], None] | None
+    state_dir: Path | None
+    resume: bool
+
+
 def fit(
     recipe: Recipe,
     train_images: np.ndarray,
@@ -632,20 +643,15 @@ def fit(
     train_soft: np.ndarray | None = None,
     label_names: tuple[str, ...] | None = None,
     head_name: str = "main",
-    device: str | None = None,
-    progress: bool = True,
-    on_epoch: Callable[[dict[str, float]], None] | None = None,
-    state_dir: Path | None = None,
-    resume: bool = False,
+    **options: Unpack[FitOptions],
 ) -> TrainResult:
-    """Single-head training from class ids (and FER+ vote rows when the recipe trains on soft targets)."""
+    """Single-head training from class ids (and FER+ vote rows when the recipe trains on soft targets);
+    ``options`` go to :func:`fit_heads` as they are."""
     head = Head(head_name, label_names or tuple(str(i) for i in range(num_classes)))
     soft = train_soft if recipe.soft_targets else None
     train = HeadTargets.single(train_images, train_labels, head, soft)
     val = HeadTargets.single(val_images, val_labels, head)
-    return fit_heads(
-        recipe, train, val, device=device, progress=progress, on_epoch=on_epoch, state_dir=state_dir, resume=resume
-    )
+    return fit_heads(recipe, train, val, **options)
 
 
 def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:

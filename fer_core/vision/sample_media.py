@@ -16,6 +16,7 @@ import numpy as np
 
 __all__ = [
     "ASTRONAUT_FACE_BOX",
+    "chromium_camera_args",
     "moving_face_frames",
     "multi_face_frame",
     "sample_face_image",
@@ -148,3 +149,20 @@ def write_y4m(path: str | Path, n_frames: int, size: tuple[int, int] = (640, 480
             handle.write(b"FRAME\n")
             handle.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
     return path
+
+
+def chromium_camera_args(y4m: str | Path) -> list[str]:
+    """Flags for a quiet headless Chromium whose webcam plays ``y4m`` (see :func:`write_y4m`) and whose permission
+    prompts say yes: the base the browser tests and the live-stream benchmark add their own flags to."""
+    return [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-dev-shm-usage",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={y4m}",
+    ]

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,22 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait(timeout=10)
 
 
+@contextmanager
+def running_server(command: list[str], env: dict[str, str], port: int, log_path: Path) -> Iterator[str]:
+    """Start ``command`` (a Streamlit server on ``port``, output to ``log_path``), yield its base URL once it is
+    healthy, and stop it (with the helpers it spawned) afterwards."""
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(base_url, server, log_path, SERVER_START_TIMEOUT_S)
+        yield base_url
+    finally:
+        stop_server(server)
+
+
 @pytest.fixture(scope="session")
 def checkpoints_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped checkpoints when a default model is configured, else a tiny random model as the default."""
@@ -105,16 +122,8 @@ def app_url(checkpoints_dir: Path, server_log: Path) -> Iterator[str]:
         "false",
     ]
     env = {**os.environ, "FER_CHECKPOINTS_DIR": str(checkpoints_dir), "PYTHONUNBUFFERED": "1"}
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(base_url, server, log_path, SERVER_START_TIMEOUT_S)
+    with running_server(command, env, port, log_path) as base_url:
         yield base_url
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture(scope="session")
@@ -126,20 +135,9 @@ def fake_camera_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def chromium_args(fake_camera: Path) -> list[str]:
     """Headless, offline-quiet Chromium whose camera is the Y4M file and whose permission prompts say yes."""
-    return [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={fake_camera}",
-    ]
+    from fer_core.vision.sample_media import chromium_camera_args
+
+    return [*chromium_camera_args(fake_camera), "--disable-quic", "--disable-sync"]
 
 
 @pytest.fixture(scope="session")

@@ -8,16 +8,14 @@ external-IP lookup at start, and no ONNX Runtime telemetry. The browser's own re
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import REPO_ROOT
 from network_trace import environment_without, leaks, require_strace, strace_command
 
-from .conftest import CHROMIUM, SERVER_START_TIMEOUT_S, free_port, stop_server, wait_for_health
+from .conftest import CHROMIUM, free_port, running_server
 
 pytestmark = pytest.mark.browser
 
@@ -36,16 +34,8 @@ def traced_server(tmp_path: Path, checkpoints_dir: Path):
         trace, [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)]
     )
     env = {**environment_without("ORT_DISABLE_TELEMETRY"), "FER_CHECKPOINTS_DIR": str(checkpoints_dir)}
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(base_url, server, log_path, SERVER_START_TIMEOUT_S)
+    with running_server(command, env, port, log_path) as base_url:
         yield base_url, trace, log_path
-    finally:
-        stop_server(server)
 
 
 def _remote_requests(urls: list[str]) -> list[str]:

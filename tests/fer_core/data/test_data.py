@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -193,44 +194,28 @@ def test_malformed_csv_names_file_and_line(tmp_path: Path, content: str, message
     assert str(path) in str(info.value)
 
 
-def _break_label_columns(folder: Path) -> Path:
-    (folder / "label.csv").write_text('fer0000000.png,"(0, 0, 48, 48)",1,2,3\n')
-    return folder / "label.csv"
-
-
-def _break_label_votes(folder: Path) -> Path:
-    (folder / "label.csv").write_text('fer0000000.png,"(0, 0, 48, 48)",1,2,3,4,5,6,7,8,9,many\n')
-    return folder / "label.csv"
-
-
-def _remove_label_csv(folder: Path) -> Path:
-    (folder / "label.csv").unlink()
-    return folder / "label.csv"
-
-
-def _remove_image(folder: Path) -> Path:
-    (folder / "fer0000001.png").unlink()
-    return folder / "fer0000001.png"
-
-
-def _corrupt_image(folder: Path) -> Path:
-    (folder / "fer0000004.png").write_bytes(b"not a png")
-    return folder / "fer0000004.png"
+def _write_bytes(data: bytes) -> Callable[[Path], object]:
+    return lambda path: path.write_bytes(data)
 
 
 @pytest.mark.parametrize(
-    ("damage", "message"),
+    ("name", "damage", "message"),
     [
-        (_break_label_columns, "line 1: expected 12 columns, got 5"),
-        (_break_label_votes, "line 1: vote counts must be integers"),
-        (_remove_label_csv, "file not found"),
-        (_remove_image, "unreadable image"),
-        (_corrupt_image, "unreadable image"),
+        ("label.csv", _write_bytes(b'fer0000000.png,"(0, 0, 48, 48)",1,2,3\n'), "line 1: expected 12 columns, got 5"),
+        (
+            "label.csv",
+            _write_bytes(b'fer0000000.png,"(0, 0, 48, 48)",1,2,3,4,5,6,7,8,9,many\n'),
+            "line 1: vote counts must be integers",
+        ),
+        ("label.csv", Path.unlink, "file not found"),
+        ("fer0000001.png", Path.unlink, "unreadable image"),
+        ("fer0000004.png", _write_bytes(b"not a png"), "unreadable image"),
     ],
 )
-def test_malformed_ferplus_names_the_file(tmp_path: Path, damage, message: str) -> None:
+def test_malformed_ferplus_names_the_file(tmp_path: Path, name: str, damage, message: str) -> None:
     root = make_ferplus_tree(tmp_path)
-    bad_file = damage(root / "FER2013Test")
+    bad_file = root / "FER2013Test" / name
+    damage(bad_file)
     with pytest.raises(DatasetError, match=message) as info:
         load_split("ferplus", root, "test")
     assert str(bad_file) in str(info.value)

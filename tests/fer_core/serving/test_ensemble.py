@@ -20,7 +20,7 @@ CROPS = np.random.default_rng(0).integers(0, 255, (5, 48, 48), dtype=np.uint8)
 def test_ensemble_predicts_the_mean_of_its_members(tmp_path: Path) -> None:
     make_tiny_model_dir(tmp_path / "a", labels=FERPLUS.names)
     make_two_head_dir(tmp_path / "joint")
-    directory = save_ensemble_dir(tmp_path / "ens", ["a", "joint@ferplus"])
+    directory = save_ensemble_dir(tmp_path / "ens", ["a", "joint@ferplus"], load_member=load_model)
     ensemble = load_model(directory)
     assert isinstance(ensemble, EnsembleClassifier) and ensemble.labels == FERPLUS.names
     members = [load_model(tmp_path / "a"), load_model("joint@ferplus", root=tmp_path)]
@@ -35,7 +35,7 @@ def test_ensemble_refuses_members_of_another_label_set(tmp_path: Path) -> None:
     make_tiny_model_dir(tmp_path / "seven")
     make_tiny_model_dir(tmp_path / "eight", labels=FERPLUS.names)
     with pytest.raises(ValueError, match="pick members of one label set"):
-        save_ensemble_dir(tmp_path / "ens", ["seven", "eight"])
+        save_ensemble_dir(tmp_path / "ens", ["seven", "eight"], load_member=load_model)
 
 
 @pytest.mark.parametrize(
