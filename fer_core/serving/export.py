@@ -16,7 +16,7 @@ from fer_core.data.preprocess import InputSpec
 from fer_core.serving.classifier import ONNX_FILE, Classifier, load_trained_model, onnx_session
 from fer_core.store.files import atomic_path
 
-__all__ = ["export_onnx"]
+__all__ = ["export_onnx", "export_to_file"]
 
 
 def export_onnx(model: str | Path = "default", *, opset: int = 17, atol: float = 1e-4, seed: int = 0) -> dict:
@@ -32,6 +32,13 @@ def export_onnx(model: str | Path = "default", *, opset: int = 17, atol: float =
         "max_abs_logit_diff": float(max_diff),
         "bytes": path.stat().st_size,
     }
+
+
+def export_to_file(clf: Classifier, path: Path, *, opset: int = 17, atol: float = 1e-4, seed: int = 0) -> float:
+    """Export a torch-loaded classifier's module to ``path`` (checked like :func:`export_onnx`); the largest logit
+    difference to torch. For an ONNX file that is not kept in the model directory (a benchmark's)."""
+    with atomic_path(path) as tmp_path:
+        return _export_checked(clf, tmp_path, opset=opset, atol=atol, seed=seed)
 
 
 def _export_checked(clf: Classifier, tmp_path: Path, *, opset: int, atol: float, seed: int) -> float:
