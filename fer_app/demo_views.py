@@ -121,17 +121,32 @@ def _count(params) -> str:
     return f"{params / 1e6:.2f} M" if params >= 1e5 else f"{params / 1e3:.1f} k"
 
 
+def _tests_of(card: ModelCard) -> list[tuple[str | None, TestMetrics]]:
+    """The card's test metrics: its own, or, for a model with heads whose served answer has none of its own (a
+    fused answer), each head's on its own dataset."""
+    if card.test_metrics is not None or not card.heads:
+        return [(None, card.test_metrics or TestMetrics())]
+    tests = [(head, entry.test_metrics) for head, entry in card.heads.items() if entry.test_metrics is not None]
+    return tests or [(None, TestMetrics())]
+
+
+def _where(head: str | None, test: TestMetrics) -> str:
+    where = " ".join(str(v) for v in (test.dataset, test.split) if v is not None)
+    return f"{where} ({head} head)" if head and where else where
+
+
 def model_card_facts(card: ModelCard) -> dict[str, str]:
-    """The headline facts of a card as display strings ("-" where the card does not say)."""
-    test = card.test_metrics or TestMetrics()
+    """The headline facts of a card as display strings ("-" where the card does not say); a two-head model's
+    test figures per head, joined by " · "."""
+    tests = _tests_of(card)
     latency = card.latency_ms_per_face  # written by ``python -m fer_core bench --update-card``
-    evaluated_on = " ".join(str(v) for v in (test.dataset, test.split) if v is not None)
+    evaluated_on = ", ".join(filter(None, (_where(head, test) for head, test in tests)))
     return {
         "model": card.id or "-",
         "architecture": f"{card.architecture or '-'} ({card.family or '?'})",
         "labels": ", ".join(card.labels or ()) or "-",
-        "test accuracy": _percent(test.accuracy),
-        "test macro-F1": _percent(test.macro_f1),
+        "test accuracy": " · ".join(_percent(test.accuracy) for _, test in tests),
+        "test macro-F1": " · ".join(_percent(test.macro_f1) for _, test in tests),
         "evaluated on": evaluated_on or "not evaluated yet",
         "parameters": _count(card.params),
         "CPU latency": f"{latency:.2f} ms / face" if latency is not None else "-",

@@ -24,7 +24,7 @@ from fer_app.demo_views import model_card_facts
 from fer_app.plain_text import literal
 from fer_core.apps.photo import sample_photo_bytes
 from fer_core.apps.video import VideoSource, frames_to_process, source_info, staged_file, write_sample_clip
-from fer_core.labels import FER2013
+from fer_core.labels import FER2013, FERPLUS
 from fer_core.store.card import ModelCard
 from fer_core.vision.video import VideoInfo
 from fer_core.viz.demo import probability_figure, shares_figure, stacked_probabilities_figure, top_emotion_figure
@@ -223,6 +223,24 @@ FULL_CARD = {
     "metrics": {"test": {"dataset": "fer2013", "split": "PrivateTest", "accuracy": 0.6712, "macro_f1": 0.6401}},
 }
 
+# A two-head model serving a fused answer: no test metrics of its own, each head's on its dataset.
+TWO_HEAD_CARD = {
+    "id": "joint",
+    "labels": list(FERPLUS.names),
+    "heads": {
+        "fer2013": {
+            "labels": list(FER2013.names),
+            "outputs": [0, 7],
+            "metrics": {"test": {"dataset": "fer2013", "split": "test", "accuracy": 0.6762, "macro_f1": 0.64}},
+        },
+        "ferplus": {
+            "labels": list(FERPLUS.names),
+            "outputs": [7, 15],
+            "metrics": {"test": {"dataset": "ferplus", "split": "test", "accuracy": 0.7983, "macro_f1": 0.62}},
+        },
+    },
+}
+
 
 @pytest.mark.parametrize(
     ("card", "key", "expected"),
@@ -237,6 +255,8 @@ FULL_CARD = {
         ({"id": "x"}, "test accuracy", "-"),
         ({"id": "x"}, "evaluated on", "not evaluated yet"),
         ({"id": "x", "latency_ms_per_face": 2.5}, "CPU latency", "2.50 ms / face"),
+        (TWO_HEAD_CARD, "test accuracy", "67.6% · 79.8%"),
+        (TWO_HEAD_CARD, "evaluated on", "fer2013 test (fer2013 head), ferplus test (ferplus head)"),
     ],
 )
 def test_model_card_facts(card: dict, key: str, expected: str) -> None:
