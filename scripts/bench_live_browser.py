@@ -48,6 +48,12 @@ WEBRTC_IFRAME = "iframe[title*='streamlit_webrtc']"
 START_BUTTON = re.compile(r"^start$", re.IGNORECASE)
 STOP_BUTTON = re.compile(r"^stop$", re.IGNORECASE)
 LOG_ERROR = re.compile(r"Traceback|\bERROR\b|Task exception was never retrieved")
+# Chromium flags that keep tabs in the background working at full speed (timers, rendering), so N tabs are N users.
+NO_BACKGROUND_THROTTLING = (
+    "--disable-renderer-backgrounding",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+)
 # Collects every RTCPeerConnection a frame creates (the streamlit-webrtc iframe), so getStats() can be read.
 RECORD_PEER_CONNECTIONS = """
 (() => {
@@ -369,12 +375,7 @@ def chromium_args(camera: Path) -> list[str]:
     """Headless Chromium with the fake camera, kept from throttling the streams of tabs in the background."""
     from fer_core.vision.sample_media import chromium_camera_args
 
-    return [
-        *chromium_camera_args(camera),
-        "--disable-renderer-backgrounding",
-        "--disable-background-timer-throttling",
-        "--disable-backgrounding-occluded-windows",
-    ]
+    return [*chromium_camera_args(camera), *NO_BACKGROUND_THROTTLING]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

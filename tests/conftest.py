@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,10 +107,14 @@ def hub_vit_dir(directory: Path, *, preprocessor: dict | None = None, **config_c
 
 
 def load_script(name: str):
-    """A script of ``scripts/`` imported as a module (scripts are files, not a package)."""
+    """A script of ``scripts/`` imported as a module (scripts are files, not a package).
+
+    Registered in ``sys.modules`` under its name, as an import would: dataclasses look their module up there.
+    """
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
