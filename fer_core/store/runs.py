@@ -189,12 +189,20 @@ def read_run_info(path: Path) -> RunInfo:
     return RunInfo.from_dict(_read_json_object(path), path)
 
 
+# Only the condition column is dictionary-encoded. A run repeats every sample's id, label and metadata once per
+# condition; plain-encoded, zstd finds those repeats, while dictionary indices hide them (the shipped runs took
+# 7-38 % more space that way).
+DICTIONARY_COLUMNS = ["condition"]
+
+
 def save_run(parquet_path: Path, rows: pd.DataFrame, info: RunInfo) -> tuple[Path, Path]:
     """Write a stored run: the rows (compacted, see :func:`compact_rows`) and the sidecar beside them, each
     atomically. Returns both paths."""
     json_path = parquet_path.with_suffix(".json")
     with atomic_path(parquet_path) as tmp:
-        compact_rows(rows).to_parquet(tmp, index=False, compression="zstd", compression_level=19)
+        compact_rows(rows).to_parquet(
+            tmp, index=False, compression="zstd", compression_level=19, use_dictionary=DICTIONARY_COLUMNS
+        )
     write_json_atomic(json_path, info.to_dict())
     return parquet_path, json_path
 

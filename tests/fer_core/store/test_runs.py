@@ -292,3 +292,18 @@ def test_save_run_writes_rows_and_sidecar_that_load_back(tmp_path: Path) -> None
         "fer2013-test.json",
         "fer2013-test.parquet",
     ]
+
+
+def test_only_the_condition_column_is_dictionary_encoded(tmp_path: Path) -> None:
+    """Ids, labels and metadata repeat once per condition: plain-encoded, zstd finds the repeats (smaller files)."""
+    import pyarrow.parquet as pq
+
+    rows = synthetic_rows(seed=5, n=400)
+    info = RunInfo("m", "fer2013", "test", FER2013.names, num_samples=int(rows["sample_id"].nunique()))
+    parquet_path, _ = save_run(tmp_path / "fer2013-test.parquet", rows, info)
+    group = pq.ParquetFile(parquet_path).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    dictionary = {name for name, used in encodings.items() if any("DICTIONARY" in e for e in used)}
+    assert dictionary == {"condition"}
+    back = load_run(parquet_path).rows
+    assert back["sample_id"].tolist() == rows["sample_id"].tolist() and back["pred"].tolist() == rows["pred"].tolist()
