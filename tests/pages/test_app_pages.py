@@ -105,6 +105,21 @@ def test_home_shows_the_default_model_and_analyses_the_sample_photo(checkpoints:
     assert len(at.get("plotly_chart")) >= 1  # the astronaut's face was found and got probability bars
 
 
+def test_home_shows_each_head_of_the_shipped_two_head_default_in_its_own_metric(monkeypatch) -> None:
+    """The shipped default serves a fused answer: each head's test figures get a metric ("67.6% · 79.8%" in one
+    was cut off at 1280 px)."""
+    monkeypatch.setenv("FER_CHECKPOINTS_DIR", str(REPO_ROOT / "checkpoints"))
+    st.cache_resource.clear()
+    try:
+        at = run_page("home")
+    finally:
+        st.cache_resource.clear()
+    assert not at.exception
+    shown = {metric.label: metric.value for metric in at.metric}
+    assert {"fer2013 test accuracy", "fer2013 macro-F1", "ferplus test accuracy", "ferplus macro-F1"} <= set(shown)
+    assert all(value.endswith("%") and "·" not in value for label, value in shown.items() if "ferplus" in label)
+
+
 def test_image_page_labels_the_sample_photo(checkpoints: Path) -> None:
     at = run_page("image")
     at.checkbox(key="image_use_sample").check().run()
