@@ -35,12 +35,10 @@ N_BOOT, SEED = 1000, 0  # the dashboard's convention (fer_app.dashboard_data)
 
 
 def _timed_on(run: StoredRun) -> str:
-    """How the latency column was measured: the card's backend; TTA rows were not timed (the card times the plain
-    model, so its figure would understate a 2- or 10-view run)."""
-    if " +" in run.model_id:
-        return "not timed"
-    latency = run.card.latency
-    return latency.backend if latency is not None and latency.backend else "-"
+    """How the latency column was measured: the backend of the card's timing of this run's TTA mode (or of the
+    plain model), "not timed" when there is none."""
+    ms, backend = run.card.latency_of(run.info.tta)
+    return "not timed" if ms is None else backend or "-"
 
 
 def leaderboard_markdown(runs: list[StoredRun], dataset: str) -> str:

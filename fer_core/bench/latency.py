@@ -54,21 +54,23 @@ def benchmark_classifier(
     batch_sizes: Sequence[int] = (1, 8, 64),
     crop_size: int = 96,
     repeats: int = 50,
+    tta: str = "none",
 ) -> dict:
-    """Per-face latency at each batch size for one model and backend (see the module doc for ``onnx``)."""
+    """Per-face latency at each batch size for one model and backend (see the module doc for ``onnx``), with
+    test-time augmentation ``tta`` (every view of a face counted in its latency)."""
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="fer-bench-") as scratch:
-        clf, used = _load_timed(model, backend, threads, Path(scratch))
+        clf, used = _load_timed(model, backend, threads, Path(scratch), tta)
         return _time_batches(clf, used, threads, batch_sizes, crop_size, repeats)
 
 
-def _load_timed(model: str, backend: str, threads: int, scratch: Path) -> tuple[AnyClassifier, str]:
+def _load_timed(model: str, backend: str, threads: int, scratch: Path, tta: str) -> tuple[AnyClassifier, str]:
     """The classifier to time on ``backend`` and the backend's name for the row."""
     if backend != "onnx":
-        return load_model(model, backend=backend), backend
-    clf = load_model(model, backend="auto")  # ONNX Runtime where the directory has an ONNX file, else torch
+        return load_model(model, backend=backend, tta=tta), backend
+    clf = load_model(model, backend="auto", tta=tta)  # ONNX Runtime where the directory has an ONNX file
     if not isinstance(clf, Classifier):  # an ensemble: each member on its own ONNX file
-        return load_model(model, backend="onnx"), backend
+        return load_model(model, backend="onnx", tta=tta), backend
     path, used = served_onnx_file(clf.directory, clf.card), backend
     if clf.onnx_session is None:
         from fer_core.serving.export import export_to_file
@@ -83,7 +85,8 @@ def _time_batches(
     clf: AnyClassifier, backend: str, threads: int, batch_sizes: Sequence[int], crop_size: int, repeats: int
 ) -> dict:
     rng = np.random.default_rng(0)
-    row = {"model": clf.name, "backend": backend, "threads": threads, "params": clf.card.params}
+    name = clf.name if clf.tta == "none" else f"{clf.name} +{clf.tta} TTA"
+    row = {"model": name, "backend": backend, "threads": threads, "params": clf.card.params}
     for batch in batch_sizes:
         crops = list(rng.integers(0, 256, (batch, crop_size, crop_size, 3), dtype=np.uint8))
         ms = measure(lambda crops=crops: clf.predict(crops), repeats=max(5, repeats // max(1, batch // 8)))
@@ -113,12 +116,23 @@ def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
     return info.describe() if info is not None else None
 
 
-def record_latency_in_card(model: str, row: dict, batch: int = 1) -> ModelCard:
-    """Write the measured per-face latency (batch ``batch``) into the model's card, with how it was measured."""
+def record_latency_in_card(model: str, row: dict, batch: int = 1, tta: str = "none") -> ModelCard:
+    """Write the measured per-face latency (batch ``batch``) into the model's card, with how it was measured; a
+    TTA mode's goes under ``latency.tta`` (ModelCard.latency_of), beside the plain model's."""
     import platform
 
-    from fer_core.store.card import Latency
+    from fer_core.store.card import TTA_LATENCY_KEY, Latency
     from fer_core.store.model_dir import Checkpoints, split_head
+
+    def record_tta(card: ModelCard) -> None:
+        card.latency = card.latency or Latency()
+        timings = dict(card.latency.extra.get(TTA_LATENCY_KEY) or {})
+        timings[tta] = {
+            "ms_per_face": row[f"ms_per_face_b{batch}"],
+            "backend": row["backend"],
+            "measured": dt.date.today().isoformat(),
+        }
+        card.latency.extra[TTA_LATENCY_KEY] = timings
 
     def record(card: ModelCard) -> None:
         card.latency_ms_per_face = row[f"ms_per_face_b{batch}"]
@@ -132,4 +146,4 @@ def record_latency_in_card(model: str, row: dict, batch: int = 1) -> ModelCard:
             command=f"python -m fer_core bench --model {model} --update-card",
         )
 
-    return Checkpoints.at().resolve(split_head(model)[0]).update_card(record)
+    return Checkpoints.at().resolve(split_head(model)[0]).update_card(record if tta == "none" else record_tta)

@@ -276,7 +276,7 @@ def leaderboard(runs: Sequence[StoredRun]) -> pd.DataFrame:
                 "ECE": expected_calibration_error(clean),
                 "params": run.card.params,
                 "weights MB": run.card.weights_mb,
-                "CPU latency ms": run.card.latency_ms_per_face,
+                "CPU latency ms": run.card.latency_of(run.info.tta)[0],
                 "MFLOPs": run.card.mflops,
                 "train CPU-h": run.card.training_fact("cpu_hours"),
                 "images seen (M)": _images_seen_millions(run.card),

@@ -335,6 +335,9 @@ class HeadCard(_Part):
         return (self.metrics or {}).get("test")
 
 
+TTA_LATENCY_KEY = "tta"  # latency.tta: {mode: {"ms_per_face", "backend", "measured"}}, written by bench --tta
+
+
 @dataclass
 class Latency(_Part):
     """How a card's ``latency_ms_per_face`` was measured."""
@@ -411,6 +414,17 @@ class ModelCard(_Part):
     def test_metrics(self) -> TestMetrics | None:
         """The headline metrics of the model's own test set (``metrics.test``), if evaluated."""
         return (self.metrics or {}).get("test")
+
+    def latency_of(self, tta: str = "none") -> tuple[float | None, str | None]:
+        """Per-face latency (ms) and the backend it was timed on, for the plain model or a TTA mode (timed apart,
+        ``bench --tta``, kept in ``latency.tta``); ``(None, None)`` when it was not timed."""
+        if tta == "none":
+            backend = self.latency.backend if self.latency is not None else None
+            return self.latency_ms_per_face, backend
+        entry = ((self.latency.extra if self.latency is not None else {}).get(TTA_LATENCY_KEY) or {}).get(tta)
+        if not isinstance(entry, dict) or not isinstance(entry.get("ms_per_face"), int | float):
+            return None, None
+        return float(entry["ms_per_face"]), entry.get("backend")
 
     def training_fact(self, key: str) -> Any:
         """One entry of ``training`` (``dataset``, ``selection_split`` ...), None when the card does not say."""

@@ -300,3 +300,24 @@ def test_metadata_columns_skip_core_probability_and_id_like_columns() -> None:
 def test_budget_note_reads_the_cards(seen: dict, note: str) -> None:
     board = pd.DataFrame({"model": list(seen), "images seen (M)": pd.to_numeric(pd.Series(list(seen.values())))})
     assert metrics.budget_note(board) == note
+
+
+def test_leaderboard_latency_of_a_tta_run_is_its_own_timing_or_none() -> None:
+    from dataclasses import replace
+
+    from run_fixtures import synthetic_rows
+
+    from fer_core.labels import FER2013
+    from fer_core.store.card import Latency
+
+    card = ModelCard(id="m", latency_ms_per_face=1.0, latency=Latency(backend="onnx", extra={"tta": {}}))
+    card.latency.extra["tta"]["flip"] = {"ms_per_face": 2.1, "backend": "onnx"}
+    rows = synthetic_rows(seed=1)
+    info = RunInfo("m", "fer2013", "test", FER2013.names)
+
+    def run(model_id: str, tta: str) -> StoredRun:
+        return StoredRun(model_id, "fer2013", "test", Path(f"{tta}.parquet"), replace(info, tta=tta), rows, card)
+
+    board = metrics.leaderboard([run("m", "none"), run("m +flip TTA", "flip"), run("m +tencrop TTA", "tencrop")])
+    latency = dict(zip(board["model"], board["CPU latency ms"], strict=True))
+    assert latency["m"] == 1.0 and latency["m +flip TTA"] == 2.1 and np.isnan(latency["m +tencrop TTA"])
