@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -350,25 +350,46 @@ def summary_rows(rounds: Sequence[RoundResult]) -> list[dict]:
     return rows
 
 
+def markdown(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> str:
+    """A markdown table: the header, the alignment row (``r`` right, ``l`` left, one letter per column), a line per
+    row of cells."""
+    rule = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
+    return "\n".join(["| " + " | ".join(header) + " |", rule, *("| " + " | ".join(cells) + " |" for cells in rows)])
+
+
+def missing_chromium() -> bool:
+    """True, with how to install it printed, when the Chromium the browser benchmarks drive is absent."""
+    if CHROMIUM.is_file():
+        return False
+    print(f"no Chromium at {CHROMIUM}: run `bash .ci/install-browser.sh` (or set FER_CHROMIUM)", file=sys.stderr)
+    return True
+
+
 def markdown_table(rows: Sequence[dict]) -> str:
     def cell(value, digits: int = 1) -> str:
         return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
-    lines = [
-        "| streams | delivered FPS per stream (min / mean) | camera FPS sent | first frame (s, slowest) | "
-        "server ms/frame | latency ms (est.) | server CPU % | server RSS MB | log errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in rows:
+    def cells(row: dict) -> list[str]:
         first = cell(row["first_frame_s_max"])
         if row["no_first_frame"]:
             first += f" ({row['no_first_frame']} never)"
-        lines.append(
-            f"| {row['streams']} | {cell(row['fps_min'])} / {cell(row['fps_mean'])} | {cell(row['camera_fps'])} | "
-            f"{first} | {cell(row['server_ms_per_frame'])} | {cell(row['latency_ms'], 0)} | "
-            f"{cell(row['server_cpu_percent'], 0)} | {cell(row['server_rss_mb'], 0)} | {row['log_errors']} |"
-        )
-    return "\n".join(lines)
+        return [
+            str(row["streams"]),
+            f"{cell(row['fps_min'])} / {cell(row['fps_mean'])}",
+            cell(row["camera_fps"]),
+            first,
+            cell(row["server_ms_per_frame"]),
+            cell(row["latency_ms"], 0),
+            cell(row["server_cpu_percent"], 0),
+            cell(row["server_rss_mb"], 0),
+            str(row["log_errors"]),
+        ]
+
+    header = [
+        "streams", "delivered FPS per stream (min / mean)", "camera FPS sent", "first frame (s, slowest)",
+        "server ms/frame", "latency ms (est.)", "server CPU %", "server RSS MB", "log errors",
+    ]  # fmt: skip
+    return markdown(header, map(cells, rows), "r" * len(header))
 
 
 def chromium_args(camera: Path) -> list[str]:
@@ -397,8 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from fer_core.vision.sample_media import write_y4m
 
-    if not CHROMIUM.is_file():
-        print(f"no Chromium at {CHROMIUM}: run `bash .ci/install-browser.sh` (or set FER_CHROMIUM)", file=sys.stderr)
+    if missing_chromium():
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

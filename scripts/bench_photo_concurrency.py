@@ -34,7 +34,16 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench_live_browser import CHROMIUM, LOG_ERROR, NO_BACKGROUND_THROTTLING, app_server, cpu_seconds, rss_mb
+from bench_live_browser import (
+    CHROMIUM,
+    LOG_ERROR,
+    NO_BACKGROUND_THROTTLING,
+    app_server,
+    cpu_seconds,
+    markdown,
+    missing_chromium,
+    rss_mb,
+)
 
 __all__ = ["main", "parse_args"]
 
@@ -212,19 +221,24 @@ def summary_rows(rounds: Sequence[RoundResult]) -> list[dict]:
 
 def markdown_table(rows: Sequence[dict]) -> str:
     """The rows as the README's markdown table."""
-    lines = [
-        "| uploads at once | succeeded | upload to result s (min / median / max) | faces found | failed (why) | "
-        "server CPU % | server RSS MB (peak) | log errors |",
-        "|---:|---:|---:|---:|---|---:|---:|---:|",
-    ]
-    for row in rows:
-        seconds = " / ".join(f"{s:.1f}" for s in row["seconds"]) if row["seconds"] else "-"
-        faces = ", ".join(map(str, row["faces"])) or "-"
-        lines.append(
-            f"| {row['sessions']} | {row['succeeded']}/{row['sessions']} | {seconds} | {faces} | {row['failed']} | "
-            f"{row['server_cpu_percent']:.0f} | {row['server_rss_mb']:.0f} | {row['log_errors']} |"
-        )
-    return "\n".join(lines)
+
+    def cells(row: dict) -> list[str]:
+        return [
+            str(row["sessions"]),
+            f"{row['succeeded']}/{row['sessions']}",
+            " / ".join(f"{s:.1f}" for s in row["seconds"]) if row["seconds"] else "-",
+            ", ".join(map(str, row["faces"])) or "-",
+            str(row["failed"]),
+            f"{row['server_cpu_percent']:.0f}",
+            f"{row['server_rss_mb']:.0f}",
+            str(row["log_errors"]),
+        ]
+
+    header = [
+        "uploads at once", "succeeded", "upload to result s (min / median / max)", "faces found", "failed (why)",
+        "server CPU %", "server RSS MB (peak)", "log errors",
+    ]  # fmt: skip
+    return markdown(header, map(cells, rows), "rrrrlrrr")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -265,8 +279,7 @@ def run_rounds(args, work: Path) -> list[RoundResult]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if not CHROMIUM.is_file():
-        print(f"no Chromium at {CHROMIUM}: run `bash .ci/install-browser.sh` (or set FER_CHROMIUM)", file=sys.stderr)
+    if missing_chromium():
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         rounds = run_rounds(args, Path(tmp))
