@@ -25,6 +25,7 @@ import numpy as np
 from fer_core.data.preprocess import prepare_batch
 from fer_core.serving.classifier import attach_onnx_file, load_trained_model
 from fer_core.store.files import commit_file, temporary_beside
+from fer_core.store.json_files import ModelLoadError
 from fer_core.store.model_dir import ONNX_FILE, ModelDir
 
 __all__ = ["INT8_FILE", "WEIGHT_BITS", "HeadCheck", "int8_weight_extremes", "quantize_int8"]
@@ -132,6 +133,11 @@ def quantize_int8(
         raise ValueError("quantize_int8 needs validation faces for at least one head")
     float_clf = load_trained_model(model, action="quantize", backend="onnx")
     directory = float_clf.directory
+    if not (directory / ONNX_FILE).is_file():  # shipped int8 models leave the float file out (repository size)
+        raise ModelLoadError(
+            f"{directory}: quantize starts from the float {ONNX_FILE}, which is missing; write it first: "
+            f"python -m fer_core export --model {model}"
+        )
     out_path = directory / INT8_FILE
     with temporary_beside(out_path) as tmp_path:
         _write_int8(float_clf, calibration_faces, tmp_path)

@@ -107,3 +107,12 @@ def test_requantising_that_fails_the_check_stops_serving_the_earlier_int8_file(e
     card = json.loads((exported_dir / "card.json").read_text())
     assert card.get("onnx") is None
     assert served_onnx_file(exported_dir, ModelCard.from_dict(card)).name == "model.onnx"
+
+
+def test_quantize_without_the_float_export_says_to_export_first(exported_dir: Path) -> None:
+    from fer_core.store.json_files import ModelLoadError
+
+    quantize_int8(exported_dir, FACES[:32], [HeadCheck(None, FACES, LABELS)], min_agreement=0.5, max_drop=1.0)
+    (exported_dir / "model.onnx").unlink()
+    with pytest.raises(ModelLoadError, match="fer_core export --model"):
+        quantize_int8(exported_dir, FACES[:32], [HeadCheck(None, FACES, LABELS)], min_agreement=0.5, max_drop=1.0)
