@@ -155,12 +155,12 @@ def _neutral_share(rows: pd.DataFrame, labels: list[str]) -> tuple[float, float]
     return float((clean["pred"] == neutral).mean()), float((clean["label"] == neutral).mean())
 
 
-def served_answer_sentence(checkpoints: Path, name: str, served: str | None) -> str:
+def served_answer_sentence(runs: list[StoredRun], name: str, served: str | None) -> str:
     """What the default answers by default (its card's ``default_head``), with that answer's stored test runs:
     accuracy, macro-F1 and the predicted against the true neutral share, per dataset."""
     if not served:
         return ""
-    runs = [run for run in discover_runs(checkpoints) if run.model_id == f"{name}@{served}" and run.split == "test"]
+    runs = [run for run in runs if run.model_id == f"{name}@{served}" and run.split == "test"]
     parts = []
     for run in sorted(runs, key=lambda r: r.dataset):
         clean = metrics.condition_rows(run.rows, metrics.CLEAN)
@@ -196,7 +196,7 @@ def served_share_markdown(card) -> str:
     return "\n".join(lines)
 
 
-def default_markdown(checkpoints: Path) -> str:
+def default_markdown(checkpoints: Path, runs: list[StoredRun]) -> str:
     """The default model in one paragraph: its test results per label set and its latency against `fer`."""
     root = Checkpoints(checkpoints)
     name = root.default_name()
@@ -210,7 +210,7 @@ def default_markdown(checkpoints: Path) -> str:
     ]
     text = f"Default model (`checkpoints/default.json`, chosen by `python scripts/choose_default.py`): **{name}**"
     text += (": " + "; ".join(parts) + ".") if parts else "."
-    text += served_answer_sentence(checkpoints, name, card.default_head)
+    text += served_answer_sentence(runs, name, card.default_head)
     peer = card.peer_latency
     if peer:
         text += (
@@ -232,7 +232,7 @@ def results_section(checkpoints: Path) -> str:
     if (checkpoints / DEFAULT_FILE).is_file():
         root = Checkpoints(checkpoints)
         shares = served_share_markdown(root.read_card(root.default_name()))
-        sections[:0] = [default_markdown(checkpoints), *([shares] if shares else [])]
+        sections[:0] = [default_markdown(checkpoints, runs), *([shares] if shares else [])]
     return "\n\n".join(sections)
 
 
