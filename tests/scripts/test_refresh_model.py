@@ -1,0 +1,85 @@
+"""scripts/refresh_model.py: which commands bring a retrained model's files up to date, and the copy that starts it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+from conftest import load_script
+
+
+@pytest.fixture(scope="module")
+def refresh():
+    return load_script("refresh_model")
+
+
+def _args(**overrides) -> argparse.Namespace:
+    values = {"model": "m", "data_root": None, "fer_wheel": None}
+    return argparse.Namespace(**(values | overrides))
+
+
+def _evaluated(steps: list[list[str]]) -> list[tuple[str, str, bool]]:
+    """(model, dataset, with flip TTA) of every evaluate command."""
+    runs = []
+    for step in steps:
+        if "evaluate" in step:
+            runs.append((step[step.index("--model") + 1], step[step.index("--dataset") + 1], "--tta" in step))
+    return runs
+
+
+def test_a_fused_answer_gets_its_own_test_runs_beside_the_heads(refresh):
+    runs = _evaluated(refresh.plan(_args(), served_fused=True))
+    for dataset in ("fer2013", "ferplus"):
+        for name in ("m", "m@fused"):
+            assert (name, dataset, False) in runs and (name, dataset, True) in runs
+    assert len(runs) == 8
+
+
+def test_a_single_head_answer_is_evaluated_without_fused_runs(refresh):
+    runs = _evaluated(refresh.plan(_args(), served_fused=False))
+    assert {name for name, _, _ in runs} == {"m"} and len(runs) == 4
+
+
+def test_the_served_answer_is_chosen_before_export_and_the_peer_benchmark_needs_the_wheel(refresh):
+    steps = refresh.plan(_args(data_root=Path("data")), served_fused=True)
+    names = [" ".join(step[:3]) for step in steps]
+    assert names.index("-m fer_core balance") < names.index("scripts/choose_served_answer.py --model m")
+    assert names.index("scripts/choose_served_answer.py --model m") < names.index("-m fer_core export")
+    assert all("bench_peers" not in " ".join(step) for step in steps)
+    assert all(step[step.index("--data-root") + 1] == "data" for step in steps if "--data-root" in step)
+    with_wheel = refresh.plan(_args(fer_wheel=Path("fer.whl")), served_fused=True)
+    assert "scripts/bench_peers.py" in with_wheel[-1]
+
+
+def test_serves_fused_reads_the_card(refresh, tmp_path):
+    card = {"id": "m", "default_head": "fused", "fusion": {"name": "fused"}}
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    assert refresh.serves_fused(tmp_path)
+    (tmp_path / "card.json").write_text(json.dumps(card | {"default_head": "fer2013"}))
+    assert not refresh.serves_fused(tmp_path)
+    (tmp_path / "card.json").write_text(json.dumps({"id": "m", "default_head": "fer2013"}))
+    assert not refresh.serves_fused(tmp_path)
+
+
+def test_copying_a_training_output_keeps_the_shipped_name(refresh, tmp_path):
+    source, shipped = tmp_path / "out" / "long_run", tmp_path / "checkpoints" / "m"
+    source.mkdir(parents=True)
+    shipped.mkdir(parents=True)
+    for name in refresh.TRAINING_FILES:
+        (source / name).write_text("new")
+    (source / "card.json").write_text(json.dumps({"id": "long_run", "epochs": 300}))
+    refresh.copy_training_output(source, shipped)
+    assert json.loads((shipped / "card.json").read_text()) == {"id": "m", "epochs": 300}
+    assert (shipped / "model.safetensors").read_text() == "new"
+
+
+def test_an_unfinished_training_output_is_refused_before_anything_is_copied(refresh, tmp_path):
+    source, shipped = tmp_path / "out", tmp_path / "m"
+    source.mkdir()
+    shipped.mkdir()
+    (source / "model.safetensors").write_text("new")
+    with pytest.raises(SystemExit, match=r"card\.json"):
+        refresh.copy_training_output(source, shipped)
+    assert not list(shipped.iterdir())
