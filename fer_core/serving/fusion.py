@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeGuard
 
 import numpy as np
@@ -51,14 +52,55 @@ class Fusion:
     parts: tuple[FusedPart, ...]
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """Fused class probabilities from a model's full logits ``(N, outputs)``."""
-        fused = np.zeros((len(logits), len(self.labels)), np.float64)
-        for part in self.parts:
-            block = logits[:, part.outputs[0] : part.outputs[1]]
-            if part.logit_bias is not None:
-                block = block + part.logit_bias
-            fused[:, part.columns] += part.weight * softmax(block.astype(np.float64))
-        return (fused / sum(p.weight for p in self.parts)).astype(np.float32)
+        """Fused class probabilities from a model's full logits ``(N, outputs)``.
+
+        One pass over all parts at once (a softmax per part's block, then one matrix product mixes them onto the
+        fused labels): this runs for every face the default model sees, and per-part numpy calls cost as much as
+        a tenth of the network's own time at batch 1.
+        """
+        plan = self._plan
+        gathered = logits[:, plan.columns].astype(np.float64) + plan.bias
+        block_max = np.maximum.reduceat(gathered, plan.starts, axis=1)
+        exp = np.exp(gathered - block_max[:, plan.block])
+        exp /= np.add.reduceat(exp, plan.starts, axis=1)[:, plan.block]
+        return (exp @ plan.mixing).astype(np.float32)
+
+    @cached_property
+    def _plan(self) -> _FusionPlan:
+        return _FusionPlan.of(self)
+
+
+@dataclass(frozen=True)
+class _FusionPlan:
+    """A fusion's parts as arrays: which outputs, their bias, each part's block, the output -> label mixing."""
+
+    columns: np.ndarray  # the parts' outputs, part after part
+    bias: np.ndarray  # each gathered output's logit bias (0 where its part has none)
+    starts: np.ndarray  # where each part's block starts among the gathered outputs
+    block: np.ndarray  # the part each gathered output belongs to
+    mixing: np.ndarray  # (gathered outputs, fused labels): the part's share of the weights at its class's label
+
+    @classmethod
+    def of(cls, fusion: Fusion) -> _FusionPlan:
+        total = sum(part.weight for part in fusion.parts)
+        sizes = [part.outputs[1] - part.outputs[0] for part in fusion.parts]
+        mixing = np.zeros((sum(sizes), len(fusion.labels)), np.float64)
+        row = 0
+        for part, size in zip(fusion.parts, sizes, strict=True):
+            mixing[np.arange(row, row + size), part.columns] = part.weight / total
+            row += size
+        return cls(
+            columns=np.concatenate([np.arange(*part.outputs) for part in fusion.parts]),
+            bias=np.concatenate(
+                [
+                    part.logit_bias if part.logit_bias is not None else np.zeros(size)
+                    for part, size in zip(fusion.parts, sizes, strict=True)
+                ]
+            ),
+            starts=np.cumsum([0, *sizes[:-1]]),
+            block=np.repeat(np.arange(len(sizes)), sizes),
+            mixing=mixing,
+        )
 
 
 def fusion_of_card(card: Any, where: str) -> Fusion | None:

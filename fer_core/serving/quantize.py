@@ -28,7 +28,7 @@ from fer_core.store.files import commit_file, temporary_beside
 from fer_core.store.json_files import ModelLoadError
 from fer_core.store.model_dir import ONNX_FILE, ModelDir
 
-__all__ = ["INT8_FILE", "WEIGHT_BITS", "HeadCheck", "int8_weight_extremes", "quantize_int8"]
+__all__ = ["INT8_FILE", "WEIGHT_BITS", "HeadCheck", "int8_weight_extremes", "quantize_int8", "write_int8"]
 
 INT8_FILE = "model.int8.onnx"
 WEIGHT_BITS = 7  # see the module docstring: no int16 saturation on CPUs without VNNI
@@ -64,7 +64,8 @@ def _prepared_batches(clf, faces: np.ndarray, batch: int = 32) -> list[np.ndarra
     return [prepared[i : i + batch] for i in range(0, len(prepared), batch)]
 
 
-def _write_int8(clf, calibration: np.ndarray, out_path: Path) -> None:
+def write_int8(clf, calibration: np.ndarray, out_path: Path) -> None:
+    """Quantise ``clf``'s float ``model.onnx`` to ``out_path`` with the project's int8 settings (no check)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -140,7 +141,7 @@ def quantize_int8(
         )
     out_path = directory / INT8_FILE
     with temporary_beside(out_path) as tmp_path:
-        _write_int8(float_clf, calibration_faces, tmp_path)
+        write_int8(float_clf, calibration_faces, tmp_path)
         heads = {str(check.head): _head_report(model, tmp_path, check) for check in checks}
         kept = all(_passes(head, min_agreement, max_drop) for head in heads.values())
         if kept:

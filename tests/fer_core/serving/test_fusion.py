@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from test_classifier_heads import make_two_head_dir
 
+from fer_core.data.preprocess import prepare_batch
 from fer_core.labels import FER2013, FERPLUS
 from fer_core.serving.classifier import load_model
+from fer_core.serving.fusion import FusedPart, Fusion
 from fer_core.store.model_dir import Checkpoints
 
 
@@ -72,3 +74,38 @@ def test_a_broken_fusion_entry_is_refused_with_its_reason(tmp_path: Path, overri
     _add_fusion(directory, **override)
     with pytest.raises(ModelLoadError, match=message):
         load_model(directory, head="fused", backend="torch")
+
+
+def _reference_fusion(fusion: Fusion, logits: np.ndarray) -> np.ndarray:
+    """Part by part, the definition: each block's softmax (bias added) placed at its labels, weighted, averaged."""
+    fused = np.zeros((len(logits), len(fusion.labels)))
+    for part in fusion.parts:
+        block = logits[:, part.outputs[0] : part.outputs[1]].astype(np.float64)
+        block = block + (part.logit_bias if part.logit_bias is not None else 0.0)
+        exp = np.exp(block - block.max(axis=1, keepdims=True))
+        fused[:, part.columns] += part.weight * exp / exp.sum(axis=1, keepdims=True)
+    return fused / sum(part.weight for part in fusion.parts)
+
+
+@pytest.mark.parametrize("scale", [1.0, 50.0, 2000.0])
+def test_fusion_matches_its_definition_for_parts_in_any_order_and_far_apart_logit_scales(scale: float) -> None:
+    labels = ("a", "b", "c", "d")
+    parts = (  # the second head's outputs come first in the network; its classes map onto the labels out of order
+        FusedPart("late", (3, 6), np.array([0.5, 0.0, -1.0]), np.array([0, 1, 2]), 3.0),
+        FusedPart("early", (0, 3), None, np.array([3, 1, 0]), 1.0),
+    )
+    fusion = Fusion("fused", labels, parts)
+    logits = np.random.default_rng(1).normal(size=(16, 6)).astype(np.float32) * scale
+    logits[:, :3] -= 5 * scale  # one head's logits far below the other's: each softmax must shift by its own max
+    probs = fusion.probabilities(logits)
+    assert probs.dtype == np.float32 and np.isfinite(probs).all()
+    np.testing.assert_allclose(probs, _reference_fusion(fusion, logits), atol=1e-6)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_fused_answer_predicts_what_its_log_probabilities_say(tmp_path: Path) -> None:
+    directory = make_two_head_dir(tmp_path / "joint", bias=[0.5, 0, 0, -0.5, 0, 0, 0])
+    _add_fusion(directory, heads={"fer2013": 0.75, "ferplus": 0.25})
+    fused = load_model(directory, head="fused", backend="torch")
+    batch = prepare_batch(_crops(), fused.input_spec)
+    np.testing.assert_allclose(fused.predict(_crops()), np.exp(fused.head_logits(batch)), atol=1e-6)
