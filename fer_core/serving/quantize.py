@@ -26,11 +26,10 @@ from fer_core.data.preprocess import prepare_batch
 from fer_core.serving.classifier import attach_onnx_file, load_trained_model
 from fer_core.store.files import commit_file, temporary_beside
 from fer_core.store.json_files import ModelLoadError
-from fer_core.store.model_dir import ONNX_FILE, ModelDir
+from fer_core.store.model_dir import INT8_FILE, ONNX_FILE, ModelDir
 
 __all__ = ["INT8_FILE", "WEIGHT_BITS", "HeadCheck", "int8_weight_extremes", "quantize_int8", "write_int8"]
 
-INT8_FILE = "model.int8.onnx"
 WEIGHT_BITS = 7  # see the module docstring: no int16 saturation on CPUs without VNNI
 # Activation ranges from the 99.99th percentile of the calibration activations rather than their min/max: one
 # outlier face no longer widens a layer's range for all the others. Measured on validation (7-bit weights, 512

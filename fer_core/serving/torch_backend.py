@@ -35,7 +35,7 @@ from fer_core.serving.model_guard import (
     weights_header,
 )
 from fer_core.store.card import ModelCard
-from fer_core.store.model_dir import CONFIG_FILE, WEIGHTS_FILE, ModelDir
+from fer_core.store.model_dir import CONFIG_FILE, EXPORTED_FILES, WEIGHTS_FILE, ModelDir
 
 __all__ = ["build_module", "count_parameters", "forward_mflops", "is_catalogue_timm", "run_module", "save_model_dir"]
 
@@ -73,6 +73,7 @@ def save_model_dir(
     target = ModelDir(Path(directory))
     target.path.mkdir(parents=True, exist_ok=True)
     architecture, _, spec = _saved_fields(card)
+    _remove_stale_exports(target.path)
     info = architecture_info(architecture)
     card = dataclasses.replace(
         card, family=info.family, params=count_parameters(model), mflops=forward_mflops(model, spec)
@@ -85,6 +86,16 @@ def save_model_dir(
     card.weights_mb = round(sum(p.stat().st_size for p in weights) / 2**20, 3)
     target.write_card(card)
     return target.path
+
+
+def _remove_stale_exports(directory: Path) -> None:
+    """ONNX files exported from the weights about to be replaced: ``backend="auto"`` serves an ONNX file first, so
+    a model retrained into the same folder would go on answering with its old weights."""
+    for name in EXPORTED_FILES:
+        path = directory / name
+        if path.is_file():
+            path.unlink()
+            log.warning("%s removed: it was exported from the weights being replaced (run export again)", path)
 
 
 def _saved_fields(card: ModelCard) -> tuple[str, tuple[str, ...], InputSpec]:

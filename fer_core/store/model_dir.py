@@ -29,8 +29,10 @@ __all__ = [
     "CHECKPOINTS_DIR",
     "CONFIG_FILE",
     "DEFAULT_FILE",
+    "EXPORTED_FILES",
     "HEAD_SEPARATOR",
     "HISTORY_FILE",
+    "INT8_FILE",
     "ONNX_FILE",
     "PREPROCESSOR_FILE",
     "RUNS_DIR",
@@ -49,6 +51,8 @@ CARD_FILE = "card.json"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 ONNX_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+EXPORTED_FILES = (ONNX_FILE, INT8_FILE)  # written from the weights by export and quantize, stale once they change
 HISTORY_FILE = "history.csv"
 PREPROCESSOR_FILE = "preprocessor_config.json"
 RUNS_DIR = "runs"

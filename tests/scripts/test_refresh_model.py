@@ -70,7 +70,9 @@ def test_copying_a_training_output_keeps_the_shipped_name(refresh, tmp_path):
     for name in refresh.TRAINING_FILES:
         (source / name).write_text("new")
     (source / "card.json").write_text(json.dumps({"id": "long_run", "epochs": 300}))
+    (shipped / "model.int8.onnx").write_text("exported from the old weights")
     refresh.copy_training_output(source, shipped)
+    assert not (shipped / "model.int8.onnx").exists()
     assert json.loads((shipped / "card.json").read_text()) == {"id": "m", "epochs": 300}
     assert (shipped / "model.safetensors").read_text() == "new"
 

@@ -57,6 +57,26 @@ def test_onnx_backend_matches_torch(tiny_model_dir: Path) -> None:
     np.testing.assert_allclose(onnx_clf.predict(crops), torch_probs, atol=1e-5)
 
 
+def test_a_model_saved_again_into_its_folder_is_not_hidden_by_its_old_onnx_export(tiny_model_dir: Path) -> None:
+    from fer_core.serving.classifier import save_model_dir
+    from fer_core.serving.export import export_onnx
+
+    export_onnx(tiny_model_dir)
+    (tiny_model_dir / "model.int8.onnx").write_bytes((tiny_model_dir / "model.onnx").read_bytes())
+    old = load_model(tiny_model_dir)
+    assert old.backend == "onnx"
+    retrained = old.module if old.module is not None else load_model(tiny_model_dir, backend="torch").module
+    with torch.no_grad():
+        for parameter in retrained.parameters():
+            parameter.add_(0.5)
+    save_model_dir(retrained, tiny_model_dir, card=old.card)  # what train --out writes into the same folder
+    assert not (tiny_model_dir / "model.onnx").exists() and not (tiny_model_dir / "model.int8.onnx").exists()
+    served = load_model(tiny_model_dir)
+    assert served.backend == "torch"
+    crops = random_crops(5)
+    assert not np.allclose(served.predict(crops), old.predict(crops), atol=1e-3)
+
+
 @pytest.mark.parametrize("tta", ["flip", "tencrop"])
 def test_tta_averages_views(tiny_model_dir: Path, tta: str) -> None:
     probs = load_model(tiny_model_dir, tta=tta).predict(random_crops(2))
