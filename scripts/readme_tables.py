@@ -170,28 +170,34 @@ def served_answer_sentence(runs: list[StoredRun], name: str, served: str | None)
             f"{run.dataset} test accuracy {_pct(scores['accuracy'])} %, macro-F1 {_pct(scores['macro_f1'])} %, "
             f"neutral predicted for {_pct(predicted)} % of faces ({_pct(true)} % true)"
         )
-    how = " (`python scripts/choose_served_answer.py`)" if served == "fused" else ""
+    how = " (`python scripts/choose_served_answer.py`)"
     text = f" It serves its `{served}` answer{how} unless a head is asked for"
     return text + (": " + "; ".join(parts) + "." if parts else ".")
 
 
 def served_share_markdown(card) -> str:
-    """Per class, the share of validation faces the served fused answer predicts against the true share (from the
-    card's ``fusion`` table, written by ``scripts/choose_served_answer.py``); empty when a head is served."""
-    fusion = (card.extra or {}).get("fusion")
-    if not fusion:
+    """Per class, the share of validation faces the served answer predicts against the true share (from the card's
+    ``fusion`` or ``served_answer`` table, written by ``scripts/choose_served_answer.py``); empty without one."""
+    extra = card.extra or {}
+    fusion, served = extra.get("fusion"), extra.get("served_answer")
+    if fusion:
+        name, labels, table = fusion["name"], fusion["labels"], "fusion"
+        chosen = next(row for row in fusion["candidates"] if row["weights"] == fusion["heads"])
+    elif served and card.default_head:
+        name, labels, table = card.default_head, list(card.labels or ()), "served_answer"
+        chosen = next(row for row in served["candidates"] if row["answer"] == card.default_head)
+    else:
         return ""
-    chosen = next(row for row in fusion["candidates"] if row["weights"] == fusion["heads"])
     lines = [
-        f"Predicted vs true share of each class for the served `{fusion['name']}` answer on the validation splits "
-        "(the card's `fusion` table; % of faces):",
+        f"Predicted vs true share of each class for the served `{name}` answer on the validation splits "
+        f"(the card's `{table}` table; % of faces):",
         "",
-        "| split | " + " | ".join(fusion["labels"]) + " |",
-        "|---|" + "---:|" * len(fusion["labels"]),
+        "| split | " + " | ".join(labels) + " |",
+        "|---|" + "---:|" * len(labels),
     ]
     for dataset, scores in chosen["validation"].items():
         shares = scores["share"]
-        cells = [f"{_pct(shares[c][0])} / {_pct(shares[c][1])}" if c in shares else "-" for c in fusion["labels"]]
+        cells = [f"{_pct(shares[c][0])} / {_pct(shares[c][1])}" if c in shares else "-" for c in labels]
         lines.append(f"| {dataset} val | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

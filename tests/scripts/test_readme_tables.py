@@ -1,0 +1,38 @@
+"""scripts/readme_tables.py: the served answer's predicted vs true class shares, for a fusion or a single head."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import load_script
+
+from fer_core.labels import FERPLUS
+from fer_core.store.card import ModelCard
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return load_script("readme_tables")
+
+
+def _row(answer: str, weights: dict) -> dict:
+    shares = {"neutral": [0.2, 0.17], "happy": [0.25, 0.25]}
+    return {"answer": answer, "weights": weights, "validation": {"fer2013": {"share": shares}}}
+
+
+def test_a_served_head_shows_its_own_row_of_the_served_answer_table(tables) -> None:
+    candidates = [_row("fer2013", {"fer2013": 1.0}), _row("ferplus", {"ferplus": 1.0})]
+    candidates[1]["validation"]["fer2013"]["share"] = {"neutral": [0.35, 0.17]}
+    card = ModelCard(id="m", labels=FERPLUS.names, default_head="fer2013")
+    card.extra = {"served_answer": {"rule": "r", "candidates": candidates}}
+    text = tables.served_share_markdown(card)
+    assert "served `fer2013` answer" in text and "`served_answer` table" in text
+    assert "| fer2013 val | 20.00 / 17.00 | 25.00 / 25.00 | - |" in text
+
+
+def test_a_fused_answer_shows_the_fusion_row_and_nothing_is_shown_without_a_table(tables) -> None:
+    fusion = {"name": "fused", "labels": ["neutral", "happy"], "heads": {"fer2013": 0.5, "ferplus": 0.5}}
+    fusion["candidates"] = [_row("fer2013", {"fer2013": 1.0}), _row("fused", {"fer2013": 0.5, "ferplus": 0.5})]
+    card = ModelCard(id="m", labels=FERPLUS.names, default_head="fused")
+    card.extra = {"fusion": fusion}
+    assert "served `fused` answer" in tables.served_share_markdown(card)
+    assert tables.served_share_markdown(ModelCard(id="m", labels=FERPLUS.names)) == ""
