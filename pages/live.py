@@ -30,6 +30,7 @@ from fer_core.apps.live import (
     format_fps,
     quiet_closed_transport_errors,
     rtc_configuration,
+    stream_state,
 )
 from fer_core.vision.pipeline import frames_table
 from fer_core.viz.demo import stacked_probabilities_figure
@@ -38,6 +39,7 @@ enter_through_navigation()
 
 PROCESSOR_KEY = "live_processor"
 PLAYING_KEY = "live_was_playing"
+STARTED_KEY = "live_started"
 TIMELINE_SECONDS = 60.0
 # The timeline is redrawn every 3 s from at most 120 points (2 a second): at 900 points a second it took as much
 # CPU as a third of the frames it charts, on the cores the stream needs (scripts/bench_live_browser.py).
@@ -84,8 +86,8 @@ def ice_configuration() -> dict:
         return rtc_configuration(None)
 
 
-def stream_state(processor: LiveProcessor, playing: bool) -> str:
-    """``idle`` (never started), ``starting`` (START pressed, no frame yet), ``live`` or ``stopped``.
+def current_stream_state(processor: LiveProcessor, playing: bool) -> str:
+    """The stream's state (fer_core.apps.live.stream_state) from this session's history of START and STOP.
 
     A new START resets the processor, so the "starting" state and fresh numbers show for every new stream.
     """
@@ -93,10 +95,8 @@ def stream_state(processor: LiveProcessor, playing: bool) -> str:
     st.session_state[PLAYING_KEY] = playing
     if playing and not was_playing:
         processor.reset()
-    frames = processor.stats().frames_processed
-    if playing:
-        return "live" if frames else "starting"
-    return "stopped" if frames else "idle"
+        st.session_state[STARTED_KEY] = True
+    return stream_state(playing, processor.stats().frames_processed, st.session_state.get(STARTED_KEY, False))
 
 
 def show_metrics(stats: LiveStats, state: str) -> None:
@@ -197,7 +197,7 @@ def main() -> None:
         with st.expander("Camera does not connect?"):
             st.markdown(CONNECTION_HELP)
     with panel_column:
-        live_panel(processor, stream_state(processor, bool(context.state.playing)))
+        live_panel(processor, current_stream_state(processor, bool(context.state.playing)))
     live_timeline(processor)
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "main_face",
     "quiet_closed_transport_errors",
     "rtc_configuration",
+    "stream_state",
     "video_frame_to_bgr",
 ]
 
@@ -112,6 +113,15 @@ def _fps(arrivals: deque[float]) -> float:
     if len(arrivals) < 2 or arrivals[-1] <= arrivals[0]:
         return 0.0
     return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+
+
+def stream_state(playing: bool, frames: int, started_before: bool) -> str:
+    """The live page's stream state: ``idle`` (START never pressed in this session), ``starting`` (START pressed,
+    no frame yet), ``live``, or ``stopped`` - also when STOP came before the first frame, which must not read as
+    a stream that never started."""
+    if playing:
+        return "live" if frames else "starting"
+    return "stopped" if frames or started_before else "idle"
 
 
 def format_fps(fps: float) -> str:

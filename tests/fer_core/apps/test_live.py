@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fer_core.apps import live
-from fer_core.apps.live import LiveProcessor, hud_lines, main_face, rtc_configuration
+from fer_core.apps.live import LiveProcessor, hud_lines, main_face, rtc_configuration, stream_state
 from fer_core.labels import FER2013, FERPLUS
 from fer_core.vision.detect import create_detector
 from fer_core.vision.pipeline import PipelineSettings, frames_table
@@ -524,3 +524,11 @@ def test_a_frame_takes_the_processor_lock_once() -> None:
     processor._lock = CountingLock()
     processor.process(_frame())
     assert processor._lock.count == 1
+
+
+def test_stop_before_the_first_frame_reads_as_stopped_not_as_never_started() -> None:
+    assert stream_state(playing=False, frames=0, started_before=False) == "idle"
+    assert stream_state(playing=True, frames=0, started_before=True) == "starting"
+    assert stream_state(playing=True, frames=3, started_before=True) == "live"
+    assert stream_state(playing=False, frames=3, started_before=True) == "stopped"
+    assert stream_state(playing=False, frames=0, started_before=True) == "stopped"  # STOP while connecting
