@@ -171,7 +171,7 @@ def served_answer_sentence(runs: list[StoredRun], name: str, served: str | None)
             f"neutral predicted for {_pct(predicted)} % of faces ({_pct(true)} % true)"
         )
     how = " (`python scripts/choose_served_answer.py`)"
-    text = f" It serves its `{served}` answer{how} unless a head is asked for"
+    text = f" It serves its `{served}` answer{how} unless another is asked for (`{name}@<head>`)"
     return text + (": " + "; ".join(parts) + "." if parts else ".")
 
 

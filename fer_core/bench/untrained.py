@@ -49,7 +49,8 @@ def untrained_int8_classifier(recipe_name: str | Path, folder: Path, threads: in
     )
     directory = save_model_dir(network, folder / Path(recipe_name).stem, card=card)
     clf = load_model(directory, backend="torch")
-    assert isinstance(clf, Classifier)  # a recipe builds one network, never an ensemble
+    if not isinstance(clf, Classifier):  # a recipe builds one network; an ensemble would be a bug here
+        raise TypeError(f"{recipe_name}: expected one network, loaded {type(clf).__name__}")
     export_to_file(clf, directory / "model.onnx")
     faces = np.random.default_rng(recipe.seed).integers(0, 256, (CALIBRATION_FACES, 48, 48), dtype=np.uint8)
     write_int8(clf, faces, directory / INT8_FILE)
