@@ -38,6 +38,7 @@ __all__ = [
     "accuracy_vs_size",
     "balanced_accuracy",
     "bootstrap_accuracy_ci",
+    "bootstrap_balanced_accuracies",
     "bootstrap_scores_ci",
     "budget_note",
     "class_names",
@@ -514,9 +515,11 @@ def budget_note(board: pd.DataFrame) -> str:
 # --- Differences with confidence: bootstrap intervals, paired comparisons, McNemar -------------------------------
 
 
-def _resampled_confusions(rows: pd.DataFrame, k: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """``(n_boot, k, k)`` confusion counts of ``n_boot`` resamples (with replacement) of the rows."""
-    cells = rows["label"].to_numpy(np.int64) * k + rows["pred"].to_numpy(np.int64)
+def _resampled_confusions(
+    labels: np.ndarray, preds: np.ndarray, k: int, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``(n_boot, k, k)`` confusion counts of ``n_boot`` resamples (with replacement) of the (label, pred) pairs."""
+    cells = np.asarray(labels, np.int64) * k + np.asarray(preds, np.int64)
     picks = cells[rng.integers(0, len(cells), (n_boot, len(cells)))]
     offsets = (np.arange(n_boot) * k * k)[:, None]
     return np.bincount((picks + offsets).ravel(), minlength=n_boot * k * k).reshape(n_boot, k, k)
@@ -531,6 +534,21 @@ def _macro_f1_of_confusions(confusions: np.ndarray) -> np.ndarray:
     return np.nanmean(f1, axis=1)
 
 
+def bootstrap_balanced_accuracies(
+    labels: np.ndarray, preds: np.ndarray, num_classes: int, n_boot: int = 1000, seed: int = 0
+) -> np.ndarray:
+    """Balanced accuracy of each of ``n_boot`` resamples (with replacement) of class-id arrays (``label < 0`` left
+    out), with :func:`classification_scores`' convention: the mean recall over the classes a resample holds."""
+    keep = np.asarray(labels) >= 0
+    rng = np.random.default_rng(seed)
+    confusions = _resampled_confusions(np.asarray(labels)[keep], np.asarray(preds)[keep], num_classes, n_boot, rng)
+    hits = np.diagonal(confusions, axis1=1, axis2=2).astype(float)
+    support = confusions.sum(2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(support > 0, hits / support, np.nan)
+    return np.nanmean(recall, axis=1)
+
+
 def bootstrap_scores_ci(
     rows: pd.DataFrame, labels: Sequence[str] | None = None, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> dict[str, tuple[float, float, float]]:
@@ -543,7 +561,7 @@ def bootstrap_scores_ci(
         nan = (float("nan"),) * 3
         return {"accuracy": nan, "macro-F1": nan}
     k = len(_num_classes(rows, labels))
-    confusions = _resampled_confusions(rows, k, n_boot, np.random.default_rng(seed))
+    confusions = _resampled_confusions(rows["label"], rows["pred"], k, n_boot, np.random.default_rng(seed))
     accuracies = np.trace(confusions, axis1=1, axis2=2) / len(rows)
     return {
         "accuracy": (accuracy(rows), *_percentile_interval(accuracies, confidence)),

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_core.evaluation.metrics import classification_scores, selection_score
+from fer_core.evaluation.metrics import bootstrap_balanced_accuracies, classification_scores, selection_score
 
 __all__ = [
     "FUSION_WEIGHTS",
@@ -144,28 +144,11 @@ def bootstrap_standard_error(
     candidate: Candidate, sets: list[ValidationSet], answer_labels: tuple[str, ...], rounds: int = BOOTSTRAP_ROUNDS
 ) -> float:
     """Standard error of ``candidate``'s mean balanced accuracy: faces of each split resampled with replacement."""
-    rng = np.random.default_rng(0)
-    labelled = []
-    for val in sets:
+    per_set = []
+    for seed, val in enumerate(sets):
         preds = restricted_preds(candidate.probabilities(val, answer_labels), answer_labels, val.labels)
-        keep = val.targets >= 0
-        labelled.append((val.targets[keep], preds[keep], len(val.labels)))
-    means = []
-    for _ in range(rounds):
-        scores = []
-        for targets, preds, classes in labelled:
-            pick = rng.integers(0, len(targets), len(targets))
-            scores.append(_balanced_accuracy(targets[pick], preds[pick], classes))
-        means.append(np.mean(scores))
-    return float(np.std(means, ddof=1))
-
-
-def _balanced_accuracy(targets: np.ndarray, preds: np.ndarray, classes: int) -> float:
-    """Mean recall over the classes present (scikit-learn's balanced_accuracy_score)."""
-    support = np.bincount(targets, minlength=classes)
-    hits = np.bincount(targets[targets == preds], minlength=classes)
-    present = support > 0
-    return float((hits[present] / support[present]).mean())
+        per_set.append(bootstrap_balanced_accuracies(val.targets, preds, len(val.labels), rounds, seed))
+    return float(np.std(np.mean(per_set, axis=0), ddof=1))
 
 
 def fusion_entry(choice: Mapping, answer_labels: tuple[str, ...]) -> dict:

@@ -321,3 +321,16 @@ def test_leaderboard_latency_of_a_tta_run_is_its_own_timing_or_none() -> None:
     board = metrics.leaderboard([run("m", "none"), run("m +flip TTA", "flip"), run("m +tencrop TTA", "tencrop")])
     latency = dict(zip(board["model"], board["CPU latency ms"], strict=True))
     assert latency["m"] == 1.0 and latency["m +flip TTA"] == 2.1 and np.isnan(latency["m +tencrop TTA"])
+
+
+def test_bootstrap_balanced_accuracies_score_each_resample_as_scikit_learn_would() -> None:
+    from sklearn.metrics import balanced_accuracy_score
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(-1, 4, 300)  # -1: unlabelled, left out
+    preds = np.where(rng.random(300) < 0.6, labels, rng.integers(0, 4, 300))
+    samples = metrics.bootstrap_balanced_accuracies(labels, preds, 4, n_boot=50, seed=7)
+    keep = labels >= 0
+    picks = np.random.default_rng(7).integers(0, keep.sum(), (50, keep.sum()))
+    expected = [balanced_accuracy_score(labels[keep][p], preds[keep][p]) for p in picks]
+    np.testing.assert_allclose(samples, expected, atol=1e-12)
