@@ -35,6 +35,7 @@ from fer_core.store.runs import RunInfo, read_run_info
 from fer_core.training.loop import Head, HeadTargets, TrainResult, fit_heads
 from fer_core.training.recipes import JOINT_DATASET, Recipe, check_model_size, load_recipe
 from fer_core.training.state import check_state_dir
+from fer_core.training.warm_start import load_warm_start
 
 __all__ = [
     "balance_model",
@@ -90,6 +91,7 @@ def train_from_recipe(
     recipe = load_recipe(recipe_name).with_overrides(epochs=epochs, batch_size=batch_size)
     check_state_dir(state_dir)  # before the data is read: a bad folder or a runaway network fails at once
     check_model_size(recipe)
+    warm = load_warm_start(recipe) if recipe.init_from else None
     if recipe.dataset == JOINT_DATASET:
         train, val, facts = _joint_sets(Path(dataset_root), limit)
     else:
@@ -98,10 +100,21 @@ def train_from_recipe(
         from fer_core.training.distill import distilled_targets
 
         train = distilled_targets(train, recipe.teachers, recipe.distill_weight, cache_dir=data_cache_dir())
-    result = fit_heads(recipe, train, val, device=device, state_dir=state_dir, resume=resume, progress=progress)
+    if warm is not None:
+        warm.check_outputs(sum(h.size for h in train.heads))
+    result = fit_heads(
+        recipe,
+        train,
+        val,
+        device=device,
+        state_dir=state_dir,
+        resume=resume,
+        progress=progress,
+        initial_state=warm.state if warm else None,
+    )
     if not result.is_main_process:  # under torchrun every rank trains; rank 0 alone writes the model directory
         return out_dir
-    card = training_card(recipe, facts, result, model_id or out_dir.name)
+    card = training_card(recipe, facts, result, model_id or out_dir.name, warm.facts if warm else None)
     save_model_dir(result.model, out_dir, card=card)
     result.write_history(ModelDir(out_dir).history_path)
     return out_dir
@@ -161,9 +174,20 @@ def data_cache_dir() -> Path:
     return settings.cache_dir()
 
 
-def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: str) -> ModelCard:
-    """The card of a freshly trained model: labels, heads, input spec, data, selection split and the full recipe."""
+def training_card(
+    recipe: Recipe, facts: dict, result: TrainResult, model_id: str, warm_start: dict[str, Any] | None = None
+) -> ModelCard:
+    """The card of a freshly trained model: labels, heads, input spec, data, selection split and the full recipe.
+
+    ``warm_start`` (the source's facts, fer_core.training.warm_start) is recorded as ``training.init_from``.
+    """
     label_set = facts["label_set"]
+    provenance = f"trained from scratch: python -m fer_core train --recipe {recipe.name} (no pretrained weights)"
+    if warm_start:
+        provenance = (
+            f"fine-tuned by python -m fer_core train --recipe {recipe.name} from {warm_start['model']} "
+            f"(weights sha256 {str(warm_start['weights_sha256'])[:12]}), itself trained here from scratch"
+        )
     card = ModelCard(
         id=model_id,
         architecture=recipe.architecture,
@@ -186,11 +210,12 @@ def training_card(recipe: Recipe, facts: dict, result: TrainResult, model_id: st
             **training_cost(result),
             "device": result.device,
             **result.extra,
+            **({"init_from": warm_start} if warm_start else {}),
             "recipe": recipe.to_dict(),
         },
         metrics={},
         license=LICENCES.get(recipe.dataset, "see dataset licence"),
-        provenance=f"trained from scratch: python -m fer_core train --recipe {recipe.name} (no pretrained weights)",
+        provenance=provenance,
     )
     if len(result.heads) > 1:
         card.heads = {h.name: HeadCard.from_dict(h.to_dict()) for h in result.heads}

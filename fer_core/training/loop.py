@@ -230,7 +230,12 @@ class _Run:
 
 
 def _build_run(
-    recipe: Recipe, train: HeadTargets, val: HeadTargets, dev: torch.device, dist: Distributed | None = None
+    recipe: Recipe,
+    train: HeadTargets,
+    val: HeadTargets,
+    dev: torch.device,
+    dist: Distributed | None = None,
+    initial_state: dict[str, torch.Tensor] | None = None,
 ) -> _Run:
     dist = dist or Distributed()
     torch.manual_seed(recipe.seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
@@ -242,6 +247,8 @@ def _build_run(
         img_size=recipe.img_size,
         **recipe.arch_args,
     ).to(dev, memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub lacks this form
+    if initial_state is not None:  # a warm start (fer_core.training.warm_start): every tensor must fit
+        model.load_state_dict(initial_state, strict=True)
     optimizer = _make_optimizer(model, recipe)
     plateau = None
     if recipe.schedule == "plateau":
@@ -451,16 +458,18 @@ def fit_heads(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     state_dir: Path | None = None,
     resume: bool = False,
+    initial_state: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train ``recipe.architecture`` from scratch with one block of outputs per head; keep the best val epoch.
+    """Train ``recipe.architecture`` with one block of outputs per head; keep the best val epoch.
 
-    The loop: :func:`train_one_epoch`, :func:`evaluate_heads`, keep the best, save the epoch's state.
+    The network starts from random weights, or from ``initial_state`` (a warm start). The loop:
+    :func:`train_one_epoch`, :func:`evaluate_heads`, keep the best, save the epoch's state.
     """
     check_state_dir(state_dir)
     check_model_size(recipe, sum(head.size for head in train.heads))
     dist = from_environment(torch.device(device) if device else None)
     dev = dist.device(device)
-    run = _build_run(recipe, train, val, dev, dist)
+    run = _build_run(recipe, train, val, dev, dist, initial_state)
     progress = progress and dist.is_main  # every rank may read a state to resume; only rank 0 writes
     fingerprint = recipe_fingerprint(recipe, train)
     done = _start_or_resume(run, state_dir, fingerprint, progress) if resume else _Progress()

@@ -74,6 +74,7 @@ RECIPE_RULES: dict[str, tuple[type, float | None, float | None]] = {
     "distill_weight": (float, 0, 1),
     "ema_decay": (float, 0, 0.999999),
     "precision": (str, None, None),
+    "init_from": (str, None, None),
 }
 AUGMENT_RULES: dict[str, tuple[type, float | None, float | None]] = {
     "shift": (float, 0, 1),
@@ -183,6 +184,7 @@ class Recipe:
     distill_weight: float = 0.5  # share of the teacher's probabilities in each distilled target row
     ema_decay: float = 0.0  # exponential moving average of the weights, evaluated and kept (0 = off)
     precision: str = "auto"  # auto: bf16 autocast where the device has bf16 units (fer_core.hardware), else fp32
+    init_from: str = ""  # a trained model (name or folder) of this very network to start from (fine-tuning)
 
     def __post_init__(self) -> None:
         _check_fields(self, RECIPE_RULES, "")
@@ -207,7 +209,8 @@ class Recipe:
         data = asdict(self)
         if not self.teachers:  # a recipe without distillation keeps the form (and resume fingerprint) it had
             del data["teachers"], data["distill_weight"]
-        for key, default in (("ema_decay", 0.0), ("precision", "auto")):  # likewise for the later knobs
+        later_knobs = (("ema_decay", 0.0), ("precision", "auto"), ("init_from", ""))
+        for key, default in later_knobs:  # likewise for the knobs added later
             if data[key] == default:
                 del data[key]
         data["augment"] = self.augment.to_dict()

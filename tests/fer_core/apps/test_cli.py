@@ -159,6 +159,39 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     assert card["metrics"]["test"]["accuracy"] == round(metrics.accuracy(clean), 5)
 
 
+def test_fine_tune_from_a_trained_model_records_its_source(tmp_path: Path) -> None:
+    """``init_from`` in a recipe: the second run starts from the first's weights and its card names them."""
+    from fer_core.serving.classifier import weights_sha256
+
+    data = _synthetic_fer2013(tmp_path / "fer2013", per_class=2)
+    network = {"architecture": "cnn", "arch_args": {"widths": [8]}, "epochs": 1, "batch_size": 4}
+    source, tuned = tmp_path / "source", tmp_path / "tuned"
+    for out, extra in ((source, {}), (tuned, {"init_from": str(source), "lr": 0.0001})):
+        recipe = tmp_path / f"{out.name}.json"
+        recipe.write_text(json.dumps({**network, **extra}))
+        argv = ["train", "--recipe", str(recipe), "--dataset", "fer2013", "--dataset-path", str(data), "--out"]
+        assert main([*argv, str(out)]) == 0
+    card = json.loads((tuned / "card.json").read_text())
+    assert card["training"]["init_from"]["weights_sha256"] == weights_sha256(source)
+    assert card["training"]["init_from"]["model"] == "source"
+    assert card["training"]["recipe"]["init_from"] == str(source)
+    assert card["provenance"].startswith("fine-tuned by python -m fer_core train --recipe tuned from source")
+
+
+def test_fine_tune_from_another_network_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from conftest import make_tiny_model_dir
+
+    source = make_tiny_model_dir(tmp_path / "widths_8_16")
+    data = _synthetic_fer2013(tmp_path / "fer2013", per_class=1)
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"architecture": "cnn", "arch_args": {"widths": [8]}, "init_from": str(source)}))
+    argv = ["train", "--recipe", str(recipe), "--dataset", "fer2013", "--dataset-path", str(data)]
+    assert main([*argv, "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "is another network than the recipe builds (arch_args: recipe {'widths': [8]}" in err
+    assert not (tmp_path / "m").exists()
+
+
 def test_train_from_a_pack(tmp_path: Path) -> None:
     """The remote-GPU path: pack train+val, train from the pack only."""
     from fer_core.data import load_split
