@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for dataset, v in row["validation"].items()
         )
         print(f"{row['answer']:<22} mean balanced acc {row['mean_balanced_accuracy']:.4f}  {shares}")
-    print(f"best score: {choice['best_score']} (bootstrap standard error {choice['standard_error']:.4f})")
+    print(f"best-scoring answer: {choice['best_answer']} (bootstrap standard error {choice['standard_error']:.4f})")
     best = "chosen on the test splits (for reporting only)" if args.split == "test" else "chosen"
     print(f"{best}: {choice['chosen']}" + (" (written to the card)" if args.write else ""))
     return 0

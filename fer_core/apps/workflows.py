@@ -541,8 +541,9 @@ def _serve(card: ModelCard, choice: dict, answer_labels: tuple[str, ...]) -> Non
     if len(choice["weights"]) == 1:
         card.default_head = next(iter(choice["weights"]))
         card.extra.pop("fusion", None)
-        card.extra["served_answer"] = {key: choice[key] for key in ("rule", "best_score", "standard_error")}
-        card.extra["served_answer"]["candidates"] = choice["candidates"]
+        card.extra["served_answer"] = {
+            key: choice[key] for key in ("rule", "best_answer", "standard_error", "candidates")
+        }
         return
     card.extra.pop("served_answer", None)
     card.extra["fusion"] = fusion_entry(choice, answer_labels)

@@ -133,7 +133,7 @@ def choose_served_answer(sets: list[ValidationSet], heads: tuple[str, str], answ
     return {
         "chosen": chosen["answer"],
         "weights": chosen["weights"],
-        "best_score": table[best]["answer"],
+        "best_answer": table[best]["answer"],  # the best-scoring answer; the tie floor is its score - SE
         "standard_error": round(error, 5),
         "rule": RULE,
         "candidates": table,
@@ -158,7 +158,7 @@ def fusion_entry(choice: Mapping, answer_labels: tuple[str, ...]) -> dict:
         "labels": list(answer_labels),
         "heads": {head: round(weight, 4) for head, weight in choice["weights"].items()},
         "rule": choice["rule"],
-        "best_score": choice["best_score"],
+        "best_answer": choice["best_answer"],
         "standard_error": choice["standard_error"],
         "candidates": list(choice["candidates"]),
     }
