@@ -11,6 +11,7 @@ in memory and reads the resize and corruption rows when a page asks for them, a 
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -196,8 +197,10 @@ DICTIONARY_COLUMNS = ["condition"]
 # One data page per column: zstd compresses each page on its own, so with the default pages (1 MB, 20,000 rows)
 # a sample's id met again one condition later sits in another page. One page lets it match the first: a
 # FER2013 PrivateTest run with the full resize and corruption grid took 290 KB, now 114 KB. Readers read whole
-# columns either way (``_read_table``).
-SINGLE_PAGE = {"data_page_size": 1 << 30, "max_rows_per_page": 1 << 30}
+# columns either way (``_read_table``). A pyarrow too old to lift the row limit per page keeps its default pages.
+SINGLE_PAGE = {"data_page_size": 1 << 30} | (
+    {"max_rows_per_page": 1 << 30} if "max_rows_per_page" in inspect.signature(pq.write_table).parameters else {}
+)
 
 
 def save_run(parquet_path: Path, rows: pd.DataFrame, info: RunInfo) -> tuple[Path, Path]:
