@@ -620,6 +620,7 @@ def _save_epoch(state_dir: Path, run: _Run, epoch: int, done: _Progress, fingerp
         last=done.history[-1],
         seconds=done.seconds,
         done=epoch == run.recipe.epochs,
+        epoch_seconds=[row["seconds"] for row in done.history if "seconds" in row],
     )
 
 

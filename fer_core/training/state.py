@@ -16,7 +16,9 @@ so a kill during a save leaves the previous epoch's state intact.
 from __future__ import annotations
 
 import json
+import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +157,9 @@ def _read_state(folder: Path, meta_path: Path) -> TrainState:
     )
 
 
+RECENT_EPOCHS = 5  # epochs the time estimate looks back on
+
+
 def write_status(
     folder: Path,
     *,
@@ -166,9 +171,16 @@ def write_status(
     last: dict[str, float] | None,
     seconds: float,
     done: bool,
+    epoch_seconds: Sequence[float] = (),
 ) -> None:
-    """A small progress file: how far the run is, its best validation score, a time estimate."""
-    per_epoch = seconds / max(epoch, 1)
+    """A small progress file: how far the run is, its best validation score, a time estimate.
+
+    The estimate takes the median of the last few epochs' durations (``epoch_seconds``, oldest first) when given:
+    a run resumed on a quieter or busier machine goes at its present pace, which the mean over all its epochs
+    hides for hours.
+    """
+    recent = [float(s) for s in epoch_seconds[-RECENT_EPOCHS:]]
+    per_epoch = statistics.median(recent) if recent else seconds / max(epoch, 1)
     status = {
         "recipe": recipe,
         "epoch": epoch,
