@@ -99,6 +99,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from fer_core.training.progress import compare_run_with_model
     from fer_core.training.state import read_status
 
     for folder in args.state_dirs:
@@ -111,6 +112,13 @@ def cmd_status(args: argparse.Namespace) -> int:
             f", updated {status['updated']}"
         )
         print(printable(line))
+        if args.against:
+            comparison = compare_run_with_model(status, args.against)
+            missing = (
+                f"  {args.against}: no figure of epoch {status['epoch']} to compare (other figures, or fewer epochs)"
+            )
+            lines = comparison.lines(args.against) if comparison else [missing]
+            print("\n".join(printable(text) for text in lines))
     return 0
 
 
@@ -358,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="how far training runs are (their --state-dir folders)")
     status.add_argument("state_dirs", nargs="+")
+    status.add_argument(
+        "--against", metavar="MODEL", help="compare with a model's learning curve at the same epoch (e.g. default)"
+    )
     status.set_defaults(func=cmd_status)
 
     imported = sub.add_parser(
