@@ -148,7 +148,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split=args.split,
         label_mode=args.label_mode,
         resize_grid=args.resize_grid,
-        corruptions=args.corruptions,
+        corruptions=True if args.corruptions == [] else (args.corruptions or False),
         tta=args.tta,
         backend=args.backend,
         out_dir=Path(args.out) if args.out else None,
@@ -296,9 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--resize-grid", action="store_true", help="add the resize-robustness conditions")
     evaluate.add_argument(
         "--corruptions",
-        action="store_true",
-        help="add the webcam corruptions (blur, motion, noise, jpeg, dark, bright, contrast, eyes, mouth; severities "
-        "1-3); conditions of the stored run of the same weights that are not evaluated again are kept",
+        nargs="*",
+        metavar="KIND",
+        help="add the corruptions, all of them or the KINDs named (webcam: blur, motion, noise, jpeg, dark, bright, "
+        "contrast, eyes, mouth; face box: tight, loose, shift; severities 1-3); conditions of the stored run of the "
+        "same weights that are not evaluated again are kept",
     )
     evaluate.add_argument("--tta", default="none", choices=["none", "flip", "tencrop"])
     evaluate.add_argument(

@@ -245,6 +245,13 @@ def training_cost(result: TrainResult) -> dict[str, Any]:
     return {"cpu_hours": round(wall, 5), "cpu_hours_from": "wall seconds x threads"}
 
 
+def _corruption_conditions(corruptions: bool | Sequence[str]) -> list[str]:
+    """The corruption conditions asked for: none (False), every kind (True), or the kinds named."""
+    if isinstance(corruptions, bool):
+        return corruption_conditions() if corruptions else []
+    return corruption_conditions(kinds=tuple(corruptions))
+
+
 def evaluate_model(
     model: str,
     *,
@@ -253,7 +260,7 @@ def evaluate_model(
     split: str = "test",
     label_mode: str = "majority",
     resize_grid: bool = False,
-    corruptions: bool = False,
+    corruptions: bool | Sequence[str] = False,
     tta: str = "none",
     backend: str | None = None,
     out_dir: Path | None = None,
@@ -271,10 +278,11 @@ def evaluate_model(
     are replaced only with ``overwrite``; the check runs before the evaluation, so a refusal costs nothing.
     ``backend`` None: torch, or ONNX Runtime for a model that has only an ONNX file. A model with its own transform
     (colour, its own size) reads a colour dataset in colour at the dataset's own resolution; FER2013 and FER+ are
-    48 px grey as published.
+    48 px grey as published. ``corruptions``: True for every corruption kind, or the kinds to add.
     """
     if label_set is not None and dataset != "imagefolder":
         raise ValueError(f"--label-set names an ImageFolder's classes; the {dataset} layout has its own ({dataset})")
+    corrupted = _corruption_conditions(corruptions)  # a kind misspelt is refused before any data is read
     if Path(split_head(model)[0]).is_file():
         raise ValueError(
             f"{model}: a stored run needs a model directory; make one first: python -m fer_core import-model {model}"
@@ -313,7 +321,7 @@ def evaluate_model(
     conditions = [
         "clean",
         *(resize_grid_conditions() if resize_grid else []),
-        *(corruption_conditions() if corruptions else []),
+        *corrupted,
     ]
     metadata = scored.metadata.drop(columns=list(RUN_EXCLUDED_METADATA), errors="ignore")
     rows, throughput = evaluate_classifier(

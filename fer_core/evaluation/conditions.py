@@ -3,7 +3,8 @@
 - ``clean``: the face as the dataset has it.
 - ``resize:<px>:<down>><up>``: shrunk to ``px`` with one OpenCV interpolation and enlarged back with another, as in
   the low-resolution study the project grew from (``resize:32:area>cubic``).
-- ``<corruption>:<severity>``: a webcam-like corruption at severity 1 (mild) to 3 (severe), e.g. ``blur:2``; the
+- ``<corruption>:<severity>``: a webcam-like corruption, or a face box placed otherwise than the dataset's
+  (``tight``, ``loose``, ``shift``), at severity 1 (mild) to 3 (severe), e.g. ``blur:2``; the
   parameter of each severity is in :data:`CORRUPTIONS` (``python -m fer_core evaluate --corruptions`` writes them).
 
 Pure Python (no OpenCV, no torch), so the dashboard reads the grammar without the image libraries; the pixels are
@@ -71,6 +72,10 @@ CORRUPTIONS: dict[str, CorruptionKind] = {
         "eye band covered (glasses, hand)", "rows of face", ((0.29, 0.42), (0.25, 0.46), (0.21, 0.50))
     ),
     "mouth": CorruptionKind("mouth covered (hand, mask)", "rows of face", ((0.72, 0.88), (0.66, 0.94), (0.60, 1.0))),
+    # Face boxes of another detector than the dataset's: FER2013's crops are the reference (scale 1, centred).
+    "tight": CorruptionKind("tighter face box (forehead and chin cut)", "side kept", (0.9, 0.8, 0.7)),
+    "loose": CorruptionKind("looser face box (mirrored margin)", "side x", (1.1, 1.25, 1.4)),
+    "shift": CorruptionKind("face box shifted diagonally", "offset of side", (0.05, 0.1, 0.15)),
 }
 SEVERITIES = (1, 2, 3)
 

@@ -1,4 +1,5 @@
-"""Webcam-like corruptions of face crops: blur, motion blur, noise, JPEG, exposure, contrast, covered eyes or mouth.
+"""Webcam-like corruptions of face crops: blur, motion blur, noise, JPEG, exposure, contrast, covered eyes or mouth,
+and face boxes placed otherwise than the dataset's (tighter, looser, shifted), as another face detector places them.
 
 Each takes a ``(N, H, W)`` grey or ``(N, H, W, 3)`` colour uint8 stack (faces as the dataset has them) and returns
 one of the same shape; the grammar and the value of every severity live in :mod:`fer_core.evaluation.conditions`.
@@ -81,6 +82,44 @@ def occlude_rows(images: np.ndarray, band: tuple[float, float], seed: int = 0) -
     return covered
 
 
+def _reframe(image: np.ndarray, zoom: float, shift: tuple[float, float]) -> np.ndarray:
+    """``image`` seen through a box ``1 / zoom`` its side, moved by ``shift`` (fractions of the side, x and y).
+
+    Outside the face the margin is the face mirrored (``BORDER_REFLECT_101``): a dataset crop has no wider context
+    to show, and a mirror keeps the edges free of the hard lines a constant border would draw.
+    """
+    height, width = image.shape[:2]
+    centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
+    matrix = np.array(
+        [
+            [zoom, 0.0, centre_x - zoom * (centre_x + shift[0] * width)],
+            [0.0, zoom, centre_y - zoom * (centre_y + shift[1] * height)],
+        ]
+    )
+    return cv2.warpAffine(
+        image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+    ).reshape(image.shape)
+
+
+def rescaled_box(images: np.ndarray, side: float, seed: int = 0) -> np.ndarray:
+    """The face seen through a centred box ``side`` times the dataset's: below 1 a box drawn closer round the face
+    (forehead and chin cut, the face enlarged), above 1 a looser one (the face shrunk, with a mirrored margin)."""
+    return _per_image(images, lambda image: _reframe(image, 1.0 / side, (0.0, 0.0)))
+
+
+def shifted_box(images: np.ndarray, offset: float, seed: int = 0) -> np.ndarray:
+    """The box moved by ``offset`` of the face's side along x and y, each by a sign drawn per face (seeded): the
+    diagonal jitter of a detector's box."""
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(len(images), 2))
+    return (
+        np.stack(
+            [_reframe(image, 1.0, (offset * sx, offset * sy)) for image, (sx, sy) in zip(images, signs, strict=True)]
+        )
+        if len(images)
+        else images.copy()
+    )
+
+
 CORRUPTORS: dict[str, Callable[..., np.ndarray]] = {
     "blur": gaussian_blur,
     "motion": motion_blur,
@@ -91,6 +130,9 @@ CORRUPTORS: dict[str, Callable[..., np.ndarray]] = {
     "contrast": low_contrast,
     "eyes": occlude_rows,
     "mouth": occlude_rows,
+    "tight": rescaled_box,
+    "loose": rescaled_box,
+    "shift": shifted_box,
 }
 
 

@@ -79,6 +79,11 @@ BAD_INPUTS = [
         "dataset path does not exist",
     ),
     ("missing training state", lambda d: ["status", str(d / "none")], "no status.json"),
+    (
+        "misspelt corruption, refused before the data is read",
+        lambda d: ["evaluate", "--dataset", "fer2013", "--dataset-path", str(d / "none"), "--corruptions", "smudge"],
+        "unknown corruption smudge; known: blur",
+    ),
 ]
 
 
