@@ -93,9 +93,11 @@ def corruption_markdown(runs: list[StoredRun]) -> str:
     if not sections:
         return ""
     intro = (
-        "Webcam corruptions (`python -m fer_core evaluate --corruptions`; blur, motion blur, sensor noise, JPEG, "
-        "under- and over-exposure, low contrast, eye band and mouth covered, three severities each; what each "
-        "severity is: the Robustness page or `fer_core/evaluation/conditions.py`):"
+        "Webcam corruptions and face boxes of another detector (`python -m fer_core evaluate --corruptions`; "
+        "blur, motion blur, sensor noise, JPEG, under- and over-exposure, low contrast, eye band and mouth "
+        "covered; a box tighter (`tight`: 0.9-0.7 of the side kept), looser (`loose`: 1.1-1.4 times, mirrored "
+        "margin) or shifted diagonally (`shift`: 5-15 % of the side); three severities each; what each severity "
+        "is: the Robustness page or `fer_core/evaluation/conditions.py`):"
     )
     return "\n\n".join([intro, *sections])
 
