@@ -71,7 +71,8 @@ _KNOBS = (
     ),
     _Knob(
         "crop_margin", "Crop margin", 0.0, 0.5, 0.05,
-        "Widen each detected box by this fraction per side: training crops include forehead and chin.",
+        "Widen each detected box by this fraction per side. 0 frames faces like the FER2013 training crops "
+        "(for the Haar detector); a model trained on looser crops may want more.",
     ),
 )  # fmt: skip
 _SMOOTHING = _Knob(
@@ -122,12 +123,13 @@ def _count(params) -> str:
 
 
 def _tests_of(card: ModelCard) -> list[tuple[str | None, TestMetrics]]:
-    """The card's test metrics: its own, or, for a model with heads whose served answer has none of its own (a
-    fused answer), each head's on its own dataset."""
-    if card.test_metrics is not None or not card.heads:
-        return [(None, card.test_metrics or TestMetrics())]
-    tests = [(head, entry.test_metrics) for head, entry in card.heads.items() if entry.test_metrics is not None]
-    return tests or [(None, TestMetrics())]
+    """The card's test metrics: each head's on its own dataset for a model with two or more evaluated heads (the
+    card's own figures are one of them, the served head's, or none for a fused answer), else its own."""
+    heads = card.heads or {}
+    per_head = [(head, entry.test_metrics) for head, entry in heads.items() if entry.test_metrics is not None]
+    if len(per_head) > 1 or (per_head and card.test_metrics is None):
+        return list(per_head)
+    return [(None, card.test_metrics or TestMetrics())]
 
 
 def _where(head: str | None, test: TestMetrics) -> str:

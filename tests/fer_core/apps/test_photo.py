@@ -3,6 +3,7 @@ image, video, live and CLI tables share their columns; one rule for the shown la
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -159,13 +160,15 @@ def test_no_more_photos_are_analysed_at_once_than_there_are_slots(monkeypatch: p
 
 # The model that was the shipped default then (cnn_small_joint) on the bundled sample photo, as the code before the
 # move into sub-packages answered (boxes, labels and probabilities rounded to 4 decimals); the same photo must give
-# the same result.
+# the same result. It was recorded with the crop margin of that time (0.15), which the call pins.
 EXPECTED_SAMPLE = Path(__file__).parent / "data" / "sample_photo_default.json"
+RECORDED_SETTINGS = dataclasses.replace(PHOTO_SETTINGS, crop_margin=0.15)
 
 
 def test_sample_photo_gives_the_result_it_gave_before_the_restructure() -> None:
     expected = json.loads(EXPECTED_SAMPLE.read_text())["faces"]
-    analysis = analyse_image("sample.png", sample_photo_bytes(), load_model("cnn_small_joint"), photo_detector())
+    model = load_model("cnn_small_joint")
+    analysis = analyse_image("sample.png", sample_photo_bytes(), model, photo_detector(), RECORDED_SETTINGS)
     table = faces_table(analysis)
     assert len(table) == len(expected)
     for (_, row), face in zip(table.iterrows(), expected, strict=True):
