@@ -177,7 +177,8 @@ def main() -> None:
         st.caption(
             "Webcam-like corruptions at three severities, applied to each test face at the dataset's resolution "
             "before the model's own resize: blur, motion blur, sensor noise, JPEG, under- and over-exposure, low "
-            "contrast, and a grey band over the eyes or the mouth."
+            "contrast, and a grey band over the eyes or the mouth; and face boxes placed as another detector "
+            "places them: tighter, looser (mirrored margin) or shifted."
         )
         corruption_part(runs, colors)
 
