@@ -128,7 +128,7 @@ def _tests_of(card: ModelCard) -> list[tuple[str | None, TestMetrics]]:
     heads = card.heads or {}
     per_head = [(head, entry.test_metrics) for head, entry in heads.items() if entry.test_metrics is not None]
     if len(per_head) > 1 or (per_head and card.test_metrics is None):
-        return list(per_head)
+        return per_head
     return [(None, card.test_metrics or TestMetrics())]
 
 

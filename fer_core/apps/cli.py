@@ -114,12 +114,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(printable(line))
         if args.against:
             comparison = compare_run_with_model(status, args.against)
-            missing = (
-                f"  {args.against}: no figure of epoch {status['epoch']} to compare (other figures, or fewer epochs)"
-            )
-            lines = comparison.lines(args.against) if comparison else [missing]
-            print("\n".join(printable(text) for text in lines))
+            if comparison is None:
+                print(printable(f"  {args.against}: no figure of epoch {status['epoch']} to compare with"))
+            else:
+                print("\n".join(printable(text) for text in comparison.lines(args.against)))
     return 0
+
+
+def _corruption_kinds(given: list[str] | None) -> bool | list[str]:
+    """``--corruptions`` absent: none (False); alone: every kind (True); with names: those kinds."""
+    return True if given == [] else (given or False)
 
 
 def printable(text: str) -> str:
@@ -148,7 +152,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split=args.split,
         label_mode=args.label_mode,
         resize_grid=args.resize_grid,
-        corruptions=True if args.corruptions == [] else (args.corruptions or False),
+        corruptions=_corruption_kinds(args.corruptions),
         tta=args.tta,
         backend=args.backend,
         out_dir=Path(args.out) if args.out else None,

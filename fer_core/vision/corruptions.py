@@ -111,13 +111,8 @@ def shifted_box(images: np.ndarray, offset: float, seed: int = 0) -> np.ndarray:
     """The box moved by ``offset`` of the face's side along x and y, each by a sign drawn per face (seeded): the
     diagonal jitter of a detector's box."""
     signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(len(images), 2))
-    return (
-        np.stack(
-            [_reframe(image, 1.0, (offset * sx, offset * sy)) for image, (sx, sy) in zip(images, signs, strict=True)]
-        )
-        if len(images)
-        else images.copy()
-    )
+    moved = [_reframe(image, 1.0, (offset * sx, offset * sy)) for image, (sx, sy) in zip(images, signs, strict=True)]
+    return np.stack(moved) if moved else images.copy()
 
 
 CORRUPTORS: dict[str, Callable[..., np.ndarray]] = {

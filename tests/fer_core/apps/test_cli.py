@@ -290,3 +290,14 @@ def test_cpu_description_names_the_model_and_the_int8_extension(tmp_path: Path) 
     cpuinfo.write_text("model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512_vnni\n")
     assert cpu_description(cpuinfo) == "Intel Xeon (AVX-512, VNNI)"
     assert cpu_description(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [([], False), (["--corruptions"], True), (["--corruptions", "tight", "shift"], ["tight", "shift"])],
+)
+def test_corruptions_flag_alone_means_every_kind_and_with_names_only_those(argv: list[str], expected) -> None:
+    from fer_core.apps.cli import _corruption_kinds, build_parser
+
+    args = build_parser().parse_args(["evaluate", "--dataset", "fer2013", *argv])
+    assert _corruption_kinds(args.corruptions) == expected
