@@ -114,9 +114,14 @@ def test_page_loads_without_errors(page, app_url, screenshots_dir, path):
     save_screenshot(page, screenshots_dir, PAGES[path])
 
 
-def wait_for_text(page, text: str, timeout_s: float) -> None:
+def wait_for_text(page, text: str | re.Pattern[str], timeout_s: float) -> None:
     """Wait until ``text`` is visible in the page's main area (the fragments redraw it every second)."""
     page.locator("[data-testid='stMain']").get_by_text(text).first.wait_for(state="visible", timeout=timeout_s * 1000)
+
+
+# After START the panel says "Starting" until the first frame, then "live". On a busy machine the first frame can
+# arrive before the page's next run, which then goes straight to "live": either state shows that START was taken.
+STARTING_OR_LIVE = re.compile(r"Starting: the browser asks for the camera|Stream: live")
 
 
 def test_live_page_goes_through_starting_live_and_stopped(page, app_url, screenshots_dir, server_log):
@@ -125,7 +130,7 @@ def test_live_page_goes_through_starting_live_and_stopped(page, app_url, screens
     wait_for_text(page, "Press START", 20.0)
     webrtc = page.frame_locator(WEBRTC_IFRAME)
     webrtc.get_by_role("button", name=re.compile(r"^start$", re.IGNORECASE)).click()
-    wait_for_text(page, "Starting: the browser asks for the camera", 20.0)
+    wait_for_text(page, STARTING_OR_LIVE, 20.0)
     first = poll_metric(page, "Frames processed", lambda v: v > 0, FIRST_FRAMES_TIMEOUT_S)
     later = poll_metric(page, "Frames processed", lambda v: v > first, 20.0)
     assert later > first
