@@ -21,9 +21,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from fer_core.bench.detection import MATCH_IOU, soft_border
 from fer_core.serving.classifier import load_model
 from fer_core.vision.detect import create_detector
 from fer_core.vision.pipeline import crop_face, expand_box
+from fer_core.vision.tracking import iou_matrix
 
 __all__ = ["main", "parse_args"]
 
@@ -52,24 +54,21 @@ def test_faces(root: Path, count: int) -> list[tuple[np.ndarray, str]]:
 
 
 def staged(gray: np.ndarray, face_px: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """The crop enlarged to ``face_px`` in a canvas three times its side, surrounded by its own blurred edge; returns
-    the BGR canvas and the crop's box in it."""
+    """The crop enlarged to ``face_px`` in a canvas three times its side, surrounded by its own blurred edge (the
+    detection benchmark's out-of-focus surround); returns the BGR canvas and the crop's box in it."""
     big = cv2.resize(gray, (face_px, face_px), interpolation=cv2.INTER_CUBIC)
-    pad = face_px
-    canvas = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    canvas = cv2.GaussianBlur(canvas, (0, 0), sigmaX=face_px / 12)
-    canvas[pad : pad + face_px, pad : pad + face_px] = big
-    return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR), (pad, pad, pad + face_px, pad + face_px)
+    canvas = soft_border(big, face_px)
+    return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR), (face_px, face_px, 2 * face_px, 2 * face_px)
 
 
-def central_face(boxes: np.ndarray, crop_box: tuple[int, int, int, int]) -> np.ndarray | None:
-    """The detection whose centre lies inside the dataset crop and is nearest its centre (None: not found)."""
-    x1, y1, x2, y2 = crop_box
-    centre = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
-    inside = [b for b in boxes if x1 <= (b[0] + b[2]) / 2 <= x2 and y1 <= (b[1] + b[3]) / 2 <= y2]
-    if not inside:
+def matched_face(boxes: np.ndarray, crop_box: tuple[int, int, int, int]) -> np.ndarray | None:
+    """The detection that overlaps the dataset crop best, if it overlaps it as a found face must (the detection
+    benchmark's IoU threshold); None when the detector missed the face."""
+    if len(boxes) == 0:
         return None
-    return min(inside, key=lambda b: float(np.hypot(*(np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]) - centre))))
+    overlap = iou_matrix(np.array([crop_box]), np.asarray(boxes))[0]
+    best = int(overlap.argmax())
+    return boxes[best] if overlap[best] >= MATCH_IOU else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     found = np.zeros(len(faces), dtype=bool)
     for index, (gray, label) in enumerate(tqdm(faces, desc="faces", unit="face")):
         canvas, crop_box = staged(gray, args.face_px)
-        box = central_face(detector.detect(canvas)[0], crop_box)
+        box = matched_face(detector.detect(canvas)[0], crop_box)
         if box is None:
             continue
         found[index] = True

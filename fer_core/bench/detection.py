@@ -52,6 +52,7 @@ __all__ = [
     "group_photo",
     "match_faces",
     "skimage_faces",
+    "soft_border",
 ]
 
 DEFAULT_SIZES = (24, 32, 48, 64, 96, 128, 160, 200)
@@ -235,7 +236,7 @@ def _face_patch(face: FaceSource, size: int) -> tuple[np.ndarray, np.ndarray, tu
     x1, y1, x2, y2 = face.box
     side = max(x2 - x1, y2 - y1)
     margin = round(side * _CONTEXT)
-    padded = _soft_border(face.image, margin)
+    padded = soft_border(face.image, margin)
     region = padded[y1 : y2 + 2 * margin, x1 : x2 + 2 * margin]
     scale = size / side
     patch_side = max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale))
@@ -246,7 +247,7 @@ def _face_patch(face: FaceSource, size: int) -> tuple[np.ndarray, np.ndarray, tu
     return patch, _feather(patch.shape[:2], fade=max(1, inner // 2)), box
 
 
-def _soft_border(image: np.ndarray, margin: int) -> np.ndarray:
+def soft_border(image: np.ndarray, margin: int) -> np.ndarray:
     """``image`` with a ``margin`` px border of its own edge pixels, blurred like an out-of-focus background.
 
     A plain replicated border draws long stripes from every edge pixel; blurring it keeps the colours without

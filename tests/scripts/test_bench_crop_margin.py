@@ -16,9 +16,10 @@ def test_a_staged_face_is_found_where_it_was_set() -> None:
     gray = np.full((48, 48), 90, np.uint8)
     canvas, box = bench.staged(gray, 96)
     assert canvas.shape == (288, 288, 3) and box == (96, 96, 192, 192)
-    inside, outside = np.array([100, 100, 180, 190]), np.array([0, 0, 40, 40])
-    assert bench.central_face(np.stack([outside, inside]), box).tolist() == inside.tolist()
-    assert bench.central_face(np.stack([outside]), box) is None
+    on_face, elsewhere = np.array([100, 100, 190, 190]), np.array([0, 0, 40, 40])
+    assert bench.matched_face(np.stack([elsewhere, on_face]), box).tolist() == on_face.tolist()
+    assert bench.matched_face(np.stack([elsewhere]), box) is None
+    assert bench.matched_face(np.zeros((0, 4), int), box) is None
 
 
 def test_margins_are_reported_with_the_crop_side_they_give(data_root: Path, capsys) -> None:
