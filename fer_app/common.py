@@ -7,7 +7,7 @@ import sys
 import streamlit as st
 
 from fer_core import settings
-from fer_core.serving.classifier import Classifier, ModelLoadError, load_model
+from fer_core.serving.classifier import AnyClassifier, ModelLoadError, load_model
 from fer_core.store.model_dir import HEAD_SEPARATOR, Checkpoints, split_head
 from fer_core.vision.detect import available_detectors, create_detector
 
@@ -21,7 +21,7 @@ def dnn_model_path() -> str | None:
 
 
 @st.cache_resource(show_spinner="Loading model...")
-def get_classifier(name: str = "default") -> Classifier:
+def get_classifier(name: str = "default") -> AnyClassifier:
     """A loaded model, shared by every session (models are read-only at inference).
 
     Torch gets one intra-op thread: per-face batches are tiny, and on a 2-core server a second thread only

@@ -360,7 +360,7 @@ def scoring_note(run: StoredRun) -> str | None:
 def folded_scoring_notes(runs: list[StoredRun]) -> str | None:
     """What the runs did not score in one line: each distinct note once per dataset split, with the models it
     applies to ("every model" when all the split's runs share it); None when every run scored everything."""
-    by_note: dict[tuple[str, str], list[str]] = {}
+    by_note: dict[tuple[str, str], list[StoredRun]] = {}
     per_split = Counter((run.dataset, run.split) for run in runs)
     for run in runs:
         note = scoring_note(run)

@@ -7,12 +7,13 @@ sidebar widgets into ``PipelineSettings`` and renders what a card says.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
 from fer_app.common import detector_choices, get_classifier, model_choices
 from fer_app.plain_text import literal
-from fer_core.serving.classifier import Classifier, ModelLoadError
+from fer_core.serving.classifier import AnyClassifier, ModelLoadError
 from fer_core.store.card import ModelCard, TestMetrics
 from fer_core.vision.pipeline import PipelineSettings
 
@@ -96,12 +97,12 @@ def demo_sidebar(page: str, *, temporal: bool = False, max_faces: int = 10) -> D
         help_text = "YuNet (dnn) is offered when its model file is configured (FER_DNN_DETECTOR)."
         detector = st.selectbox("Face detector", detector_choices(), key=f"{page}_detector", help=help_text)
         knobs = (*_KNOBS, _SMOOTHING) if temporal else _KNOBS
-        values = {knob.field: knob.slider(page) for knob in knobs}
+        values: dict[str, Any] = {knob.field: knob.slider(page) for knob in knobs}
     values.setdefault("smoothing", 0.0)  # a still image has no past to smooth with
     return DemoSettings(model, detector, PipelineSettings(max_faces=max_faces, **values))
 
 
-def load_classifier_or_stop(name: str) -> Classifier:
+def load_classifier_or_stop(name: str) -> AnyClassifier:
     """The cached model, or an error box and a stopped page when its directory cannot be loaded."""
     try:
         return get_classifier(name)
@@ -126,7 +127,9 @@ def _tests_of(card: ModelCard) -> list[tuple[str | None, TestMetrics]]:
     """The card's test metrics: each head's on its own dataset for a model with two or more evaluated heads (the
     card's own figures are one of them, the served head's, or none for a fused answer), else its own."""
     heads = card.heads or {}
-    per_head = [(head, entry.test_metrics) for head, entry in heads.items() if entry.test_metrics is not None]
+    per_head: list[tuple[str | None, TestMetrics]] = [
+        (head, entry.test_metrics) for head, entry in heads.items() if entry.test_metrics is not None
+    ]
     if len(per_head) > 1 or (per_head and card.test_metrics is None):
         return per_head
     return [(None, card.test_metrics or TestMetrics())]

@@ -4,8 +4,9 @@
         --candidates cnn_small_fer2013 cnn_small_joint@fer2013 cct_budget_joint@fer2013 [--write ensemble_fer2013]
 
 Each candidate's probabilities on the validation split (FER2013 PublicTest, or FER+ Valid with the majority
-protocol) are computed once; every subset of two or more is scored as the mean of its members' probabilities, the
-way ``fer_core.serving.ensemble`` serves it, by acc_f1 = (accuracy + macro-F1) / 2. The test split is never read.
+protocol) are computed once, on the backend the ensemble serves it with (ONNX where the model ships a file); every
+subset of two or more is scored as the mean of its members' probabilities, the way ``fer_core.serving.ensemble``
+serves it, by acc_f1 = (accuracy + macro-F1) / 2. The test split is never read.
 ``--write NAME`` makes ``checkpoints/NAME`` an ensemble of the best subset.
 """
 
@@ -28,7 +29,8 @@ BATCH = 512
 
 
 def validation_probabilities(name: str, images: np.ndarray) -> np.ndarray:
-    clf = load_model(name, backend="torch")
+    """A candidate's probabilities as an ensemble would serve it: its int8 ONNX file where it ships one."""
+    clf = load_model(name)
     return np.concatenate([clf.predict(images[i : i + BATCH]) for i in range(0, len(images), BATCH)])
 
 

@@ -1,4 +1,5 @@
-"""The type checker runs on fer_core with the project's settings (pyproject.toml [tool.mypy]) and finds nothing.
+"""The type checker runs on fer_core and fer_app with the project's settings (pyproject.toml [tool.mypy]) and finds
+nothing.
 
 It catches what tests may miss: a function declared to return ``Classifier`` that returns an ensemble ended in an
 AttributeError in ``export`` until the declared type said so.
@@ -15,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_mypy_finds_no_type_errors_in_fer_core() -> None:
+def test_mypy_finds_no_type_errors_in_the_packages() -> None:
     pytest.importorskip("mypy", reason="mypy is a test dependency: pip install -r requirements-dev.txt")
     done = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-error-summary"],
@@ -24,4 +25,4 @@ def test_mypy_finds_no_type_errors_in_fer_core() -> None:
         text=True,
         timeout=900,
     )
-    assert done.returncode == 0, f"mypy fer_core found problems:\n{done.stdout}{done.stderr}"
+    assert done.returncode == 0, f"mypy (fer_core, fer_app) found problems:\n{done.stdout}{done.stderr}"

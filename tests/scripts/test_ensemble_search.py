@@ -21,3 +21,14 @@ def test_complementary_members_beat_each_alone(search) -> None:
     assert ranking[0][0] == ("a", "b") and ranking[0][1]["accuracy"] == 1.0
     assert {subset for subset, _ in ranking} == {("a",), ("b",), ("a", "b")}
     assert ranking[1][1]["accuracy"] == 0.5
+
+
+def test_candidates_are_scored_on_the_backend_an_ensemble_serves_them_with(search) -> None:
+    """Members are served from their int8 ONNX files, so the search must score those, not the torch weights."""
+    from fer_core.serving.classifier import load_model
+
+    name = "cnn_robust_joint@fer2013"
+    faces = np.random.default_rng(0).integers(0, 256, size=(16, 48, 48), dtype=np.uint8)
+    served = load_model(name)
+    assert served.backend == "onnx"
+    np.testing.assert_allclose(search.validation_probabilities(name, faces), served.predict(faces), atol=1e-6)
