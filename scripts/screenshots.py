@@ -44,7 +44,7 @@ def compact_png(source: Path, target: Path, colours: int = 256) -> int:
 def take_screenshots(directory: Path) -> None:
     """Run the browser tests with screenshots saved into ``directory``; fail loudly if they fail."""
     env = {**os.environ, "FER_SCREENSHOTS_DIR": str(directory)}
-    tests = "page_loads or live_page or group_photo or dashboard_view"  # the screenshot-taking tests
+    tests = "page_loads or live_page or group_photo or video_page or dashboard_view"  # the screenshot-taking tests
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", tests, "tests/e2e"]
     subprocess.run(command, cwd=REPO_ROOT, env=env, check=True)
 

@@ -1,5 +1,6 @@
 """End to end in headless Chromium: every page loads without an error, the live page analyses camera frames
-(starting, live and stopped states), and the image page finds every face of an uploaded group photo.
+(starting, live and stopped states), the image page finds every face of an uploaded group photo, and the video
+page's annotated clip is one Chromium decodes.
 
 The live test presses START in the streamlit-webrtc component (an iframe), lets Chromium's fake camera stream a
 real face, and reads the "Frames processed" metric rendered by the page outside the iframe: it can only rise if
@@ -18,12 +19,13 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-# url path (as st.navigation derives it from each page file name; "" is the default page) -> screenshot name
+# url path (as st.navigation derives it from each page file name; "" is the default page) -> screenshot name; None
+# where a test of its own takes the page's README picture with a result on it, not the empty page
 PAGES = {
     "": "home",
     "live": "live_idle",
-    "image": "image",
-    "video": "video",
+    "image": None,
+    "video": None,
     "compare": "compare",
     "robustness": "robustness",
     "subgroups": "subgroups",
@@ -82,8 +84,8 @@ def poll_metric(page, label: str, accept: Callable[[float], bool], timeout_s: fl
     raise AssertionError(f"metric {label!r} never satisfied the check within {timeout_s:.0f} s (last: {value})")
 
 
-def save_screenshot(page, directory: Path | None, name: str) -> None:
-    if directory is not None:
+def save_screenshot(page, directory: Path | None, name: str | None) -> None:
+    if directory is not None and name is not None:
         page.screenshot(path=str(directory / f"{name}.png"))
 
 
@@ -164,7 +166,7 @@ def test_image_page_finds_every_face_of_an_uploaded_group_photo(page, app_url, s
     wait_until_idle(page)
     assert page_errors(page) == []
     assert "No face was found" not in page.locator("[data-testid='stMain']").inner_text()
-    save_screenshot(page, screenshots_dir, "image")  # the README's Image picture: an analysed photo, not an empty page
+    save_screenshot(page, screenshots_dir, "image")
     page.get_by_text("What drove the answer?").first.click()
     wait_for_text(page, "faces in one batch", PAGE_LOAD_TIMEOUT_S)
     wait_until_idle(page)
@@ -199,3 +201,31 @@ def test_dashboard_view_renders(page, app_url, screenshots_dir, path, target, na
         page.wait_for_timeout(1500)
     assert page_errors(page) == []
     save_screenshot(page, screenshots_dir, name)
+
+
+# The <video> element's readyState once it holds decoded frames (HAVE_CURRENT_DATA or more), or its error code
+VIDEO_DECODED = "(el) => el.error ? -el.error.code : el.readyState"
+
+
+def test_video_page_annotates_the_sample_clip_and_the_browser_plays_it(page, app_url, screenshots_dir):
+    """The processed clip must be something Chromium decodes (H.264), and its timeline chart must be drawn."""
+    open_page(page, app_url, "video")
+    page.locator("[data-testid='stCheckbox']", has_text="Use a sample clip").locator("label").click()
+    page.get_by_role("button", name="Process video").click()
+    wait_for_text(page, re.compile(r"Processed [\d,]+ frames in"), PAGE_LOAD_TIMEOUT_S)
+    wait_until_idle(page)
+    assert page_errors(page) == []
+    video = page.locator("[data-testid='stVideo']").first
+    video.wait_for(timeout=PAGE_LOAD_TIMEOUT_S * 1000)
+    deadline = time.monotonic() + PAGE_LOAD_TIMEOUT_S
+    state = video.evaluate(VIDEO_DECODED)
+    while 0 <= state < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        state = video.evaluate(VIDEO_DECODED)
+    assert state >= 2, f"Chromium could not decode the annotated video (readyState or -error code: {state})"
+    assert video.evaluate("(el) => el.duration") > 0
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 1, "no emotion timeline was drawn"
+    timeline = page.locator("[data-testid='stPlotlyChart']").first
+    page.evaluate("(el) => el.scrollIntoView({block: 'end'})", timeline.element_handle())
+    page.wait_for_timeout(1500)  # plotly draws after scrolling into view
+    save_screenshot(page, screenshots_dir, "video")
