@@ -33,6 +33,7 @@ from fer_core.data.views import restrict_to_label_set
 from fer_core.evaluation.conditions import (
     CLEAN,
     CORRUPTIONS,
+    Corruption,
     Resize,
     corruption_conditions,
     parse_condition,
@@ -82,9 +83,9 @@ def row_groups(columns: Sequence[str]) -> dict[str, list[str]]:
         parsed = parse_condition(condition)
         if isinstance(parsed, Resize):
             groups.setdefault(f"resized to {parsed.px} px and back (6 interpolation pairs)", []).append(condition)
-        elif condition != CLEAN:
-            kind = condition.split(":")[0]
-            groups.setdefault(f"{kind}: {CORRUPTIONS[kind].title}, severities 1-3", []).append(condition)
+        elif isinstance(parsed, Corruption):
+            title = f"{parsed.kind}: {CORRUPTIONS[parsed.kind].title}, severities 1-3"
+            groups.setdefault(title, []).append(condition)
     return groups
 
 
