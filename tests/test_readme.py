@@ -37,3 +37,7 @@ def test_the_peer_comparison_is_of_the_default_and_agrees_with_its_stored_runs()
     entry = heads.get(served.head, served.card)
     assert entry.test_metrics is not None and entry.test_metrics.dataset == "fer2013"
     assert clean_row(document, "fer2013")[2] == f"{100 * entry.test_metrics.accuracy:.2f}", stale
+    readme = (REPO / "README.md").read_text()
+    for dataset in ("fer2013", "ferplus"):  # the README quotes both clean rows
+        _, _, ours, peer, _ = clean_row(document, dataset)
+        assert f"({ours} against {peer} %)" in readme, f"README's peer figures differ from docs/peers.md ({dataset})"
