@@ -24,7 +24,7 @@ from fer_app.plain_text import literal
 from fer_core import settings
 from fer_core.evaluation import metrics
 from fer_core.store.json_files import ModelLoadError
-from fer_core.store.model_dir import CARD_FILE, HEAD_SEPARATOR, HISTORY_FILE, Checkpoints, ModelDir
+from fer_core.store.model_dir import CARD_FILE, HEAD_SEPARATOR, HISTORY_FILE, PEERS_DIR, Checkpoints, ModelDir
 from fer_core.store.runs import (
     SCORE_COLUMNS,
     RunFormatError,
@@ -76,7 +76,8 @@ def checkpoints_root() -> Path:
 def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
     """Cheap identity of everything the dashboard reads under ``root``."""
     files = ("runs/*", CARD_FILE, HISTORY_FILE)
-    paths = [path for name in files for path in root.glob(f"*/{name}")] if root.is_dir() else []
+    folders = ("*", f"{PEERS_DIR}/*")
+    paths = [path for name in files for folder in folders for path in root.glob(f"{folder}/{name}")]
     stats = []
     for path in sorted(paths):
         try:
@@ -90,12 +91,13 @@ def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
 @st.cache_resource(show_spinner="Reading stored runs...", max_entries=4)
 def _scan_cached(root: str, fingerprint: tuple) -> RunScan:
     del fingerprint  # only part of the cache key
-    return scan_runs(Path(root), conditions=(metrics.CLEAN,))
+    return scan_runs(Path(root), conditions=(metrics.CLEAN,), peers=True)
 
 
 def load_all_runs() -> RunScan:
-    """Every stored run under the checkpoints root with its clean rows, and the problems met (cached until a file
-    changes). The other conditions: :func:`every_condition`, :func:`rows_of_condition`."""
+    """Every stored run under the checkpoints root (other packages' models under ``peers/`` too) with its clean
+    rows, and the problems met (cached until a file changes). The other conditions: :func:`every_condition`,
+    :func:`rows_of_condition`."""
     root = checkpoints_root()
     return _scan_cached(str(root), _fingerprint(root))
 

@@ -16,11 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from fer_core.store.model_dir import Checkpoints
-from fer_core.store.runs import read_run_info, save_run
+from fer_core.store.runs import PROBABILITIES_NOTE, read_run_info, save_run
 
 REPO = Path(__file__).resolve().parents[1]
-
-PROBABILITIES_NOTE = "float16, clean condition only (resize conditions keep pred)"
 
 
 def compact_run(parquet_path: Path) -> tuple[int, int]:

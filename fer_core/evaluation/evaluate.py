@@ -45,7 +45,7 @@ from fer_core.labels import SharedClasses, labels_of_columns, prob_column
 from fer_core.serving.classifier import AnyClassifier, weights_sha256
 from fer_core.store.json_files import ModelLoadError, read_json_object
 from fer_core.store.model_dir import ModelDir
-from fer_core.store.runs import RunFormatError, RunInfo, load_run, save_run
+from fer_core.store.runs import PROBABILITIES_NOTE, RunFormatError, RunInfo, load_run, save_run
 from fer_core.vision.corruptions import corrupt
 
 __all__ = [
@@ -324,7 +324,7 @@ def write_run(
         images_published=images_published,
         num_samples=int(rows["sample_id"].nunique()),
         conditions=tuple(str(c) for c in rows["condition"].cat.categories),
-        probabilities="float16, clean condition only (resize conditions keep pred)",
+        probabilities=PROBABILITIES_NOTE,
         tta=clf.tta,
         backend=clf.backend,
         software=_software_versions(),

@@ -10,7 +10,6 @@ only when a torch model is served, so serving an ONNX model needs neither torch,
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from fer_core.serving.ensemble import EnsembleClassifier, load_ensemble
 from fer_core.serving.fusion import Fusion, answer_description, fusion_of_card
 from fer_core.serving.model_guard import check_predicts
 from fer_core.store.card import INPUT_EXPECTED, ModelCard
+from fer_core.store.files import file_sha256
 from fer_core.store.json_files import ModelLoadError
 from fer_core.store.model_dir import (
     HEAD_SEPARATOR,
@@ -82,11 +82,7 @@ def weights_sha256(model_dir: Path) -> str:
     path = directory.weights_path
     if not path.is_file() and directory.has_card():
         path = served_onnx_file(directory.path, directory.read_card())
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 # ----------------------------------------------------------------------------------------------- loading

@@ -13,6 +13,7 @@ MemoryError.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -29,6 +30,7 @@ __all__ = [
     "atomic_path",
     "check_regular_file",
     "commit_file",
+    "file_sha256",
     "read_regular_file",
     "temporary_beside",
     "write_bytes_atomic",
@@ -152,3 +154,12 @@ def read_regular_file(path: str | Path, max_bytes: int, what: str = "file") -> b
     if len(data) > max_bytes:
         raise UnsafeFileError(f"{path}: grew past {_size(max_bytes)} while it was read; a {what} is at most that")
     return data
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

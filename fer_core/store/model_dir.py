@@ -34,6 +34,7 @@ __all__ = [
     "HISTORY_FILE",
     "INT8_FILE",
     "ONNX_FILE",
+    "PEERS_DIR",
     "PREPROCESSOR_FILE",
     "RUNS_DIR",
     "WEIGHTS_FILE",
@@ -56,6 +57,8 @@ EXPORTED_FILES = (ONNX_FILE, INT8_FILE)  # written from the weights by export an
 HISTORY_FILE = "history.csv"
 PREPROCESSOR_FILE = "preprocessor_config.json"
 RUNS_DIR = "runs"
+# Other packages' models, scored by our code on our data: a card and stored runs each, no weights (not loadable)
+PEERS_DIR = "peers"
 HEAD_SEPARATOR = "@"
 
 
@@ -193,6 +196,13 @@ class Checkpoints:
             return []
         found = (p for p in sorted(self.root.iterdir()) if p.is_dir())
         return [ModelDir(p) for p in found if (p / CARD_FILE).is_file() or (p / RUNS_DIR).is_dir()]
+
+    def peer_dirs(self) -> list[ModelDir]:
+        """The stored runs of other packages' models (``<root>/peers/<name>/``), shown beside ours in the dashboard.
+
+        ``peers/`` has no card, so it is never taken for a model directory; its folders hold no weights.
+        """
+        return Checkpoints(self.root / PEERS_DIR).model_dirs()
 
     def default_name(self) -> str:
         """Name of the shipped default model (``default.json``: ``{"model": "<directory>"}``)."""

@@ -31,6 +31,7 @@ from fer_core.store.json_files import read_json_object
 from fer_core.store.model_dir import Checkpoints, ModelDir
 
 __all__ = [
+    "PROBABILITIES_NOTE",
     "REQUIRED_COLUMNS",
     "REQUIRED_INFO_KEYS",
     "SCORE_COLUMNS",
@@ -58,6 +59,10 @@ REQUIRED_INFO_KEYS = ("model_id", "dataset", "split", "labels")
 CLEAN_CONDITION = "clean"
 # The columns that score a condition (accuracy): what the resize and corruption tables read of every row.
 SCORE_COLUMNS = ("condition", "label", "pred")
+
+
+# What a stored run's sidecar says of its probability columns (``probabilities``): how compact_rows keeps them
+PROBABILITIES_NOTE = "float16, clean condition only (resize conditions keep pred)"
 
 
 def compact_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -410,14 +415,16 @@ def _orphan_sidecars(runs_dir: Path) -> list[RunProblem]:
     ]
 
 
-def scan_runs(checkpoints_root: Path, conditions: Collection[str] | None = None) -> RunScan:
+def scan_runs(checkpoints_root: Path, conditions: Collection[str] | None = None, *, peers: bool = False) -> RunScan:
     """Every readable run under ``<root>/*/runs/``, sorted by model and run name, plus the problems met.
 
-    ``conditions``: keep only the rows of these conditions (see :func:`load_run`; None keeps every row).
+    ``conditions``: keep only the rows of these conditions (see :func:`load_run`; None keeps every row). ``peers``:
+    the runs of other packages' models under ``<root>/peers/`` too (:meth:`Checkpoints.peer_dirs`), after ours.
     """
     runs: list[StoredRun] = []
     problems: list[RunProblem] = []
-    for model_dir in Checkpoints(Path(checkpoints_root)).model_dirs():
+    checkpoints = Checkpoints(Path(checkpoints_root))
+    for model_dir in checkpoints.model_dirs() + (checkpoints.peer_dirs() if peers else []):
         if not model_dir.runs_dir.is_dir():
             continue
         parquet_paths = model_dir.run_files()

@@ -86,6 +86,15 @@ def test_leaderboard_shows_the_metrics_of_the_rows(checkpoints: Path) -> None:
     assert not app.warning
 
 
+def test_a_peer_package_s_runs_are_ranked_beside_ours(checkpoints: Path) -> None:
+    """Runs under checkpoints/peers/ (another package's model scored by scripts/compare_peers.py) join the board."""
+    rows = synthetic_rows(n=120, seed=4, skill=0.7, truth_seed=0)
+    write_model_dir(checkpoints / "peers", "fer (int8 TFLite)", {("fer2013", "test"): rows}, params=58_000)
+    board = frame_with(run_page("compare"), "model", "accuracy").set_index("model")
+    assert list(board.index) == ["alpha_cnn", "fer (int8 TFLite)", "beta_vit"]
+    assert board.loc["fer (int8 TFLite)", "accuracy"] == pytest.approx(metrics.accuracy(metrics.condition_rows(rows)))
+
+
 def test_compare_switches_dataset(checkpoints: Path) -> None:
     app = run_page("compare")
     app.selectbox(key="compare_dataset").set_value(("ferplus", "test")).run()

