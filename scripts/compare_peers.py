@@ -41,6 +41,7 @@ from fer_core.errors import FerError
 from fer_core.evaluation.conditions import (
     CLEAN,
     CORRUPTIONS,
+    DEFAULT_PAIRS,
     Corruption,
     Resize,
     corruption_conditions,
@@ -95,7 +96,8 @@ def row_groups(columns: Sequence[str]) -> dict[str, list[str]]:
     for condition in columns:
         parsed = parse_condition(condition)
         if isinstance(parsed, Resize):
-            groups.setdefault(f"resized to {parsed.px} px and back (6 interpolation pairs)", []).append(condition)
+            title = f"resized to {parsed.px} px and back ({len(DEFAULT_PAIRS)} interpolation pairs)"
+            groups.setdefault(title, []).append(condition)
         elif isinstance(parsed, Corruption):
             title = f"{parsed.kind}: {CORRUPTIONS[parsed.kind].title}, severities 1-3"
             groups.setdefault(title, []).append(condition)
