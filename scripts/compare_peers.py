@@ -38,6 +38,7 @@ from fer_core.bench.peers import PeerClassifier, fer_peer
 from fer_core.data import load_split, published_size
 from fer_core.data.views import restrict_to_label_set
 from fer_core.errors import FerError
+from fer_core.evaluation import metrics
 from fer_core.evaluation.conditions import (
     CLEAN,
     CORRUPTIONS,
@@ -78,8 +79,7 @@ def correctness(rows: pd.DataFrame) -> pd.DataFrame:
 def lead(ours: np.ndarray, peer: np.ndarray, seed: int = 0) -> dict[str, float]:
     """Both mean accuracies and ours minus the peer's, with a 95 % bootstrap interval over faces (paired)."""
     delta = ours - peer
-    picks = np.random.default_rng(seed).integers(0, len(delta), (N_BOOT, len(delta)))
-    lo, hi = np.percentile(delta[picks].mean(axis=1), [2.5, 97.5])
+    lo, hi = metrics.mean_difference_interval(delta, N_BOOT, seed)
     return {
         "faces": len(delta),
         "ours": float(ours.mean()),

@@ -57,6 +57,7 @@ __all__ = [
     "leaderboard_intervals",
     "macro_f1",
     "mcnemar_p",
+    "mean_difference_interval",
     "metadata_columns",
     "paired_difference",
     "paired_macro_f1_difference",
@@ -615,6 +616,19 @@ def paired_rows(rows_a: pd.DataFrame, rows_b: pd.DataFrame) -> pd.DataFrame:
     return joined.rename(columns={"label_a": "label"}).drop(columns="label_b")
 
 
+def mean_difference_interval(
+    delta: np.ndarray, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of per-sample differences (paired: both sides resampled together).
+
+    ``delta`` is A minus B per sample: 1/0/-1 for right-or-wrong, or a fraction when a sample's correctness is
+    averaged over several conditions.
+    """
+    n = len(delta)
+    picks = np.random.default_rng(seed).integers(0, n, (n_boot, n))
+    return _percentile_interval(np.asarray(delta, float)[picks].mean(1), confidence)
+
+
 def paired_difference(
     paired: pd.DataFrame, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> dict[str, float]:
@@ -640,8 +654,7 @@ def paired_difference(
             "agreement": nan,
         }
     delta = right_a.astype(float) - right_b
-    picks = np.random.default_rng(seed).integers(0, n, (n_boot, n))
-    lo, hi = _percentile_interval(delta[picks].mean(1), confidence)
+    lo, hi = mean_difference_interval(delta, n_boot, seed, confidence)
     agreement = float((paired["pred_a"] == paired["pred_b"]).mean())
     return {
         **result,
