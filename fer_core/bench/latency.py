@@ -26,10 +26,12 @@ EXPORTED_FOR_TIMING = "onnx, exported for timing"
 
 __all__ = [
     "EXPORTED_FOR_TIMING",
+    "alternating_rounds",
     "benchmark_classifier",
     "cpu_description",
     "format_table",
     "measure",
+    "paired_ratio",
     "record_latency_in_card",
 ]
 
@@ -44,6 +46,35 @@ def measure(fn, repeats: int, warmup: int = 5) -> float:
         fn()
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
+
+
+def alternating_rounds(functions: dict, rounds: int, calls: int) -> dict[str, list[float]]:
+    """Each function's median per-call ms in each of ``rounds`` rounds, the functions taking turns within a round.
+
+    A first round of every function is run and discarded: the first hundreds of calls of a fresh session (memory
+    arenas, caches) are slower and would count against whichever model was loaded last.
+    """
+    for fn in functions.values():
+        measure(fn, repeats=calls)
+    samples: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, fn in functions.items():
+            samples[name].append(measure(fn, repeats=calls))
+    return samples
+
+
+def paired_ratio(samples: list[float], reference: list[float]) -> dict[str, float]:
+    """Median and quartiles of the per-round ratio ``samples[i] / reference[i]`` of two functions timed in the
+    same alternating rounds.
+
+    Pairing by round cancels what slows a whole round (another process, a frequency change); the quartiles show how
+    far one run's ratio can be trusted, and whether a ratio near 1 is on one side of it or straddles it.
+    """
+    if len(samples) != len(reference) or not samples:
+        raise ValueError("paired_ratio needs the same number (>= 1) of rounds on both sides")
+    ratios = sorted(s / r for s, r in zip(samples, reference, strict=True))
+    quartiles = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else ratios * 3
+    return {"ratio": statistics.median(ratios), "q1": quartiles[0], "q3": quartiles[2]}
 
 
 def benchmark_classifier(

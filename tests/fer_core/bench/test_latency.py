@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from fer_core.bench import latency as bench
 from fer_core.serving.export import export_onnx
 
@@ -35,3 +37,25 @@ def test_a_tta_timing_is_recorded_beside_the_plain_one_and_read_back_per_mode(ti
     assert card.latency_of("none") == (plain["ms_per_face_b1"], "onnx")
     assert card.latency_of("flip") == (flip["ms_per_face_b1"], "onnx")
     assert card.latency_of("tencrop") == (None, None)
+
+
+def test_alternating_rounds_time_every_function_in_turn_after_a_discarded_warm_up_round() -> None:
+    order: list[str] = []
+    functions = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
+    samples = bench.alternating_rounds(functions, rounds=3, calls=2)
+    assert {name: len(values) for name, values in samples.items()} == {"a": 3, "b": 3}
+    per_measure = 5 + 2  # measure's warm-up calls, then the timed ones
+    assert len(order) == 2 * (3 + 1) * per_measure  # the discarded warm-up round included
+    blocks = [order[i] for i in range(0, len(order), per_measure)]
+    assert blocks == ["a", "b"] * 4
+
+
+def test_paired_ratio_is_the_median_of_per_round_ratios_with_their_quartiles() -> None:
+    reference = [1.0, 1.0, 2.0, 2.0, 4.0]  # rounds slowed as a whole
+    samples = [0.8, 0.9, 1.8, 1.6, 3.6]
+    result = bench.paired_ratio(samples, reference)
+    assert result["ratio"] == pytest.approx(0.9)  # per round: 0.8, 0.9, 0.9, 0.8, 0.9
+    assert (result["q1"], result["q3"]) == (pytest.approx(0.8), pytest.approx(0.9))
+    assert bench.paired_ratio([0.5], [1.0]) == {"ratio": 0.5, "q1": 0.5, "q3": 0.5}
+    with pytest.raises(ValueError, match="same number"):
+        bench.paired_ratio([1.0, 1.0], [1.0])
