@@ -12,11 +12,11 @@ import pytest
 
 from fer_core.evaluation import metrics
 from fer_core.evaluation.evaluate import DEFAULT_PAIRS, DEFAULT_SIZES, corruption_conditions, evaluate_classifier
-from fer_core.serving.classifier import load_model
+from fer_core.serving.classifier import load_model, weights_sha256
 from fer_core.serving.quantize import int8_weight_extremes
 from fer_core.store.card import ModelCard
 from fer_core.store.model_dir import CHECKPOINTS_DIR, Checkpoints
-from fer_core.store.runs import load_run
+from fer_core.store.runs import load_run, read_run_info
 
 SHIPPED = Checkpoints(CHECKPOINTS_DIR).names()
 SELECTION = {"fer2013": "PublicTest", "ferplus": "FER2013Valid", "fer2013+ferplus": "PublicTest = FER2013Valid"}
@@ -108,3 +108,15 @@ def test_int8_file_answers_alike_on_every_cpu_and_was_checked_on_every_head(name
     assert report["kept"] and f"{WEIGHT_BITS}-bit" in report["precision"]
     heads = _card(name).get("heads") or {}
     assert set(report.get("heads", {})) == set(heads)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_stored_run_was_computed_from_the_weights_the_model_loads_now(name: str) -> None:
+    """A run left from earlier weights (or an ensemble's earlier members) would be shown as this model's result."""
+    current = weights_sha256(CHECKPOINTS_DIR / name)
+    stale = [
+        sidecar.name
+        for sidecar in sorted((CHECKPOINTS_DIR / name / "runs").glob("*.json"))
+        if read_run_info(sidecar).weights_sha256 != current
+    ]
+    assert not stale, f"{name}: runs from other weights, evaluate them again or remove them: {', '.join(stale)}"

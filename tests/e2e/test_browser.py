@@ -84,8 +84,18 @@ def poll_metric(page, label: str, accept: Callable[[float], bool], timeout_s: fl
     raise AssertionError(f"metric {label!r} never satisfied the check within {timeout_s:.0f} s (last: {value})")
 
 
+# Streamlit draws a grey skeleton where an element is still to come and marks elements of the previous run stale
+# while it reruns; a picture taken then shows placeholders instead of the page.
+PAGE_SETTLED = (
+    '() => !document.querySelector(\'[data-testid="stSkeleton"], [data-stale="true"]\')'
+    " && document.querySelector('[data-test-script-state=\"notRunning\"]') !== null"
+)
+
+
 def save_screenshot(page, directory: Path | None, name: str | None) -> None:
+    """Save the page as ``name``.png in ``directory`` (screenshots on), once no placeholder is left on it."""
     if directory is not None and name is not None:
+        page.wait_for_function(PAGE_SETTLED, timeout=PAGE_LOAD_TIMEOUT_S * 1000)
         page.screenshot(path=str(directory / f"{name}.png"))
 
 
