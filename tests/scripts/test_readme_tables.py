@@ -36,3 +36,11 @@ def test_a_fused_answer_shows_the_fusion_row_and_nothing_is_shown_without_a_tabl
     card.extra = {"fusion": fusion}
     assert "served `fused` answer" in tables.served_share_markdown(card)
     assert tables.served_share_markdown(ModelCard(id="m", labels=FERPLUS.names)) == ""
+
+
+def test_the_latency_sentence_names_the_cpu_the_ratio_was_measured_on(tables) -> None:
+    peer = {"ms_per_face": 0.3, "backend": "onnx", "fer_tflite_ms_per_face": 0.4, "ratio_to_fer": 0.75}
+    dated = tables.peer_latency_sentence({**peer, "measured": "2026-12-07"})
+    assert dated.endswith("a ratio of 0.75 (`python scripts/bench_peers.py`, 2026-12-07).")
+    with_cpu = tables.peer_latency_sentence({**peer, "measured": "2026-12-07", "cpu": "AMD EPYC (AVX-512, VNNI)"})
+    assert with_cpu.endswith("(`python scripts/bench_peers.py`, 2026-12-07, AMD EPYC (AVX-512, VNNI)).")
