@@ -46,7 +46,9 @@ __all__ = [
     "Head",
     "HeadTargets",
     "TrainResult",
+    "check_head_weights",
     "class_weights",
+    "combine_head_losses",
     "fit",
     "fit_heads",
     "head_loss",
@@ -345,9 +347,7 @@ def _train_step(run: _Run, images_u8: torch.Tensor, targets: torch.Tensor) -> tu
         logits = (run.trained or model)(x)
     pairs = zip(run.heads, run.weights, strict=True)
     losses = [head_loss(logits[:, h.outputs], targets[:, h.outputs], w) for h, w in pairs]
-    loss = losses[0]
-    for head_term in losses[1:]:
-        loss = loss + head_term
+    loss = combine_head_losses(losses, run.heads, recipe.head_weights)
     aux = getattr(model, "auxiliary_loss", None)
     if aux is not None and recipe.aux_loss_weight > 0:
         loss = loss + recipe.aux_loss_weight * aux()
@@ -448,6 +448,24 @@ class _Progress:
             self.best_epoch, self.best_score, self.best_weights = int(row["epoch"]), row["val_score"], _cpu_state(model)
 
 
+def combine_head_losses(losses: list[torch.Tensor], heads: tuple[Head, ...], head_weights: dict[str, float]):
+    """The training loss of a multi-head step: each head's loss times its recipe weight (1 when not named)."""
+    loss = head_weights.get(heads[0].name, 1.0) * losses[0]
+    for head, head_term in zip(heads[1:], losses[1:], strict=True):
+        loss = loss + head_weights.get(head.name, 1.0) * head_term
+    return loss
+
+
+def check_head_weights(recipe: Recipe, heads: tuple[Head, ...]) -> None:
+    """A weight for a head the run does not train is a typo that would silently train at weight 1: refuse it."""
+    unknown = sorted(set(recipe.head_weights) - {head.name for head in heads})
+    if unknown:
+        known = ", ".join(head.name for head in heads)
+        raise ValueError(
+            f"recipe {recipe.name!r}: head_weights names heads this run does not train {unknown}; its heads: {known}"
+        )
+
+
 def fit_heads(
     recipe: Recipe,
     train: HeadTargets,
@@ -466,6 +484,7 @@ def fit_heads(
     :func:`train_one_epoch`, :func:`evaluate_heads`, keep the best, save the epoch's state.
     """
     check_state_dir(state_dir)
+    check_head_weights(recipe, train.heads)
     check_model_size(recipe, sum(head.size for head in train.heads))
     dist = from_environment(torch.device(device) if device else None)
     dev = dist.device(device)

@@ -185,6 +185,9 @@ class Recipe:
     ema_decay: float = 0.0  # exponential moving average of the weights, evaluated and kept (0 = off)
     precision: str = "auto"  # auto: bf16 autocast where the device has bf16 units (fer_core.hardware), else fp32
     init_from: str = ""  # a trained model (name or folder) of this very network to start from (fine-tuning)
+    # head -> weight of its loss in a multi-head run (a head not named weighs 1): e.g. more weight on FER+ to measure
+    # what the shared trunk costs that head
+    head_weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_fields(self, RECIPE_RULES, "")
@@ -200,6 +203,9 @@ class Recipe:
         _check_choice("precision", self.precision, PRECISIONS)
         if not 0 <= self.ema_decay < 1:
             raise ValueError("ema_decay must be in [0, 1)")
+        for head, weight in self.head_weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 100:
+                raise ValueError(f"recipe head_weights.{head} must be a number in [0, 100], got {weight!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
         if not 0 <= self.label_smoothing < 1:
@@ -209,7 +215,7 @@ class Recipe:
         data = asdict(self)
         if not self.teachers:  # a recipe without distillation keeps the form (and resume fingerprint) it had
             del data["teachers"], data["distill_weight"]
-        later_knobs = (("ema_decay", 0.0), ("precision", "auto"), ("init_from", ""))
+        later_knobs = (("ema_decay", 0.0), ("precision", "auto"), ("init_from", ""), ("head_weights", {}))
         for key, default in later_knobs:  # likewise for the knobs added later
             if data[key] == default:
                 del data[key]
@@ -250,6 +256,7 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
     "dict[str, Any]": (dict,),
     "dict[str, str]": (dict,),
+    "dict[str, float]": (dict,),
 }
 
 

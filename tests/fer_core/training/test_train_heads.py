@@ -10,7 +10,7 @@ import torch
 from train_fixtures import separable_faces, straight_and_resumed, tiny_recipe
 
 from fer_core.evaluation.metrics import classification_scores, selection_score
-from fer_core.training.loop import Head, HeadTargets, fit_heads, head_loss
+from fer_core.training.loop import Head, HeadTargets, combine_head_losses, fit_heads, head_loss
 from fer_core.training.recipes import AugmentConfig, Recipe
 from fer_core.training.state import load_state, read_status
 
@@ -113,3 +113,35 @@ def test_resume_refuses_the_state_of_another_recipe(tmp_path: Path) -> None:
     fit_heads(_recipe(epochs=1), train, val, progress=False, state_dir=tmp_path)
     with pytest.raises(ValueError, match="another recipe"):
         fit_heads(_recipe(epochs=1, lr=0.02), train, val, progress=False, state_dir=tmp_path, resume=True)
+
+
+def test_head_weights_scale_each_heads_loss_and_its_gradient() -> None:
+    logits = torch.zeros(4, 5, requires_grad=True)
+    targets = torch.zeros(4, 5)
+    targets[:, 0] = 1
+    targets[:, 2] = 1
+    losses = [head_loss(logits[:, h.outputs], targets[:, h.outputs]) for h in (HEAD_A, HEAD_B)]
+    unweighted = combine_head_losses(losses, (HEAD_A, HEAD_B), {})
+    assert unweighted.item() == pytest.approx(losses[0].item() + losses[1].item())
+    weighted = combine_head_losses(losses, (HEAD_A, HEAD_B), {"a": 0.0, "b": 3.0})
+    assert weighted.item() == pytest.approx(3 * losses[1].item())
+    weighted.backward()
+    assert torch.all(logits.grad[:, HEAD_A.outputs] == 0) and torch.any(logits.grad[:, HEAD_B.outputs] != 0)
+
+
+def test_a_weight_for_a_head_the_run_does_not_train_is_refused_before_training() -> None:
+    recipe = _recipe(head_weights={"ferplus": 2.0})
+    with pytest.raises(
+        ValueError, match=r"head_weights names heads this run does not train \['ferplus'\]; its heads: a, b"
+    ):
+        fit_heads(recipe, _two_head_set(16, 0), _two_head_set(8, 1), progress=False)
+
+
+def test_head_weights_are_validated_and_left_out_of_a_recipe_without_them() -> None:
+    assert "head_weights" not in _recipe().to_dict()  # the resume fingerprint of older recipes is unchanged
+    weighted = _recipe(head_weights={"b": 2})
+    assert Recipe.from_dict(weighted.to_dict()).head_weights == {"b": 2}
+    with pytest.raises(ValueError, match=r"head_weights.b must be a number in \[0, 100\]"):
+        _recipe(head_weights={"b": -1.0})
+    with pytest.raises(ValueError, match="head_weights must be an object"):
+        Recipe.from_dict({**_recipe().to_dict(), "head_weights": [1, 2]})
