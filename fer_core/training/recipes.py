@@ -215,7 +215,12 @@ class Recipe:
         data = asdict(self)
         if not self.teachers:  # a recipe without distillation keeps the form (and resume fingerprint) it had
             del data["teachers"], data["distill_weight"]
-        later_knobs = (("ema_decay", 0.0), ("precision", "auto"), ("init_from", ""), ("head_weights", {}))
+        later_knobs: tuple[tuple[str, Any], ...] = (
+            ("ema_decay", 0.0),
+            ("precision", "auto"),
+            ("init_from", ""),
+            ("head_weights", {}),
+        )
         for key, default in later_knobs:  # likewise for the knobs added later
             if data[key] == default:
                 del data[key]
