@@ -448,7 +448,9 @@ class _Progress:
             self.best_epoch, self.best_score, self.best_weights = int(row["epoch"]), row["val_score"], _cpu_state(model)
 
 
-def combine_head_losses(losses: list[torch.Tensor], heads: tuple[Head, ...], head_weights: dict[str, float]):
+def combine_head_losses(
+    losses: list[torch.Tensor], heads: tuple[Head, ...], head_weights: dict[str, float]
+) -> torch.Tensor:
     """The training loss of a multi-head step: each head's loss times its recipe weight (1 when not named)."""
     loss = head_weights.get(heads[0].name, 1.0) * losses[0]
     for head, head_term in zip(heads[1:], losses[1:], strict=True):
