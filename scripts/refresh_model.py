@@ -36,9 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from fer_core.store.files import file_sha256
 from fer_core.store.model_dir import EXPORTED_FILES
-from fer_core.store.runs import remove_runs_of_other_weights
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINING_FILES = ("model.safetensors", "config.json", "history.csv", "card.json")
@@ -66,7 +64,6 @@ def copy_training_output(source: Path, model_dir: Path) -> None:
     card = json.loads(card_path.read_text())
     card["id"] = model_dir.name
     card_path.write_text(json.dumps(card, indent=2) + "\n")
-    remove_runs_of_other_weights(model_dir, file_sha256(model_dir / "model.safetensors"))  # e.g. ten-crop runs
 
 
 def evaluate_commands(model: str, data_args: list[str], served_fused: bool) -> list[list[str]]:

@@ -155,10 +155,6 @@ def save_ensemble_dir(
     root = root or directory.parent
     loaded = [load_member(name, root=root) for name in members]
     ModelDir(directory).write_card(ensemble_card(directory.name, loaded, members))
-    from fer_core.serving.classifier import weights_sha256  # write time only: serving never imports the run store
-    from fer_core.store.runs import remove_runs_of_other_weights
-
-    remove_runs_of_other_weights(directory, weights_sha256(directory))  # runs of the members it had before
     return directory
 
 

@@ -85,10 +85,6 @@ def save_model_dir(
     weights = sorted(target.path.glob("*.safetensors"))
     card.weights_mb = round(sum(p.stat().st_size for p in weights) / 2**20, 3)
     target.write_card(card)
-    from fer_core.serving.classifier import weights_sha256
-    from fer_core.store.runs import remove_runs_of_other_weights
-
-    remove_runs_of_other_weights(target.path, weights_sha256(target.path))  # runs of the weights just replaced
     return target.path
 
 

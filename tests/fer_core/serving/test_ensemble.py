@@ -105,21 +105,3 @@ def test_hostile_ensemble_is_a_model_load_error(tmp_path: Path, make, message: s
     with pytest.raises(ModelLoadError, match=message) as caught:
         load_model(directory)
     assert "card.json" in str(caught.value)
-
-
-def test_new_members_remove_the_runs_of_the_old_ones(tmp_path: Path) -> None:
-    from run_fixtures import synthetic_rows, write_run_files
-
-    make_tiny_model_dir(tmp_path / "a", labels=FERPLUS.names)
-    make_two_head_dir(tmp_path / "joint")
-    directory = save_ensemble_dir(tmp_path / "ens", ["a", "joint@ferplus"], load_member=load_model)
-    old = {"weights_sha256": weights_sha256(directory)}
-    rows = synthetic_rows(FERPLUS.names, n=10)
-    write_run_files(
-        directory, rows, dataset="ferplus", split="test", labels=FERPLUS.names, label_set="ferplus", info=old
-    )
-    save_ensemble_dir(directory, ["a", "joint@ferplus"], load_member=load_model)  # same members: the run stays
-    assert (directory / "runs" / "ferplus-test.parquet").is_file()
-    save_ensemble_dir(directory, ["joint@ferplus"], load_member=load_model)
-    assert not (directory / "runs" / "ferplus-test.parquet").exists()
-    assert not (directory / "runs" / "ferplus-test.json").exists()
