@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.data import load_split
+from fer_core.evaluation.evaluate import forget_runs_of_replaced_weights
 from fer_core.evaluation.metrics import classification_scores, selection_score
 from fer_core.serving.classifier import load_model
 from fer_core.serving.ensemble import save_ensemble_dir
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         best = next(subset for subset, _ in ranking if len(subset) > 1)
         out = save_ensemble_dir(REPO / "checkpoints" / args.write, list(best), load_member=load_model)
+        forget_runs_of_replaced_weights(out)  # runs of the members it had before
         print(f"wrote {out}: {' + '.join(best)}")
     return 0
 

@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer_core.evaluation.evaluate import forget_runs_of_replaced_weights
 from fer_core.store.model_dir import EXPORTED_FILES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,6 +65,7 @@ def copy_training_output(source: Path, model_dir: Path) -> None:
     card = json.loads(card_path.read_text())
     card["id"] = model_dir.name
     card_path.write_text(json.dumps(card, indent=2) + "\n")
+    forget_runs_of_replaced_weights(model_dir)  # e.g. the ten-crop runs, which this script does not recompute
 
 
 def evaluate_commands(model: str, data_args: list[str], served_fused: bool) -> list[list[str]]:

@@ -76,10 +76,12 @@ def cmd_balance(args: argparse.Namespace) -> int:
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
+    from fer_core.evaluation.evaluate import forget_runs_of_replaced_weights
     from fer_core.serving.classifier import load_model
     from fer_core.serving.ensemble import save_ensemble_dir
 
     out = save_ensemble_dir(Path(args.out), args.members, load_member=load_model)
+    forget_runs_of_replaced_weights(out)  # runs of the members it had before
     print(f"saved {out} ({len(args.members)} members); evaluate it like any model")
     return 0
 

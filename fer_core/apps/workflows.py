@@ -22,6 +22,7 @@ from fer_core.evaluation.evaluate import (
     check_run_target,
     corruption_conditions,
     evaluate_classifier,
+    forget_runs_of_replaced_weights,
     fused_answer,
     has_own_transform,
     resize_grid_conditions,
@@ -117,6 +118,7 @@ def train_from_recipe(
     card = training_card(recipe, facts, result, model_id or out_dir.name, warm.facts if warm else None)
     save_model_dir(result.model, out_dir, card=card)
     result.write_history(ModelDir(out_dir).history_path)
+    forget_runs_of_replaced_weights(out_dir)  # a model retrained into its own folder
     return out_dir
 
 

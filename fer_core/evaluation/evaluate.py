@@ -45,7 +45,14 @@ from fer_core.labels import SharedClasses, labels_of_columns, prob_column
 from fer_core.serving.classifier import AnyClassifier, weights_sha256
 from fer_core.store.json_files import ModelLoadError, read_json_object
 from fer_core.store.model_dir import ModelDir
-from fer_core.store.runs import PROBABILITIES_NOTE, RunFormatError, RunInfo, load_run, save_run
+from fer_core.store.runs import (
+    PROBABILITIES_NOTE,
+    RunFormatError,
+    RunInfo,
+    load_run,
+    remove_runs_of_other_weights,
+    save_run,
+)
 from fer_core.vision.corruptions import corrupt
 
 __all__ = [
@@ -57,6 +64,7 @@ __all__ = [
     "check_run_target",
     "corruption_conditions",
     "evaluate_classifier",
+    "forget_runs_of_replaced_weights",
     "has_own_transform",
     "parse_condition",
     "resize_grid_conditions",
@@ -266,6 +274,15 @@ def keep_previous_conditions(
     merged = merged[list(rows.columns)]
     merged["condition"] = pd.Categorical(merged["condition"], categories=order)
     return merged.sort_values("condition", kind="stable", ignore_index=True), created
+
+
+def forget_runs_of_replaced_weights(model_dir: Path) -> list[str]:
+    """Remove the folder's stored runs computed from weights it no longer has; their names.
+
+    For whatever writes new weights (or new ensemble members) into a folder that may hold runs: they would go on
+    being shown as this model's results. Lives here, not in the writers, because the hash needs a loaded model.
+    """
+    return remove_runs_of_other_weights(Path(model_dir), weights_sha256(Path(model_dir)))
 
 
 def write_run(

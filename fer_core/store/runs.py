@@ -28,7 +28,7 @@ from fer_core.labels import labels_of_columns, prob_column
 from fer_core.store.card import ModelCard
 from fer_core.store.files import atomic_path, write_json_atomic
 from fer_core.store.json_files import read_json_object
-from fer_core.store.model_dir import Checkpoints, ModelDir
+from fer_core.store.model_dir import RUNS_DIR, Checkpoints, ModelDir
 
 __all__ = [
     "PROBABILITIES_NOTE",
@@ -46,6 +46,7 @@ __all__ = [
     "load_run",
     "read_model_card",
     "read_run_info",
+    "remove_runs_of_other_weights",
     "save_run",
     "scan_runs",
 ]
@@ -206,6 +207,26 @@ DICTIONARY_COLUMNS = ["condition"]
 SINGLE_PAGE = {"data_page_size": 1 << 30} | (
     {"max_rows_per_page": 1 << 30} if "max_rows_per_page" in inspect.signature(pq.write_table).parameters else {}
 )
+
+
+def remove_runs_of_other_weights(model_dir: Path, weights_sha256: str) -> list[str]:
+    """Delete the stored runs (parquet and sidecar) computed from weights other than ``weights_sha256``; their names.
+
+    Called by whatever replaces a folder's weights (or an ensemble's members): such a run would go on being shown as
+    this model's result. A sidecar that cannot be read is left for ``scan_runs`` to report.
+    """
+    removed = []
+    for sidecar in sorted((Path(model_dir) / RUNS_DIR).glob("*.json")):
+        try:
+            stale = read_run_info(sidecar).weights_sha256 != weights_sha256
+        except RunFormatError:
+            continue
+        if stale:
+            sidecar.with_suffix(".parquet").unlink(missing_ok=True)
+            sidecar.unlink()
+            removed.append(sidecar.stem)
+            log.warning("%s removed: computed from weights this model no longer has (evaluate again)", sidecar)
+    return removed
 
 
 def save_run(parquet_path: Path, rows: pd.DataFrame, info: RunInfo) -> tuple[Path, Path]:

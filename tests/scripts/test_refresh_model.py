@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 from conftest import load_script
+from run_fixtures import synthetic_rows, write_run_files
+
+from fer_core.labels import FER2013
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +95,9 @@ def test_serves_fused_reads_the_card(refresh, tmp_path):
     assert not refresh.serves_fused(tmp_path)
 
 
+FER2013_RUN = {"labels": FER2013.names, "label_set": "fer2013"}
+
+
 def test_copying_a_training_output_keeps_the_shipped_name(refresh, tmp_path):
     source, shipped = tmp_path / "out" / "long_run", tmp_path / "checkpoints" / "m"
     source.mkdir(parents=True)
@@ -100,8 +106,11 @@ def test_copying_a_training_output_keeps_the_shipped_name(refresh, tmp_path):
         (source / name).write_text("new")
     (source / "card.json").write_text(json.dumps({"id": "long_run", "epochs": 300}))
     (shipped / "model.int8.onnx").write_text("exported from the old weights")
+    old_weights = {"weights_sha256": "0" * 64}  # a run the script does not recompute, e.g. a ten-crop one
+    write_run_files(shipped, synthetic_rows(n=5), dataset="fer2013", split="test", **FER2013_RUN, info=old_weights)
     refresh.copy_training_output(source, shipped)
     assert not (shipped / "model.int8.onnx").exists()
+    assert not list((shipped / "runs").iterdir())
     assert json.loads((shipped / "card.json").read_text()) == {"id": "m", "epochs": 300}
     assert (shipped / "model.safetensors").read_text() == "new"
 

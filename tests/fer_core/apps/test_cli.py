@@ -162,6 +162,10 @@ def test_train_then_evaluate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     clean = metrics.condition_rows(run.rows, "clean")
     assert len(clean) == 21 and run.rows["condition"].nunique() == 37
     assert card["metrics"]["test"]["accuracy"] == round(metrics.accuracy(clean), 5)
+    recipe.write_text(json.dumps({"architecture": "cnn", "arch_args": {"widths": [8, 16]}, "epochs": 1}))
+    again = ["train", "--recipe", str(recipe), "--dataset", "fer2013", "--dataset-path", str(data), "--out", str(out)]
+    assert main(again) == 0
+    assert not list((out / "runs").iterdir()), "a run of the weights just replaced would be shown as the new model's"
 
 
 def test_fine_tune_from_a_trained_model_records_its_source(tmp_path: Path) -> None:
@@ -301,3 +305,24 @@ def test_corruptions_flag_alone_means_every_kind_and_with_names_only_those(argv:
 
     args = build_parser().parse_args(["evaluate", "--dataset", "fer2013", *argv])
     assert _corruption_kinds(args.corruptions) == expected
+
+
+def test_an_ensemble_given_new_members_loses_the_runs_of_the_old_ones(tmp_path: Path) -> None:
+    from conftest import make_tiny_model_dir
+    from run_fixtures import synthetic_rows, write_run_files
+
+    from fer_core.labels import FER2013
+    from fer_core.serving.classifier import weights_sha256
+
+    make_tiny_model_dir(tmp_path / "a")
+    make_tiny_model_dir(tmp_path / "b", channels=3)  # other weights than a's
+    out = tmp_path / "ens"
+    assert main(["ensemble", "--members", "a", "b", "--out", str(out)]) == 0
+    info = {"weights_sha256": weights_sha256(out)}
+    write_run_files(
+        out, synthetic_rows(n=10), dataset="fer2013", split="test", labels=FER2013.names, label_set="fer2013", info=info
+    )
+    assert main(["ensemble", "--members", "a", "b", "--out", str(out)]) == 0  # the same members: the run stays
+    assert (out / "runs" / "fer2013-test.parquet").is_file()
+    assert main(["ensemble", "--members", "b", "a", "--out", str(out)]) == 0
+    assert sorted((out / "runs").iterdir()) == []
