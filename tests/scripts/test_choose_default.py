@@ -53,3 +53,17 @@ def test_no_eligible_model_leaves_the_default_alone(rule, tmp_path: Path) -> Non
     _write(tmp_path, [_card("slow", 0.9, 2.0)])
     assert rule.main(["--checkpoints", str(tmp_path), "--write"]) == 1
     assert not (tmp_path / "default.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("peer_latency", "reason"),
+    [
+        ({"ratio_to_fer": 0.86, "ratio_quartiles": [0.85, 0.88]}, None),
+        ({"ratio_to_fer": 0.97, "ratio_quartiles": [0.9, 1.04]}, "ties fer's latency (0.97x, quartiles 0.90-1.04)"),
+        ({"ratio_to_fer": 0.95}, None),  # a card measured before quartiles were kept
+        ({"ratio_to_fer": 1.13, "ratio_quartiles": [1.1, 1.2]}, "1.13x fer's latency"),
+        ({}, "no peer benchmark"),
+    ],
+)
+def test_a_model_must_beat_fer_in_most_rounds_not_only_at_the_median(rule, peer_latency, reason) -> None:
+    assert rule.latency_reason(peer_latency) == reason
