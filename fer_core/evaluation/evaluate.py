@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import platform
 import time
@@ -44,7 +45,7 @@ from fer_core.evaluation.conditions import (
 from fer_core.labels import SharedClasses, labels_of_columns, prob_column
 from fer_core.serving.classifier import AnyClassifier, weights_sha256
 from fer_core.store.json_files import ModelLoadError, read_json_object
-from fer_core.store.model_dir import ModelDir
+from fer_core.store.model_dir import RUNS_DIR, ModelDir, split_head
 from fer_core.store.runs import (
     PROBABILITIES_NOTE,
     RunFormatError,
@@ -71,6 +72,8 @@ __all__ = [
     "run_model_id",
     "write_run",
 ]
+
+log = logging.getLogger(__name__)
 
 INTERPOLATIONS = {name: getattr(cv2, f"INTER_{name.upper()}") for name in INTERPOLATION_NAMES}
 
@@ -282,7 +285,45 @@ def forget_runs_of_replaced_weights(model_dir: Path) -> list[str]:
     For whatever writes new weights (or new ensemble members) into a folder that may hold runs: they would go on
     being shown as this model's results. Lives here, not in the writers, because the hash needs a loaded model.
     """
-    return remove_runs_of_other_weights(Path(model_dir), weights_sha256(Path(model_dir)))
+    model_dir = Path(model_dir)
+    removed = remove_runs_of_other_weights(model_dir, weights_sha256(model_dir))
+    for ensemble_dir in _ensembles_containing(model_dir):
+        removed += _forget_ensemble_runs(ensemble_dir, seen={model_dir.resolve()})
+    return removed
+
+
+def _ensembles_containing(model_dir: Path) -> list[Path]:
+    """The ensemble folders beside ``model_dir`` that list it (any head) among their members."""
+    found = []
+    for sibling in sorted(p for p in model_dir.parent.iterdir() if p.is_dir() and p != model_dir):
+        directory = ModelDir(sibling)
+        try:
+            card = directory.read_card() if directory.has_card() else None
+        except ModelLoadError:
+            continue
+        if card is not None and card.is_ensemble and model_dir.name in {split_head(m)[0] for m in card.members or ()}:
+            found.append(sibling)
+    return found
+
+
+def _forget_ensemble_runs(ensemble_dir: Path, seen: set[Path]) -> list[str]:
+    """Runs of ``ensemble_dir`` (and of ensembles holding it) from members it no longer has; their names.
+
+    An ensemble's hash covers its members' weights, so a member retrained in place leaves its runs stale. One that
+    cannot be loaded any more keeps its runs: the leaderboard reports it broken, which says more than silence.
+    """
+    if ensemble_dir.resolve() in seen:
+        return []
+    seen.add(ensemble_dir.resolve())
+    removed: list[str] = []
+    if any((ensemble_dir / RUNS_DIR).glob("*.json")):
+        try:
+            removed += remove_runs_of_other_weights(ensemble_dir, weights_sha256(ensemble_dir))
+        except (ModelLoadError, OSError) as err:
+            log.warning("%s: runs kept, the ensemble does not load (%s)", ensemble_dir, err)
+    for outer in _ensembles_containing(ensemble_dir):
+        removed += _forget_ensemble_runs(outer, seen)
+    return removed
 
 
 def write_run(
