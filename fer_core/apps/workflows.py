@@ -97,9 +97,11 @@ def train_from_recipe(
         train, val, facts = _joint_sets(Path(dataset_root), limit)
     else:
         train, val, facts = _single_sets(recipe, Path(dataset_root), pack, limit)
+    teachers = None
     if recipe.teachers:
-        from fer_core.training.distill import distilled_targets
+        from fer_core.training.distill import distilled_targets, teacher_facts
 
+        teachers = teacher_facts(recipe.teachers)  # now: an ensemble may get other members while this run trains
         train = distilled_targets(train, recipe.teachers, recipe.distill_weight, cache_dir=data_cache_dir())
     if warm is not None:
         warm.check_outputs(sum(h.size for h in train.heads))
@@ -115,7 +117,7 @@ def train_from_recipe(
     )
     if not result.is_main_process:  # under torchrun every rank trains; rank 0 alone writes the model directory
         return out_dir
-    card = training_card(recipe, facts, result, model_id or out_dir.name, warm.facts if warm else None)
+    card = training_card(recipe, facts, result, model_id or out_dir.name, warm.facts if warm else None, teachers)
     save_model_dir(result.model, out_dir, card=card)
     result.write_history(ModelDir(out_dir).history_path)
     forget_runs_of_replaced_weights(out_dir)  # a model retrained into its own folder
@@ -177,11 +179,17 @@ def data_cache_dir() -> Path:
 
 
 def training_card(
-    recipe: Recipe, facts: dict, result: TrainResult, model_id: str, warm_start: dict[str, Any] | None = None
+    recipe: Recipe,
+    facts: dict,
+    result: TrainResult,
+    model_id: str,
+    warm_start: dict[str, Any] | None = None,
+    teachers: dict[str, dict] | None = None,
 ) -> ModelCard:
     """The card of a freshly trained model: labels, heads, input spec, data, selection split and the full recipe.
 
-    ``warm_start`` (the source's facts, fer_core.training.warm_start) is recorded as ``training.init_from``.
+    ``warm_start`` (the source's facts, fer_core.training.warm_start) is recorded as ``training.init_from``;
+    ``teachers`` (fer_core.training.distill.teacher_facts) as ``training.teachers``.
     """
     label_set = facts["label_set"]
     provenance = f"trained from scratch: python -m fer_core train --recipe {recipe.name} (no pretrained weights)"
@@ -213,6 +221,7 @@ def training_card(
             "device": result.device,
             **result.extra,
             **({"init_from": warm_start} if warm_start else {}),
+            **({"teachers": teachers} if teachers else {}),
             "recipe": recipe.to_dict(),
         },
         metrics={},

@@ -18,7 +18,7 @@ import numpy as np
 
 from fer_core.training.loop import Head, HeadTargets
 
-__all__ = ["blend_targets", "distilled_targets", "teacher_probabilities"]
+__all__ = ["blend_targets", "distilled_targets", "teacher_facts", "teacher_probabilities"]
 
 BATCH = 512
 
@@ -71,3 +71,21 @@ def distilled_targets(
         probs = teacher_probabilities(teacher, train.images, heads[name].labels, cache_dir)
         targets = blend_targets(targets, probs, heads[name], weight)
     return HeadTargets(train.images, targets, train.heads)
+
+
+def teacher_facts(teachers: Mapping[str, str]) -> dict[str, dict]:
+    """What each head's teacher was when the run read it, for the card: a teacher is named, and an ensemble's name
+    may later hold other members, so its members and weights hash are what identify it."""
+    from fer_core.serving.classifier import weights_sha256
+    from fer_core.store.model_dir import Checkpoints, split_head
+
+    facts = {}
+    for head, teacher in teachers.items():
+        directory = Checkpoints.at().resolve(split_head(teacher)[0])
+        card = directory.read_card() if directory.has_card() else None
+        facts[head] = {
+            "model": teacher,
+            "weights_sha256": weights_sha256(directory.path),
+            **({"members": list(card.members)} if card is not None and card.members else {}),
+        }
+    return facts

@@ -272,6 +272,8 @@ def test_predict_finds_small_head_shots_in_a_large_photo_and_explains_an_empty_o
 
 
 def test_train_a_student_distilled_from_a_teacher(tmp_path: Path, tiny_model_dir: Path, monkeypatch) -> None:
+    from fer_core.serving.classifier import weights_sha256
+
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))  # the teacher's cached probabilities go here
     data = _synthetic_fer2013(tmp_path / "fer2013")
     recipe = tmp_path / "student.json"
@@ -282,6 +284,8 @@ def test_train_a_student_distilled_from_a_teacher(tmp_path: Path, tiny_model_dir
     assert main(args) == 0
     saved = json.loads((out / "card.json").read_text())["training"]["recipe"]
     assert saved["teachers"] == {"fer2013": str(tiny_model_dir)} and saved["distill_weight"] == 0.7
+    teachers = json.loads((out / "card.json").read_text())["training"]["teachers"]
+    assert teachers == {"fer2013": {"model": str(tiny_model_dir), "weights_sha256": weights_sha256(tiny_model_dir)}}
     assert len(list((tmp_path / "cache").glob("teacher-*.npy"))) == 1
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from fer_core.labels import FER2013, FERPLUS
 from fer_core.serving.classifier import load_model
-from fer_core.training.distill import blend_targets, distilled_targets, teacher_probabilities
+from fer_core.training.distill import blend_targets, distilled_targets, teacher_facts, teacher_probabilities
 from fer_core.training.loop import Head, HeadTargets
 from fer_core.training.recipes import Recipe
 
@@ -70,3 +70,22 @@ def test_recipe_without_teachers_keeps_its_saved_form() -> None:
     assert "teachers" not in plain.to_dict() and "distill_weight" not in plain.to_dict()
     student = Recipe.from_dict({"name": "s", "architecture": "cnn", "teachers": {"fer2013": "ens"}})
     assert Recipe.from_dict(json.loads(json.dumps(student.to_dict()))) == student
+
+
+def test_an_ensemble_teacher_is_recorded_by_its_members_and_their_hash(tmp_path: Path) -> None:
+    """The card must say which teacher a run read: an ensemble's name may hold other members later."""
+    from conftest import make_tiny_model_dir
+
+    from fer_core.apps.cli import main
+    from fer_core.serving.classifier import weights_sha256
+
+    make_tiny_model_dir(tmp_path / "a")
+    make_tiny_model_dir(tmp_path / "b", channels=3)
+    assert main(["ensemble", "--members", "a", "b", "--out", str(tmp_path / "ens")]) == 0
+    facts = teacher_facts({"fer2013": str(tmp_path / "ens")})
+    expected = {
+        "model": str(tmp_path / "ens"),
+        "weights_sha256": weights_sha256(tmp_path / "ens"),
+        "members": ["a", "b"],
+    }
+    assert facts == {"fer2013": expected}
