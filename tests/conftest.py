@@ -11,7 +11,7 @@ import pytest
 
 from fer_core import settings
 from fer_core.data.preprocess import InputSpec
-from fer_core.labels import FER2013
+from fer_core.labels import FER2013, FERPLUS
 from fer_core.store.card import ModelCard
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -118,3 +118,33 @@ def load_script(name: str):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def make_two_head_dir(directory: Path, *, bias: list[float] | None = None) -> Path:
+    """A randomly initialised two-head tiny CNN (FER2013-7 then FER+-8 outputs) saved as a model directory."""
+    import torch
+
+    from fer_core.models import create_model
+    from fer_core.serving.classifier import save_model_dir
+    from fer_core.store.card import HeadCard
+    from fer_core.training.loop import Head
+
+    heads_spec = (Head(FER2013.name, FER2013.names), Head(FERPLUS.name, FERPLUS.names, offset=7))
+    torch.manual_seed(0)
+    model = create_model("cnn", num_classes=15, widths=(8, 16)).eval()
+    heads = {h.name: HeadCard.from_dict(h.to_dict()) for h in heads_spec}
+    if bias is not None:
+        heads["fer2013"].logit_bias = tuple(bias)
+    card = ModelCard(
+        id=directory.name,
+        architecture="cnn",
+        arch_args={"widths": [8, 16]},
+        labels=FERPLUS.names,
+        label_set="ferplus",
+        heads=heads,
+        default_head="ferplus",
+        num_outputs=15,
+        input=InputSpec(size=48, channels=1),
+        metrics={},
+    )
+    return save_model_dir(model, directory, card=card)

@@ -99,10 +99,16 @@ def train_from_recipe(
         train, val, facts = _single_sets(recipe, Path(dataset_root), pack, limit)
     teachers = None
     if recipe.teachers:
-        from fer_core.training.distill import distilled_targets, teacher_facts
+        from fer_core.training.distill import distill_run
 
-        teachers = teacher_facts(recipe.teachers)  # now: an ensemble may get other members while this run trains
-        train = distilled_targets(train, recipe.teachers, recipe.distill_weight, cache_dir=data_cache_dir())
+        train, teachers = distill_run(
+            train,
+            recipe.teachers,
+            recipe.distill_weight,
+            state_dir=state_dir,
+            resume=resume,
+            cache_dir=data_cache_dir(),
+        )
     if warm is not None:
         warm.check_outputs(sum(h.size for h in train.heads))
     result = fit_heads(

@@ -11,6 +11,8 @@ annotators rejected.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,7 +20,11 @@ import numpy as np
 
 from fer_core.training.loop import Head, HeadTargets
 
-__all__ = ["blend_targets", "distilled_targets", "teacher_facts", "teacher_probabilities"]
+__all__ = ["blend_targets", "distill_run", "distilled_targets", "teacher_facts", "teacher_probabilities"]
+
+log = logging.getLogger(__name__)
+
+PINNED_FACTS = "teachers.json"
 
 BATCH = 512
 
@@ -34,7 +40,8 @@ def teacher_probabilities(
     clf = load_model(teacher, backend="torch")
     if tuple(clf.labels) != tuple(labels):
         raise ValueError(f"teacher {teacher!r} predicts {list(clf.labels)}; the head needs {list(labels)}")
-    key = hashlib.sha256(f"{weights_sha256(clf.directory)}|{clf.head}|{images.shape}|{images.sum()}".encode())
+    # The labels belong in the key: two ensembles of the same folders (one per head) share a weights hash.
+    key = hashlib.sha256(f"{weights_sha256(clf.directory)}|{clf.head}|{labels}|{images.shape}|{images.sum()}".encode())
     cached = Path(cache_dir) / f"teacher-{key.hexdigest()[:16]}.npy" if cache_dir else None
     if cached is not None and cached.is_file():
         return np.load(cached)
@@ -59,18 +66,85 @@ def blend_targets(targets: np.ndarray, teacher: np.ndarray, head: Head, weight: 
 
 
 def distilled_targets(
-    train: HeadTargets, teachers: Mapping[str, str], weight: float, cache_dir: Path | None = None
+    train: HeadTargets,
+    teachers: Mapping[str, str],
+    weight: float,
+    cache_dir: Path | None = None,
+    probabilities: Mapping[str, np.ndarray] | None = None,
 ) -> HeadTargets:
-    """The training set with every head named in ``teachers`` ({head: teacher model}) distilled."""
+    """The training set with every head named in ``teachers`` ({head: teacher model}) distilled.
+
+    ``probabilities`` ({head: array}) are used instead of asking the teachers (a resumed run's pinned outputs).
+    """
     heads = {head.name: head for head in train.heads}
     unknown = sorted(set(teachers) - set(heads))
     if unknown:
         raise ValueError(f"teachers for unknown heads {unknown}; the recipe's heads: {', '.join(heads)}")
     targets = train.targets
     for name, teacher in teachers.items():
-        probs = teacher_probabilities(teacher, train.images, heads[name].labels, cache_dir)
+        if probabilities is not None and name in probabilities:
+            probs = probabilities[name]
+        else:
+            probs = teacher_probabilities(teacher, train.images, heads[name].labels, cache_dir)
         targets = blend_targets(targets, probs, heads[name], weight)
     return HeadTargets(train.images, targets, train.heads)
+
+
+def distill_run(
+    train: HeadTargets,
+    teachers: Mapping[str, str],
+    weight: float,
+    *,
+    state_dir: Path | None = None,
+    resume: bool = False,
+    cache_dir: Path | None = None,
+) -> tuple[HeadTargets, dict[str, dict]]:
+    """A run's distilled training set and its teachers' facts, pinned in ``state_dir``.
+
+    A run with a state folder keeps there what its teachers said (``teachers.json`` and ``teacher-<head>.npy``), and
+    a resumed run reads them back: a long run goes on learning from the teachers it started with even when an
+    ensemble it names gets other members meanwhile (e.g. the student itself joining it).
+    """
+    pinned = Path(state_dir) / PINNED_FACTS if state_dir is not None else None
+    if resume and pinned is not None and pinned.is_file():
+        facts = json.loads(pinned.read_text())
+        probabilities = {head: np.load(Path(state_dir) / f"teacher-{head}.npy") for head in teachers}
+        for head, probs in probabilities.items():
+            if probs.shape[0] != len(train.images):
+                raise ValueError(
+                    f"{state_dir}: pinned teacher-{head}.npy has {probs.shape[0]} rows, not {len(train.images)}"
+                )
+        _warn_if_changed(facts, teachers)
+        return distilled_targets(train, teachers, weight, probabilities=probabilities), facts
+    facts = teacher_facts(teachers)
+    heads = {head.name: head for head in train.heads}
+    probabilities = {
+        head: teacher_probabilities(teacher, train.images, heads[head].labels, cache_dir)
+        for head, teacher in teachers.items()
+        if head in heads
+    }
+    distilled = distilled_targets(train, teachers, weight, probabilities=probabilities)
+    if pinned is not None:
+        pinned.parent.mkdir(parents=True, exist_ok=True)
+        for head, probs in probabilities.items():
+            np.save(Path(state_dir) / f"teacher-{head}.npy", probs)
+        pinned.write_text(json.dumps(facts, indent=2) + "\n")
+    return distilled, facts
+
+
+def _warn_if_changed(pinned: Mapping[str, dict], teachers: Mapping[str, str]) -> None:
+    try:
+        now = teacher_facts(teachers)
+    except Exception as err:
+        log.warning("teachers cannot be checked (%s); the run goes on with the outputs pinned at its start", err)
+        return
+    for head, facts in pinned.items():
+        if now.get(head, {}).get("weights_sha256") != facts.get("weights_sha256"):
+            log.warning(
+                "teacher %s of head %s changed since this run started; it goes on with the outputs pinned at its start",
+                facts.get("model"),
+                head,
+            )
 
 
 def teacher_facts(teachers: Mapping[str, str]) -> dict[str, dict]:

@@ -7,37 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import make_two_head_dir
 
-from fer_core.data.preprocess import InputSpec
 from fer_core.labels import FER2013, FERPLUS
-from fer_core.models import create_model
-from fer_core.serving.classifier import ModelLoadError, load_model, save_model_dir
-from fer_core.store.card import HeadCard, ModelCard
+from fer_core.serving.classifier import ModelLoadError, load_model
 from fer_core.store.model_dir import Checkpoints
 from fer_core.training.loop import Head
 
 HEADS = (Head(FER2013.name, FER2013.names), Head(FERPLUS.name, FERPLUS.names, offset=7))
-
-
-def make_two_head_dir(directory: Path, *, bias: list[float] | None = None) -> Path:
-    torch.manual_seed(0)
-    model = create_model("cnn", num_classes=15, widths=(8, 16)).eval()
-    heads = {h.name: HeadCard.from_dict(h.to_dict()) for h in HEADS}
-    if bias is not None:
-        heads["fer2013"].logit_bias = tuple(bias)
-    card = ModelCard(
-        id=directory.name,
-        architecture="cnn",
-        arch_args={"widths": [8, 16]},
-        labels=FERPLUS.names,
-        label_set="ferplus",
-        heads=heads,
-        default_head="ferplus",
-        num_outputs=15,
-        input=InputSpec(size=48, channels=1),
-        metrics={},
-    )
-    return save_model_dir(model, directory, card=card)
 
 
 @pytest.mark.parametrize(

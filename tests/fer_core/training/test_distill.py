@@ -89,3 +89,44 @@ def test_an_ensemble_teacher_is_recorded_by_its_members_and_their_hash(tmp_path:
         "members": ["a", "b"],
     }
     assert facts == {"fer2013": expected}
+
+
+def test_two_ensembles_of_the_same_folders_do_not_share_a_cached_teacher_output(tmp_path: Path) -> None:
+    """One ensemble per head over the same joint models has one weights hash: the cache key must tell them apart."""
+    from conftest import make_two_head_dir
+
+    from fer_core.apps.cli import main
+    from fer_core.serving.classifier import weights_sha256
+
+    make_two_head_dir(tmp_path / "j1")
+    make_two_head_dir(tmp_path / "j2")
+    for head in ("fer2013", "ferplus"):
+        assert main(["ensemble", "--members", f"j1@{head}", f"j2@{head}", "--out", str(tmp_path / head)]) == 0
+    assert weights_sha256(tmp_path / "fer2013") == weights_sha256(tmp_path / "ferplus")
+    images = np.random.default_rng(2).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    cache = tmp_path / "cache"
+    teacher_probabilities(str(tmp_path / "fer2013"), images, FER2013.names, cache)
+    plus = teacher_probabilities(str(tmp_path / "ferplus"), images, FERPLUS.names, cache)
+    np.testing.assert_allclose(plus, load_model(tmp_path / "ferplus", backend="torch").predict(images), atol=1e-5)
+
+
+def test_a_resumed_run_learns_from_the_teacher_it_started_with(tmp_path: Path, caplog) -> None:
+    from conftest import make_tiny_model_dir
+
+    from fer_core.training.distill import PINNED_FACTS, distill_run
+
+    teacher = make_tiny_model_dir(tmp_path / "teacher")
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (10, 48, 48), dtype=np.uint8)
+    train = HeadTargets.single(images, rng.integers(0, 7, 10), FER_HEAD)
+    state = tmp_path / "state"
+    first, facts = distill_run(train, {"fer2013": str(teacher)}, 0.5, state_dir=state, cache_dir=tmp_path / "c")
+    assert (state / PINNED_FACTS).is_file() and (state / "teacher-fer2013.npy").is_file()
+
+    make_tiny_model_dir(teacher, channels=3)  # the teacher's folder now holds other weights
+    resumed, resumed_facts = distill_run(train, {"fer2013": str(teacher)}, 0.5, state_dir=state, resume=True)
+    np.testing.assert_allclose(resumed.targets, first.targets)
+    assert resumed_facts == facts
+    assert "changed since this run started" in caplog.text
+    fresh, fresh_facts = distill_run(train, {"fer2013": str(teacher)}, 0.5, state_dir=state)  # a new run: new teacher
+    assert fresh_facts != facts and not np.allclose(fresh.targets, first.targets)
