@@ -108,7 +108,7 @@ def distill_run(
     pinned = Path(state_dir) / PINNED_FACTS if state_dir is not None else None
     if resume and pinned is not None and pinned.is_file():
         facts = json.loads(pinned.read_text())
-        probabilities = {head: np.load(Path(state_dir) / f"teacher-{head}.npy") for head in teachers}
+        probabilities = {head: np.load(pinned.parent / f"teacher-{head}.npy") for head in teachers}
         for head, probs in probabilities.items():
             if probs.shape[0] != len(train.images):
                 raise ValueError(
@@ -127,7 +127,7 @@ def distill_run(
     if pinned is not None:
         pinned.parent.mkdir(parents=True, exist_ok=True)
         for head, probs in probabilities.items():
-            np.save(Path(state_dir) / f"teacher-{head}.npy", probs)
+            np.save(pinned.parent / f"teacher-{head}.npy", probs)
         pinned.write_text(json.dumps(facts, indent=2) + "\n")
     return distilled, facts
 
