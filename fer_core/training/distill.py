@@ -76,10 +76,7 @@ def distilled_targets(
 
     ``probabilities`` ({head: array}) are used instead of asking the teachers (a resumed run's pinned outputs).
     """
-    heads = {head.name: head for head in train.heads}
-    unknown = sorted(set(teachers) - set(heads))
-    if unknown:
-        raise ValueError(f"teachers for unknown heads {unknown}; the recipe's heads: {', '.join(heads)}")
+    heads = _heads_of(train, teachers)
     targets = train.targets
     for name, teacher in teachers.items():
         if probabilities is not None and name in probabilities:
@@ -88,6 +85,15 @@ def distilled_targets(
             probs = teacher_probabilities(teacher, train.images, heads[name].labels, cache_dir)
         targets = blend_targets(targets, probs, heads[name], weight)
     return HeadTargets(train.images, targets, train.heads)
+
+
+def _heads_of(train: HeadTargets, teachers: Mapping[str, str]) -> dict[str, Head]:
+    """``train``'s heads by name; a teacher for a head the run does not train is refused."""
+    heads = {head.name: head for head in train.heads}
+    unknown = sorted(set(teachers) - set(heads))
+    if unknown:
+        raise ValueError(f"teachers for unknown heads {unknown}; the recipe's heads: {', '.join(heads)}")
+    return heads
 
 
 def distill_run(
@@ -116,12 +122,11 @@ def distill_run(
                 )
         _warn_if_changed(facts, teachers)
         return distilled_targets(train, teachers, weight, probabilities=probabilities), facts
+    heads = _heads_of(train, teachers)  # a misnamed head fails before any teacher is loaded
     facts = teacher_facts(teachers)
-    heads = {head.name: head for head in train.heads}
     probabilities = {
         head: teacher_probabilities(teacher, train.images, heads[head].labels, cache_dir)
         for head, teacher in teachers.items()
-        if head in heads
     }
     distilled = distilled_targets(train, teachers, weight, probabilities=probabilities)
     if pinned is not None:

@@ -130,3 +130,11 @@ def test_a_resumed_run_learns_from_the_teacher_it_started_with(tmp_path: Path, c
     assert "changed since this run started" in caplog.text
     fresh, fresh_facts = distill_run(train, {"fer2013": str(teacher)}, 0.5, state_dir=state)  # a new run: new teacher
     assert fresh_facts != facts and not np.allclose(fresh.targets, first.targets)
+
+
+def test_a_run_with_a_teacher_for_an_unknown_head_fails_before_loading_it(tmp_path: Path) -> None:
+    from fer_core.training.distill import distill_run
+
+    train = HeadTargets.single(np.zeros((2, 48, 48), np.uint8), np.zeros(2, int), FER_HEAD)
+    with pytest.raises(ValueError, match="unknown heads"):
+        distill_run(train, {"ferplus": str(tmp_path / "no_such_model")}, 0.5, state_dir=tmp_path / "state")
