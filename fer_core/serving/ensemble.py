@@ -86,19 +86,28 @@ class EnsembleClassifier:
     def backend(self) -> str:
         return "+".join(sorted({m.backend for m in self.members}))
 
+    @property
+    def member_weights(self) -> np.ndarray:
+        """Each member's share of the mean: the card's weights, or equal shares."""
+        return self.weights if self.weights is not None else np.full(len(self.members), 1 / len(self.members))
+
     def predict(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """Weighted mean of the members' class probabilities for uint8 face crops."""
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
-        weights = self.weights if self.weights is not None else np.full(len(self.members), 1 / len(self.members))
-        probs = sum(w * m.predict(crops) for w, m in zip(weights, self.members, strict=True))
+        probs = sum(w * m.predict(crops) for w, m in zip(self.member_weights, self.members, strict=True))
         return np.asarray(probs, np.float32)
 
     def weights_sha256(self, member_sha256: Callable[[Path], str]) -> str:
-        """Identifies the exact member weights: the hash of ``member_sha256`` of each member's directory, in order."""
+        """Identifies exactly what answers: each member's weights (``member_sha256`` of its directory), the head it
+        serves and its weight in the mean, in order.
+
+        The head matters: one ensemble per head over the same joint models holds the same files but answers in
+        another label set, so its stored runs must not pass for the other's.
+        """
         digest = hashlib.sha256()
-        for member in self.members:
-            digest.update(member_sha256(member.directory).encode())
+        for member, weight in zip(self.members, self.member_weights, strict=True):
+            digest.update(f"{member_sha256(member.directory)}|{member.head or ''}|{float(weight):.6g};".encode())
         return digest.hexdigest()
 
 

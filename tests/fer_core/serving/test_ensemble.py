@@ -31,6 +31,19 @@ def test_ensemble_predicts_the_mean_of_its_members(tmp_path: Path) -> None:
     assert len(weights_sha256(directory)) == 64
 
 
+def test_the_weights_hash_tells_apart_ensembles_that_share_their_files(tmp_path: Path) -> None:
+    """Same member folders, another head or other shares of the mean: other answers, so another hash."""
+    make_two_head_dir(tmp_path / "j1")
+    make_two_head_dir(tmp_path / "j2")
+    seven = save_ensemble_dir(tmp_path / "seven", ["j1@fer2013", "j2@fer2013"], load_member=load_model)
+    eight = save_ensemble_dir(tmp_path / "eight", ["j1@ferplus", "j2@ferplus"], load_member=load_model)
+    assert weights_sha256(seven) != weights_sha256(eight)
+    card = json.loads((eight / "card.json").read_text())
+    before = weights_sha256(eight)
+    (eight / "card.json").write_text(json.dumps({**card, "weights": [3, 1]}))
+    assert weights_sha256(eight) != before
+
+
 def test_ensemble_refuses_members_of_another_label_set(tmp_path: Path) -> None:
     make_tiny_model_dir(tmp_path / "seven")
     make_tiny_model_dir(tmp_path / "eight", labels=FERPLUS.names)
