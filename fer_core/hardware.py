@@ -8,10 +8,11 @@ without VNNI, so every latency names the CPU it was measured on.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["CpuInfo", "cpu_info", "training_precision"]
+__all__ = ["CpuInfo", "cpu_info", "readable_cpu", "training_precision"]
 
 CPUINFO = Path("/proc/cpuinfo")
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
@@ -57,6 +58,18 @@ def cpu_info(path: Path = CPUINFO) -> CpuInfo | None:
         return CpuInfo.parse(path.read_text(errors="replace"))
     except OSError:
         return None
+
+
+def readable_cpu(description: str) -> str:
+    """A recorded CPU description without trademark marks, clock and filler words, for a table cell.
+
+    "Intel(R) Xeon(R) Platinum 8488C CPU @ 2.40GHz (AVX-512, VNNI, BF16, AMX)" ->
+    "Intel Xeon Platinum 8488C (AVX-512, VNNI, BF16, AMX)".
+    """
+    text = re.sub(r"\((R|TM|tm)\)", "", description)
+    text = re.sub(r"@\s*[\d.]+\s*GHz", "", text)
+    text = re.sub(r"\b(CPU|Processor)\b", "", text)
+    return " ".join(text.split()).replace(" )", ")")
 
 
 def training_precision(requested: str, device_type: str) -> str:

@@ -84,7 +84,7 @@ def interval_text(lo: float, hi: float) -> str:
 
 
 def board_with_intervals(board: pd.DataFrame, runs: list[StoredRun]) -> pd.DataFrame:
-    """The leaderboard plus its interval columns and how each latency was measured (the backend; a TTA row's
+    """The leaderboard plus its interval columns and how each latency was measured (backend and CPU; a TTA row's
     latency is its own timing, or none)."""
     intervals = cached_intervals(runs).reindex(board["model"])
     board = board.copy()
@@ -92,14 +92,8 @@ def board_with_intervals(board: pd.DataFrame, runs: list[StoredRun]) -> pd.DataF
         lo, hi = intervals[f"{name} lo"].to_numpy(), intervals[f"{name} hi"].to_numpy()
         board[f"{name} CI"] = [interval_text(a, b) for a, b in zip(lo, hi, strict=True)]
     by_model = {run.model_id: run for run in runs}
-    board["backend"] = [timed_on(by_model[model]) for model in board["model"]]
+    board["backend"] = [by_model[model].card.timed_on(by_model[model].info.tta) for model in board["model"]]
     return board
-
-
-def timed_on(run: StoredRun) -> str | None:
-    """The backend the row's latency was timed on (a TTA run's own timing, ``bench --tta``), or "not timed"."""
-    ms, backend = run.card.latency_of(run.info.tta)
-    return backend if ms is not None else "not timed"
 
 
 def filter_board(board: pd.DataFrame, runs: list[StoredRun]) -> pd.DataFrame:

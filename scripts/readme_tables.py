@@ -34,13 +34,6 @@ def _number(value: object, spec: str) -> str:
 N_BOOT, SEED = 1000, 0  # the dashboard's convention (fer_app.dashboard_data)
 
 
-def _timed_on(run: StoredRun) -> str:
-    """How the latency column was measured: the backend of the card's timing of this run's TTA mode (or of the
-    plain model), "not timed" when there is none."""
-    ms, backend = run.card.latency_of(run.info.tta)
-    return "not timed" if ms is None else backend or "-"
-
-
 def leaderboard_markdown(runs: list[StoredRun], dataset: str) -> str:
     """One table per dataset: the test runs ranked by accuracy, with 95 % bootstrap intervals."""
     chosen = [r for r in runs if r.split == "test" and r.dataset == dataset]
@@ -58,7 +51,7 @@ def leaderboard_markdown(runs: list[StoredRun], dataset: str) -> str:
     for row in board.to_dict("records"):
         model = row["model"]
         ci = intervals.loc[model]
-        timed_on = _timed_on(by_model[model])
+        timed_on = by_model[model].card.timed_on(by_model[model].info.tta)
         latency = row["CPU latency ms"] if timed_on != "not timed" else float("nan")
         lines.append(
             f"| {model} | {_pct(row['accuracy'])} | {_pct(ci['accuracy lo'])}-{_pct(ci['accuracy hi'])} | "

@@ -148,8 +148,9 @@ def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
 
 
 def record_latency_in_card(model: str, row: dict, batch: int = 1, tta: str = "none") -> ModelCard:
-    """Write the measured per-face latency (batch ``batch``) into the model's card, with how it was measured; a
-    TTA mode's goes under ``latency.tta`` (ModelCard.latency_of), beside the plain model's."""
+    """Write the measured per-face latency (batch ``batch``) into the model's card, with how and on which CPU it was
+    measured; a TTA mode's goes under ``latency.tta`` (ModelCard.latency_of), beside the plain model's, and
+    re-timing the plain model keeps those."""
     import platform
 
     from fer_core.store.card import TTA_LATENCY_KEY, Latency
@@ -161,11 +162,13 @@ def record_latency_in_card(model: str, row: dict, batch: int = 1, tta: str = "no
         timings[tta] = {
             "ms_per_face": row[f"ms_per_face_b{batch}"],
             "backend": row["backend"],
+            "cpu": cpu_description(),
             "measured": dt.date.today().isoformat(),
         }
         card.latency.extra[TTA_LATENCY_KEY] = timings
 
     def record(card: ModelCard) -> None:
+        tta_timings = card.latency.extra.get(TTA_LATENCY_KEY) if card.latency is not None else None
         card.latency_ms_per_face = row[f"ms_per_face_b{batch}"]
         card.latency = Latency(
             backend=row["backend"],
@@ -176,5 +179,7 @@ def record_latency_in_card(model: str, row: dict, batch: int = 1, tta: str = "no
             measured=dt.date.today().isoformat(),
             command=f"python -m fer_core bench --model {model} --update-card",
         )
+        if tta_timings:  # timed apart, each with its own CPU: a new plain timing leaves them as they are
+            card.latency.extra[TTA_LATENCY_KEY] = tta_timings
 
     return Checkpoints.at().resolve(split_head(model)[0]).update_card(record if tta == "none" else record_tta)

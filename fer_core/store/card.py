@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from fer_core.errors import CardError
+from fer_core.hardware import readable_cpu
 from fer_core.store.json_files import MAX_LABELS
 
 __all__ = [
@@ -335,7 +336,7 @@ class HeadCard(_Part):
         return (self.metrics or {}).get("test")
 
 
-TTA_LATENCY_KEY = "tta"  # latency.tta: {mode: {"ms_per_face", "backend", "measured"}}, written by bench --tta
+TTA_LATENCY_KEY = "tta"  # latency.tta: {mode: {"ms_per_face", "backend", "cpu", "measured"}}, written by bench --tta
 
 
 @dataclass
@@ -425,6 +426,27 @@ class ModelCard(_Part):
         if not isinstance(entry, dict) or not isinstance(entry.get("ms_per_face"), int | float):
             return None, None
         return float(entry["ms_per_face"]), entry.get("backend")
+
+    def latency_cpu(self, tta: str = "none") -> str | None:
+        """The CPU ``latency_of(tta)`` was measured on, as recorded; None where the card does not say."""
+        if self.latency is None:
+            return None
+        if tta == "none":
+            return self.latency.cpu
+        entry = (self.latency.extra.get(TTA_LATENCY_KEY) or {}).get(tta)
+        cpu = entry.get("cpu") if isinstance(entry, dict) else None
+        return cpu if isinstance(cpu, str) else None
+
+    def timed_on(self, tta: str = "none") -> str:
+        """Where ``latency_of(tta)`` was measured, for a table: "onnx, Intel Xeon (AVX-512, VNNI)" or "not timed".
+
+        Latencies from different CPUs do not compare, so a table that mixes them says so on every row.
+        """
+        ms, backend = self.latency_of(tta)
+        if ms is None:
+            return "not timed"
+        cpu = self.latency_cpu(tta)
+        return f"{backend or '-'}, {readable_cpu(cpu) if cpu else 'CPU not recorded'}"
 
     def training_fact(self, key: str) -> Any:
         """One entry of ``training`` (``dataset``, ``selection_split`` ...), None when the card does not say."""

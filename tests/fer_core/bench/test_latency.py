@@ -39,6 +39,23 @@ def test_a_tta_timing_is_recorded_beside_the_plain_one_and_read_back_per_mode(ti
     assert card.latency_of("tencrop") == (None, None)
 
 
+def test_re_timing_the_plain_model_keeps_the_tta_timings_and_each_names_its_cpu(
+    tiny_model_dir: Path, monkeypatch
+) -> None:
+    from fer_core.store.model_dir import ModelDir
+
+    row = {"ms_per_face_b1": 0.5, "backend": "onnx", "threads": 1}
+    monkeypatch.setattr(bench, "cpu_description", lambda: "AMD EPYC 7B13 64-Core Processor (AVX2, no VNNI)")
+    bench.record_latency_in_card(str(tiny_model_dir), {**row, "ms_per_face_b1": 1.5}, tta="flip")
+    monkeypatch.setattr(bench, "cpu_description", lambda: "Intel(R) Xeon(R) Processor (AVX-512, VNNI, BF16, AMX)")
+    bench.record_latency_in_card(str(tiny_model_dir), row)
+    card = ModelDir(tiny_model_dir).read_card()
+    assert card.latency_of("flip") == (1.5, "onnx"), "the flip timing survives a new plain timing"
+    assert card.timed_on("flip") == "onnx, AMD EPYC 7B13 64-Core (AVX2, no VNNI)"
+    assert card.timed_on() == "onnx, Intel Xeon (AVX-512, VNNI, BF16, AMX)"
+    assert card.timed_on("tencrop") == "not timed"
+
+
 def test_alternating_rounds_time_every_function_in_turn_after_a_discarded_warm_up_round() -> None:
     order: list[str] = []
     functions = {"a": lambda: order.append("a"), "b": lambda: order.append("b")}
