@@ -117,7 +117,8 @@ def leaderboard_section(board: pd.DataFrame, runs: list[StoredRun]) -> pd.DataFr
         f"Clean condition only. 95% CI: percentile bootstrap over the test faces ({N_BOOT} resamples, seed {SEED}); "
         "rows whose intervals overlap may not differ - compare them below. ECE: expected calibration error over "
         f"{metrics.ECE_BINS} equal-width confidence bins. Latency: CPU, 1 thread, batch 1, from the model card "
-        "(`python -m fer_core bench`), with the backend it was timed on."
+        "(`python -m fer_core bench`), with the backend and the CPU it was timed on (latencies from different "
+        "CPUs do not compare)."
     )
     board = filter_board(board_with_intervals(board, runs), runs)
     st.dataframe(
