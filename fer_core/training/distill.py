@@ -40,7 +40,7 @@ def teacher_probabilities(
     clf = load_model(teacher, backend="torch")
     if tuple(clf.labels) != tuple(labels):
         raise ValueError(f"teacher {teacher!r} predicts {list(clf.labels)}; the head needs {list(labels)}")
-    # The labels belong in the key: two ensembles of the same folders (one per head) share a weights hash.
+    # The labels are in the key too, so one cache entry can never serve a head of another label set.
     key = hashlib.sha256(f"{weights_sha256(clf.directory)}|{clf.head}|{labels}|{images.shape}|{images.sum()}".encode())
     cached = Path(cache_dir) / f"teacher-{key.hexdigest()[:16]}.npy" if cache_dir else None
     if cached is not None and cached.is_file():
