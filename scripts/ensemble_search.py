@@ -48,6 +48,14 @@ def ranked_subsets(probs: dict[str, np.ndarray], labels: np.ndarray) -> list[tup
     return sorted(rows, key=lambda row: row[1]["score"], reverse=True)
 
 
+def selection_record(label_set: str, scores: dict[str, float], candidates: list[str]) -> dict:
+    """How the members were chosen, for the card (``training.selection``) and the README's ensembles table."""
+    rounded = {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"], "acc_f1": scores["score"]}
+    rounded = {key: round(float(value), 5) for key, value in rounded.items()}
+    split = "FER2013 PublicTest" if label_set == "fer2013" else "FER+ Valid (majority)"
+    return {"split": split, "metric": "acc_f1", **rounded, "candidates": list(candidates)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label-set", required=True, choices=["fer2013", "ferplus"])
@@ -63,8 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     for subset, s in ranking[: args.top]:
         print(f"{100 * s['accuracy']:7.2f} {100 * s['macro_f1']:8.2f} {100 * s['score']:7.2f}  {' + '.join(subset)}")
     if args.write:
-        best = next(subset for subset, _ in ranking if len(subset) > 1)
-        out = save_ensemble_dir(REPO / "checkpoints" / args.write, list(best), load_member=load_model)
+        best, scores = next((subset, s) for subset, s in ranking if len(subset) > 1)
+        selection = selection_record(args.label_set, scores, args.candidates)
+        out = save_ensemble_dir(
+            REPO / "checkpoints" / args.write, list(best), load_member=load_model, selection=selection
+        )
         forget_runs_of_replaced_weights(out)  # runs of the members it had before
         print(f"wrote {out}: {' + '.join(best)}")
     return 0

@@ -143,6 +143,63 @@ def subgroup_markdown(runs: list[StoredRun]) -> str:
     return "\n".join(lines)
 
 
+ENSEMBLE_TTAS = ("none", "flip", "tencrop")
+
+
+def _clean_accuracy(run: StoredRun) -> float:
+    clean = metrics.condition_rows(run.rows, metrics.CLEAN)
+    return float((clean["pred"] == clean["label"]).mean())
+
+
+def _mean_corrupted(run: StoredRun) -> float:
+    summary = metrics.corruption_summary([run])
+    return float("nan") if summary.empty else float(summary["mean corrupted"].iloc[0])
+
+
+def ensemble_row(ensemble: str, runs: list[StoredRun]) -> str | None:
+    """One ensemble against its best member on its own test split: members, cost, validation score (the card's
+    ``training.selection``, written by ``scripts/ensemble_search.py``), accuracy plain and with TTA, the lead over
+    the best member's plain run, mean accuracy under the webcam corruptions and the latency of each mode."""
+    own = {run.info.tta or "none": run for run in runs if run.split == "test" and run.card.id == ensemble}
+    plain = own.get("none")
+    if plain is None:
+        return None
+    card = plain.card
+    members = [run for run in runs if run.split == "test" and run.dataset == plain.dataset]
+    members = [run for run in members if run.model_id in card.members and (run.info.tta or "none") == "none"]
+    best = max(members, key=_clean_accuracy, default=None)
+    selection = card.training_fact("selection") or {}
+    names = ", ".join(f"`{member.split('@')[0]}`" for member in card.members)
+    accuracy = " / ".join(_pct(_clean_accuracy(own[tta])) if tta in own else "-" for tta in ENSEMBLE_TTAS)
+    latency = " / ".join(_number(card.latency_of(tta)[0], ".2f") for tta in ENSEMBLE_TTAS)
+    lead = _clean_accuracy(plain) - _clean_accuracy(best) if best else float("nan")
+    best_cell = f"{_pct(_clean_accuracy(best))} (`{best.model_id.split('@')[0]}`)" if best else "-"
+    return (
+        f"| {ensemble} | {len(card.members)}: {names} | {_number(card.mflops, '.0f')} | "
+        f"{_pct(selection.get('acc_f1', float('nan')))} | {accuracy} | {best_cell} | {_pct(lead)} | "
+        f"{_pct(_mean_corrupted(plain))} | {latency} |"
+    )
+
+
+def ensembles_markdown(runs: list[StoredRun]) -> str:
+    """The shipped ensembles in one table (empty without any)."""
+    names = sorted({run.card.id for run in runs if run.card.is_ensemble and run.card.id})
+    rows = [row for row in (ensemble_row(name, runs) for name in names) if row]
+    if not rows:
+        return ""
+    lines = [
+        "Ensembles on their own test split (validation acc_f1 = (accuracy + macro-F1) / 2 of the chosen members on "
+        "FER2013 PublicTest or FER+ Valid; TTA: mirror (flip) and ten crops; mean corrupted: over the 27 webcam "
+        "conditions; latency per face, 1 thread, batch 1):",
+        "",
+        "| ensemble | members | MFLOPs | validation acc_f1 % | test accuracy %, plain / flip / ten-crop | "
+        "best member, plain % | lead, points | mean corrupted % | ms/face, plain / flip / ten-crop |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ]
+    return "\n".join(lines)
+
+
 def _neutral_share(rows: pd.DataFrame, labels: list[str]) -> tuple[float, float]:
     """Predicted and true share of neutral among the clean rows."""
     clean = metrics.condition_rows(rows, metrics.CLEAN)
@@ -234,7 +291,9 @@ def results_section(checkpoints: Path) -> str:
     tests = [run for run in runs if run.split == "test"]
     boards = [leaderboard_markdown(runs, dataset) for dataset in sorted({run.dataset for run in tests})]
     corruptions = corruption_markdown(tests)
-    sections = [*boards, robustness_markdown(tests), *([corruptions] if corruptions else []), subgroup_markdown(tests)]
+    ensembles = ensembles_markdown(tests)
+    sections = [*boards, *([ensembles] if ensembles else []), robustness_markdown(tests)]
+    sections += [*([corruptions] if corruptions else []), subgroup_markdown(tests)]
     if (checkpoints / DEFAULT_FILE).is_file():
         root = Checkpoints(checkpoints)
         shares = served_share_markdown(root.read_card(root.default_name()))

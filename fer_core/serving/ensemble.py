@@ -10,7 +10,7 @@ preprocessing. Every member must predict the ensemble's label set in the same or
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,8 +111,13 @@ class EnsembleClassifier:
         return digest.hexdigest()
 
 
-def ensemble_card(model_id: str, members: Sequence, member_names: Sequence[str]) -> ModelCard:
-    """The card of an ensemble of loaded ``members`` (their names as given, to be resolved on load)."""
+def ensemble_card(
+    model_id: str, members: Sequence, member_names: Sequence[str], selection: Mapping[str, Any] | None = None
+) -> ModelCard:
+    """The card of an ensemble of loaded ``members`` (their names as given, to be resolved on load).
+
+    ``selection`` (how the members were chosen: split, scores, candidates) is kept as ``training.selection``.
+    """
     first = members[0]
     _check_same_labels(members, member_names)
     card = ModelCard(
@@ -129,6 +134,7 @@ def ensemble_card(model_id: str, members: Sequence, member_names: Sequence[str])
         training={
             "selection_split": "members selected on their own validation splits",
             "cpu_hours": _sum_if_known([m.card.training_fact("cpu_hours") for m in members]),
+            **({"selection": dict(selection)} if selection else {}),
         },
         metrics={},
         provenance=f"mean of the probabilities of {', '.join(member_names)} (no extra training)",
@@ -157,13 +163,19 @@ def _check_same_labels(members: Sequence, names: Sequence[str]) -> None:
 
 
 def save_ensemble_dir(
-    directory: Path, members: Sequence[str], *, load_member: MemberLoader, root: Path | None = None
+    directory: Path,
+    members: Sequence[str],
+    *,
+    load_member: MemberLoader,
+    root: Path | None = None,
+    selection: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write an ensemble directory for model names ``members`` (checked by loading each one with ``load_member``)."""
+    """Write an ensemble directory for model names ``members`` (checked by loading each one with ``load_member``);
+    ``selection`` records how they were chosen (see ``ensemble_card``)."""
     directory = Path(directory)
     root = root or directory.parent
     loaded = [load_member(name, root=root) for name in members]
-    ModelDir(directory).write_card(ensemble_card(directory.name, loaded, members))
+    ModelDir(directory).write_card(ensemble_card(directory.name, loaded, members, selection))
     return directory
 
 

@@ -32,3 +32,15 @@ def test_candidates_are_scored_on_the_backend_an_ensemble_serves_them_with(searc
     served = load_model(name)
     assert served.backend == "onnx"
     np.testing.assert_allclose(search.validation_probabilities(name, faces), served.predict(faces), atol=1e-6)
+
+
+def test_the_written_card_records_how_its_members_were_chosen(search) -> None:
+    record = search.selection_record("ferplus", {"accuracy": 0.8, "macro_f1": 0.6, "score": 0.7}, ["a@ferplus"])
+    assert record == {
+        "split": "FER+ Valid (majority)",
+        "metric": "acc_f1",
+        "accuracy": 0.8,
+        "macro_f1": 0.6,
+        "acc_f1": 0.7,
+        "candidates": ["a@ferplus"],
+    }

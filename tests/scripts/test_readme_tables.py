@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import load_script
 
@@ -44,3 +46,35 @@ def test_the_latency_sentence_names_the_cpu_the_ratio_was_measured_on(tables) ->
     assert dated.endswith("a ratio of 0.75 (`python scripts/bench_peers.py`, 2026-12-07).")
     with_cpu = tables.peer_latency_sentence({**peer, "measured": "2026-12-07", "cpu": "AMD EPYC (AVX-512, VNNI)"})
     assert with_cpu.endswith("(`python scripts/bench_peers.py`, 2026-12-07, AMD EPYC (AVX-512, VNNI)).")
+
+
+def _run(model_id: str, card: ModelCard, skill: float, tta: str = "none"):
+    from run_fixtures import synthetic_rows
+
+    from fer_core.store.runs import RunInfo, StoredRun
+
+    rows = synthetic_rows(n=200, conditions=("clean", "blur:1", "noise:2"), skill=skill, seed=int(skill * 100))
+    info = RunInfo(model_id=model_id, dataset="fer2013", split="test", labels=FERPLUS.names[:7], tta=tta)
+    return StoredRun(model_id, "fer2013", "test", Path("x"), info, rows, card)
+
+
+def test_the_ensembles_table_compares_each_ensemble_with_its_best_member(tables) -> None:
+    ensemble = ModelCard(id="ens", family="ensemble", members=("a@fer2013", "b@fer2013"), mflops=150.0)
+    ensemble.training = {"selection": {"acc_f1": 0.6789}}
+    members = [ModelCard(id="a"), ModelCard(id="b")]
+    runs = [
+        _run("ens", ensemble, 0.8),
+        _run("ens +flip TTA", ensemble, 0.82, tta="flip"),
+        _run("a@fer2013", members[0], 0.6),
+        _run("b@fer2013", members[1], 0.7),
+        _run("b@fer2013 +flip TTA", members[1], 0.95, tta="flip"),  # a TTA run is not the member's plain answer
+        _run("c@fer2013", ModelCard(id="c"), 0.9),  # not a member
+    ]
+    accuracy = {run.model_id: tables._clean_accuracy(run) for run in runs}
+    row = tables.ensembles_markdown(runs).splitlines()[-1]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[:4] == ["ens", "2: `a`, `b`", "150", "67.89"]
+    assert cells[4] == f"{100 * accuracy['ens']:.2f} / {100 * accuracy['ens +flip TTA']:.2f} / -"
+    assert cells[5] == f"{100 * accuracy['b@fer2013']:.2f} (`b`)"
+    assert cells[6] == f"{100 * (accuracy['ens'] - accuracy['b@fer2013']):.2f}"
+    assert tables.ensembles_markdown(runs[2:]) == ""

@@ -28,7 +28,17 @@ def test_ensemble_predicts_the_mean_of_its_members(tmp_path: Path) -> None:
     np.testing.assert_allclose(ensemble.predict(CROPS), expected, atol=1e-6)
     card = json.loads((directory / "card.json").read_text())
     assert card["family"] == "ensemble" and card["params"] > 0
+    assert "selection" not in card["training"]
     assert len(weights_sha256(directory)) == 64
+
+
+def test_an_ensemble_card_keeps_how_its_members_were_chosen(tmp_path: Path) -> None:
+    make_tiny_model_dir(tmp_path / "a", labels=FERPLUS.names)
+    make_tiny_model_dir(tmp_path / "b", labels=FERPLUS.names)
+    selection = {"split": "FER+ Valid (majority)", "acc_f1": 0.7, "candidates": ["a", "b", "c"]}
+    directory = save_ensemble_dir(tmp_path / "ens", ["a", "b"], load_member=load_model, selection=selection)
+    card = load_model(directory).card
+    assert card.training_fact("selection") == selection
 
 
 def test_the_weights_hash_tells_apart_ensembles_that_share_their_files(tmp_path: Path) -> None:
