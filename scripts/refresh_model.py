@@ -18,7 +18,7 @@ describes the old weights is then replaced by the steps below. Then, in order, e
    ``scripts/bench_peers.py --update-card`` with the default model in the same rounds: the card's latencies,
    measured in this run on this CPU;
 6. ``--int8-only`` removes the float model.onnx after quantizing (the int8 file is what the app serves; ``export``
-   writes the float file again);
+   writes the float file again), unless ``quantize`` did not keep the int8 file;
 7. ``scripts/readme_tables.py``: the README's tables from the new runs.
 
 The repository-wide choices that may change with the new figures stay separate, printed at the end:
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fer_core.evaluation.evaluate import forget_runs_of_replaced_weights
-from fer_core.store.model_dir import EXPORTED_FILES
+from fer_core.store.model_dir import EXPORTED_FILES, INT8_FILE, ONNX_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINING_FILES = ("model.safetensors", "config.json", "history.csv", "card.json")
@@ -125,6 +125,18 @@ def serves_fused(model_dir: Path) -> bool:
     return bool(fusion) and card.get("default_head") == fusion["name"]
 
 
+def drop_float_onnx(model_dir: Path) -> bool:
+    """Remove the float model.onnx for ``--int8-only``, but only where ``quantize`` kept the int8 file: without it
+    the float file is the model's only ONNX file (what ensembles and the light install serve)."""
+    card = json.loads((model_dir / "card.json").read_text())
+    int8_kept = (model_dir / INT8_FILE).is_file() and (card.get("onnx") or {}).get("file") == INT8_FILE
+    if not int8_kept:
+        print(f"--int8-only: {model_dir.name} keeps {ONNX_FILE}, quantize did not keep {INT8_FILE} (see its report)")
+        return False
+    (model_dir / ONNX_FILE).unlink(missing_ok=True)
+    return True
+
+
 def run(step: list[str], dry_run: bool) -> None:
     """Run one command from the repository root; stop the whole refresh at the first failure."""
     sys.stdout.write("$ python " + " ".join(step) + "\n")  # one write: lines of parallel steps do not interleave
@@ -163,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     for phase in plan(args, served_fused=args.dry_run or serves_fused(model_dir))[2:]:
         run_phase(phase, args.dry_run, jobs=args.jobs)
     if args.int8_only and not args.dry_run:
-        (model_dir / "model.onnx").unlink(missing_ok=True)
+        drop_float_onnx(model_dir)
     run(["scripts/readme_tables.py"], args.dry_run)
     print("\nRepository-wide choices that may change with the new figures:\n" + "\n".join(FOLLOW_UPS))
     return 0

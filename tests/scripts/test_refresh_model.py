@@ -139,3 +139,22 @@ def test_a_new_model_gets_its_folder(refresh, tmp_path):
 def test_an_unknown_model_without_weights_is_refused(refresh):
     with pytest.raises(SystemExit, match="--weights-from ships one"):
         refresh.main(["--model", "no_such_model", "--dry-run"])
+
+
+def _exported(model_dir: Path, int8_kept: bool) -> None:
+    model_dir.mkdir(parents=True)
+    (model_dir / "model.onnx").write_text("float")
+    onnx = {"file": "model.int8.onnx", "kept": True} if int8_kept else None
+    if int8_kept:
+        (model_dir / "model.int8.onnx").write_text("int8")
+    (model_dir / "card.json").write_text(json.dumps({"id": model_dir.name, "onnx": onnx}))
+
+
+def test_int8_only_removes_the_float_file_only_where_the_int8_file_was_kept(refresh, tmp_path):
+    """quantize refuses an int8 file that disagrees with the float model; the float file is then the only ONNX."""
+    _exported(tmp_path / "kept", int8_kept=True)
+    assert refresh.drop_float_onnx(tmp_path / "kept")
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["card.json", "model.int8.onnx"]
+    _exported(tmp_path / "refused", int8_kept=False)
+    assert not refresh.drop_float_onnx(tmp_path / "refused")
+    assert (tmp_path / "refused" / "model.onnx").read_text() == "float"
