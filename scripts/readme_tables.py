@@ -160,14 +160,15 @@ def ensemble_row(ensemble: str, runs: list[StoredRun]) -> str | None:
     """One ensemble against its best member on its own test split: members, cost, validation score (the card's
     ``training.selection``, written by ``scripts/ensemble_search.py``), accuracy plain and with TTA, the lead over
     the best member's plain run, mean accuracy under the webcam corruptions and the latency of each mode."""
-    own = {run.info.tta or "none": run for run in runs if run.split == "test" and run.card.id == ensemble}
+    own = [run for run in runs if run.split == "test" and run.card.id == ensemble]
+    own = {run.info.tta or "none": run for run in own if run.dataset == (run.card.label_set or run.dataset)}
     plain = own.get("none")
     if plain is None:
         return None
     card = plain.card
     members = [run for run in runs if run.split == "test" and run.dataset == plain.dataset]
     members = [run for run in members if run.model_id in card.members and (run.info.tta or "none") == "none"]
-    best = max(members, key=_clean_accuracy, default=None)
+    best = max(members, key=_clean_accuracy, default=None)  # its plain run: TTA costs the ensemble as much
     selection = card.training_fact("selection") or {}
     names = ", ".join(f"`{member.split('@')[0]}`" for member in card.members)
     accuracy = " / ".join(_pct(_clean_accuracy(own[tta])) if tta in own else "-" for tta in ENSEMBLE_TTAS)

@@ -60,6 +60,7 @@ def _run(model_id: str, card: ModelCard, skill: float, tta: str = "none"):
 
 def test_the_ensembles_table_compares_each_ensemble_with_its_best_member(tables) -> None:
     ensemble = ModelCard(id="ens", family="ensemble", members=("a@fer2013", "b@fer2013"), mflops=150.0)
+    ensemble.label_set = "fer2013"
     ensemble.training = {"selection": {"acc_f1": 0.6789}}
     members = [ModelCard(id="a"), ModelCard(id="b")]
     runs = [
@@ -70,7 +71,10 @@ def test_the_ensembles_table_compares_each_ensemble_with_its_best_member(tables)
         _run("b@fer2013 +flip TTA", members[1], 0.95, tta="flip"),  # a TTA run is not the member's plain answer
         _run("c@fer2013", ModelCard(id="c"), 0.9),  # not a member
     ]
-    accuracy = {run.model_id: tables._clean_accuracy(run) for run in runs}
+    on_another_split = _run("ens", ensemble, 0.3)
+    on_another_split.dataset = "ferplus"  # evaluated beside its own split: not its row
+    runs.append(on_another_split)
+    accuracy = {run.model_id: tables._clean_accuracy(run) for run in runs[:-1]}
     row = tables.ensembles_markdown(runs).splitlines()[-1]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[:4] == ["ens", "2: `a`, `b`", "150", "67.89"]
