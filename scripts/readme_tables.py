@@ -148,7 +148,8 @@ ENSEMBLE_TTAS = ("none", "flip", "tencrop")
 
 def _clean_accuracy(run: StoredRun) -> float:
     clean = metrics.condition_rows(run.rows, metrics.CLEAN)
-    return float((clean["pred"] == clean["label"]).mean())
+    scores = metrics.classification_scores(clean["label"].to_numpy(), clean["pred"].to_numpy(), len(run.labels))
+    return float(scores["accuracy"])
 
 
 def _mean_corrupted(run: StoredRun) -> float:
@@ -173,8 +174,9 @@ def ensemble_row(ensemble: str, runs: list[StoredRun]) -> str | None:
     names = ", ".join(f"`{member.split('@')[0]}`" for member in card.members)
     accuracy = " / ".join(_pct(_clean_accuracy(own[tta])) if tta in own else "-" for tta in ENSEMBLE_TTAS)
     latency = " / ".join(_number(card.latency_of(tta)[0], ".2f") for tta in ENSEMBLE_TTAS)
-    lead = _clean_accuracy(plain) - _clean_accuracy(best) if best else float("nan")
-    best_cell = f"{_pct(_clean_accuracy(best))} (`{best.model_id.split('@')[0]}`)" if best else "-"
+    best_accuracy = _clean_accuracy(best) if best else float("nan")
+    lead = _clean_accuracy(plain) - best_accuracy
+    best_cell = f"{_pct(best_accuracy)} (`{best.model_id.split('@')[0]}`)" if best else "-"
     return (
         f"| {ensemble} | {len(card.members)}: {names} | {_number(card.mflops, '.0f')} | "
         f"{_pct(selection.get('acc_f1', float('nan')))} | {accuracy} | {best_cell} | {_pct(lead)} | "

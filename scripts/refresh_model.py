@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fer_core.evaluation.evaluate import forget_runs_of_replaced_weights
-from fer_core.store.model_dir import EXPORTED_FILES, INT8_FILE, ONNX_FILE
+from fer_core.store.model_dir import EXPORTED_FILES, INT8_FILE, ONNX_FILE, ModelDir
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINING_FILES = ("model.safetensors", "config.json", "history.csv", "card.json")
@@ -128,8 +128,8 @@ def serves_fused(model_dir: Path) -> bool:
 def drop_float_onnx(model_dir: Path) -> bool:
     """Remove the float model.onnx for ``--int8-only``, but only where ``quantize`` kept the int8 file: without it
     the float file is the model's only ONNX file (what ensembles and the light install serve)."""
-    card = json.loads((model_dir / "card.json").read_text())
-    int8_kept = (model_dir / INT8_FILE).is_file() and (card.get("onnx") or {}).get("file") == INT8_FILE
+    served = ModelDir(model_dir).read_card().onnx_file
+    int8_kept = served == INT8_FILE and (model_dir / INT8_FILE).is_file()
     if not int8_kept:
         print(f"--int8-only: {model_dir.name} keeps {ONNX_FILE}, quantize did not keep {INT8_FILE} (see its report)")
         return False
