@@ -82,3 +82,14 @@ def test_the_ensembles_table_compares_each_ensemble_with_its_best_member(tables)
     assert cells[5] == f"{100 * accuracy['b@fer2013']:.2f} (`b`)"
     assert cells[6] == f"{100 * (accuracy['ens'] - accuracy['b@fer2013']):.2f}"
     assert tables.ensembles_markdown(runs[2:]) == ""
+
+
+def test_the_leaderboard_ranks_plain_runs_and_folds_the_test_time_augmented_ones(tables) -> None:
+    card = ModelCard(id="a", labels=FERPLUS.names[:7])
+    runs = [_run("a", card, 0.6), _run("b", card, 0.7), _run("a +flip TTA", card, 0.8, tta="flip")]
+    text = tables.leaderboard_markdown(runs, "fer2013")
+    plain, folded = text.split("<details>")
+    assert plain.index("| b |") < plain.index("| a |") and "TTA" not in plain.split("\n", 1)[1]
+    assert "the 1 test-time augmented runs" in folded and "| a +flip TTA |" in folded
+    assert folded.rstrip().endswith("</details>")
+    assert "<details>" not in tables.leaderboard_markdown(runs[:2], "fer2013")
