@@ -23,6 +23,7 @@ from fer_core.evaluation.evaluate import forget_runs_of_replaced_weights
 from fer_core.evaluation.metrics import classification_scores, selection_score
 from fer_core.serving.classifier import load_model
 from fer_core.serving.ensemble import save_ensemble_dir
+from fer_core.store.model_dir import ModelDir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,6 +57,33 @@ def selection_record(label_set: str, scores: dict[str, float], candidates: list[
     return {"split": split, "metric": "acc_f1", **rounded, "candidates": list(candidates)}
 
 
+def _is_ensemble_of(directory: Path, members: list[str]) -> bool:
+    """Whether ``directory`` already holds the equal-weight ensemble of ``members``, in that order."""
+    model_dir = ModelDir(directory)
+    if not model_dir.has_card():
+        return False
+    card = model_dir.read_card()
+    return card.is_ensemble and tuple(card.members or ()) == tuple(members) and not card.weights
+
+
+def write_ensemble(directory: Path, members: list[str], selection: dict) -> bool:
+    """Make ``directory`` the ensemble of ``members``; False where it already was, on the same member weights.
+
+    Then only the card's selection record is updated: rewriting the card would drop the test metrics and latencies
+    measured of that same ensemble (its stored runs stay valid). A member retrained in place makes its runs stale
+    (``forget_runs_of_replaced_weights`` removes them), and the card is written afresh.
+    """
+    if _is_ensemble_of(directory, members) and not forget_runs_of_replaced_weights(directory):
+        model_dir = ModelDir(directory)
+        card = model_dir.read_card()
+        card.training = {**(card.training or {}), "selection": dict(selection)}
+        model_dir.write_card(card)
+        return False
+    save_ensemble_dir(directory, members, load_member=load_model, selection=selection)
+    forget_runs_of_replaced_weights(directory)  # runs of the members it had before
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label-set", required=True, choices=["fer2013", "ferplus"])
@@ -73,11 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         best, scores = next((subset, s) for subset, s in ranking if len(subset) > 1)
         selection = selection_record(args.label_set, scores, args.candidates)
-        out = save_ensemble_dir(
-            REPO / "checkpoints" / args.write, list(best), load_member=load_model, selection=selection
-        )
-        forget_runs_of_replaced_weights(out)  # runs of the members it had before
-        print(f"wrote {out}: {' + '.join(best)}")
+        out = REPO / "checkpoints" / args.write
+        changed = write_ensemble(out, list(best), selection)
+        print(f"{'wrote' if changed else 'kept (same members; selection record updated)'} {out}: {' + '.join(best)}")
     return 0
 
 

@@ -44,3 +44,44 @@ def test_the_written_card_records_how_its_members_were_chosen(search) -> None:
         "acc_f1": 0.7,
         "candidates": ["a@ferplus"],
     }
+
+
+def _store_run(model_dir) -> None:
+    from run_fixtures import synthetic_rows, write_run_files
+
+    from fer_core.labels import FER2013
+    from fer_core.serving.classifier import weights_sha256
+
+    info = {"weights_sha256": weights_sha256(model_dir)}
+    rows = synthetic_rows(n=10)
+    write_run_files(
+        model_dir, rows, dataset="fer2013", split="test", labels=FER2013.names, label_set="fer2013", info=info
+    )
+
+
+def test_writing_the_same_members_again_keeps_what_was_measured_of_the_ensemble(search, tmp_path) -> None:
+    """A search that picks the members an ensemble already has must not drop its test metrics and latencies."""
+    from conftest import make_tiny_model_dir
+
+    from fer_core.store.model_dir import ModelDir
+
+    for name, channels in (("a", 1), ("b", 3), ("c", 3)):
+        make_tiny_model_dir(tmp_path / name, channels=channels)
+    ensemble = ModelDir(tmp_path / "ens")
+    assert search.write_ensemble(ensemble.path, ["a", "b"], {"acc_f1": 0.6})
+    _store_run(ensemble.path)
+    card = ensemble.read_card()
+    card.metrics, card.latency_ms_per_face = {"test": {"accuracy": 0.7}}, 1.5
+    ensemble.write_card(card)
+
+    assert not search.write_ensemble(ensemble.path, ["a", "b"], {"acc_f1": 0.61})
+    card = ensemble.read_card()
+    assert card.metrics["test"].accuracy == 0.7 and card.latency_ms_per_face == 1.5
+    assert card.training_fact("selection") == {"acc_f1": 0.61}
+    assert list(ensemble.runs_dir.glob("*.json"))
+
+    make_tiny_model_dir(tmp_path / "a", channels=3)  # a member retrained in place: what was measured is stale
+    assert search.write_ensemble(ensemble.path, ["a", "b"], {"acc_f1": 0.62})
+    assert not ensemble.read_card().metrics and not list(ensemble.runs_dir.glob("*.json"))
+    assert search.write_ensemble(ensemble.path, ["a", "c"], {"acc_f1": 0.63})
+    assert ensemble.read_card().members == ("a", "c")
