@@ -1,13 +1,18 @@
-"""Choose an ensemble's members on the validation split: every subset of the candidates, scored by acc_f1.
+"""Choose an ensemble's members on the validation split, by acc_f1.
 
     python scripts/ensemble_search.py --label-set fer2013 \
         --candidates cnn_small_fer2013 cnn_small_joint@fer2013 cct_budget_joint@fer2013 [--write ensemble_fer2013]
 
 Each candidate's probabilities on the validation split (FER2013 PublicTest, or FER+ Valid with the majority
-protocol) are computed once, on the backend the ensemble serves it with (ONNX where the model ships a file); every
-subset of two or more is scored as the mean of its members' probabilities, the way ``fer_core.serving.ensemble``
-serves it, by acc_f1 = (accuracy + macro-F1) / 2. The test split is never read.
-``--write NAME`` makes ``checkpoints/NAME`` an ensemble of the best subset.
+protocol) are computed once, on the backend the ensemble serves it with (ONNX where the model ships a file). Two
+ways to choose, both scored as ``fer_core.serving.ensemble`` serves the result, by acc_f1 = (accuracy + macro-F1) / 2:
+
+- ``--method greedy`` (the default): ensemble selection with replacement (Caruana et al. 2004, "Ensemble Selection
+  from Libraries of Models", ICML): each of ``--rounds`` rounds adds the candidate, again if already in, whose
+  addition scores best; the best round's picks are the members, weighted by how often each was picked.
+- ``--method subsets``: every subset of two or more, equal weights.
+
+The test split is never read. ``--write NAME`` makes ``checkpoints/NAME`` the chosen ensemble.
 """
 
 from __future__ import annotations
@@ -49,39 +54,79 @@ def ranked_subsets(probs: dict[str, np.ndarray], labels: np.ndarray) -> list[tup
     return sorted(rows, key=lambda row: row[1]["score"], reverse=True)
 
 
-def selection_record(label_set: str, scores: dict[str, float], candidates: list[str]) -> dict:
+GREEDY_ROUNDS = 25
+
+
+def greedy_selection(
+    probs: dict[str, np.ndarray], labels: np.ndarray, rounds: int = GREEDY_ROUNDS
+) -> tuple[dict[str, int], dict[str, float]]:
+    """Ensemble selection with replacement: the members (candidate order) with how often each was picked, and the
+    scores of that weighted mean. Each round adds the candidate whose addition scores best; the best round wins,
+    so later rounds that only add noise are dropped."""
+    names = list(probs)
+    counts = dict.fromkeys(names, 0)
+    total = np.zeros_like(probs[names[0]], dtype=np.float64)
+    best: tuple[dict[str, float], dict[str, int]] | None = None
+    for picked in range(1, rounds + 1):
+        trials = [(score((total + probs[name]) / picked, labels), name) for name in names]
+        round_scores, name = max(trials, key=lambda trial: trial[0]["score"])
+        counts[name] += 1
+        total += probs[name]
+        if best is None or round_scores["score"] > best[0]["score"]:
+            best = (round_scores, dict(counts))
+    assert best is not None, "rounds must be at least 1"
+    return {name: count for name, count in best[1].items() if count}, best[0]
+
+
+def selection_record(
+    label_set: str, scores: dict[str, float], candidates: list[str], method: str = "every subset"
+) -> dict:
     """How the members were chosen, for the card (``training.selection``) and the README's ensembles table."""
     rounded = {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"], "acc_f1": scores["score"]}
     rounded = {key: round(float(value), 5) for key, value in rounded.items()}
     split = "FER2013 PublicTest" if label_set == "fer2013" else "FER+ Valid (majority)"
-    return {"split": split, "metric": "acc_f1", **rounded, "candidates": list(candidates)}
+    return {"split": split, "metric": "acc_f1", "method": method, **rounded, "candidates": list(candidates)}
 
 
-def _is_ensemble_of(directory: Path, members: list[str]) -> bool:
-    """Whether ``directory`` already holds the equal-weight ensemble of ``members``, in that order."""
+def _is_ensemble_of(directory: Path, members: list[str], weights: list[float] | None) -> bool:
+    """Whether ``directory`` already holds the ensemble of ``members`` with these ``weights``, in that order."""
     model_dir = ModelDir(directory)
     if not model_dir.has_card():
         return False
     card = model_dir.read_card()
-    return card.is_ensemble and tuple(card.members or ()) == tuple(members) and not card.weights
+    same_weights = tuple(card.weights or ()) == tuple(float(w) for w in weights or ())
+    return card.is_ensemble and tuple(card.members or ()) == tuple(members) and same_weights
 
 
-def write_ensemble(directory: Path, members: list[str], selection: dict) -> bool:
+def write_ensemble(directory: Path, members: list[str], selection: dict, weights: list[float] | None = None) -> bool:
     """Make ``directory`` the ensemble of ``members``; False where it already was, on the same member weights.
 
     Then only the card's selection record is updated: rewriting the card would drop the test metrics and latencies
     measured of that same ensemble (its stored runs stay valid). A member retrained in place makes its runs stale
     (``forget_runs_of_replaced_weights`` removes them), and the card is written afresh.
     """
-    if _is_ensemble_of(directory, members) and not forget_runs_of_replaced_weights(directory):
+    if _is_ensemble_of(directory, members, weights) and not forget_runs_of_replaced_weights(directory):
         model_dir = ModelDir(directory)
         card = model_dir.read_card()
         card.training = {**(card.training or {}), "selection": dict(selection)}
         model_dir.write_card(card)
         return False
-    save_ensemble_dir(directory, members, load_member=load_model, selection=selection)
+    save_ensemble_dir(directory, members, load_member=load_model, selection=selection, weights=weights)
     forget_runs_of_replaced_weights(directory)  # runs of the members it had before
     return True
+
+
+def print_ranking(ranking: list[tuple[tuple[str, ...], dict]], top: int) -> None:
+    print(f"{'val acc':>7} {'macro-F1':>8} {'acc_f1':>7}  members")
+    for subset, s in ranking[:top]:
+        print(f"{100 * s['accuracy']:7.2f} {100 * s['macro_f1']:8.2f} {100 * s['score']:7.2f}  {' + '.join(subset)}")
+
+
+def print_choice(members: list[str], weights: list[float], scores: dict[str, float]) -> None:
+    accuracy, macro_f1, acc_f1 = (100 * scores[key] for key in ("accuracy", "macro_f1", "score"))
+    print(f"val acc {accuracy:.2f}  macro-F1 {macro_f1:.2f}  acc_f1 {acc_f1:.2f}  (weight x member)")
+    for name, weight in zip(members, weights, strict=True):
+        print(f"  {weight:3.0f} x {name}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,21 +134,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-set", required=True, choices=["fer2013", "ferplus"])
     parser.add_argument("--candidates", nargs="+", required=True, help="model names (name@head for a joint model)")
     parser.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--write", metavar="NAME", help="write checkpoints/NAME as the best ensemble (>= 2 members)")
-    parser.add_argument("--top", type=int, default=10)
+    parser.add_argument("--write", metavar="NAME", help="write checkpoints/NAME as the chosen ensemble (>= 2 members)")
+    parser.add_argument("--method", choices=["greedy", "subsets"], default="greedy")
+    parser.add_argument("--rounds", type=int, default=GREEDY_ROUNDS, help="greedy: picks made (with replacement)")
+    parser.add_argument("--top", type=int, default=10, help="subsets: how many of the best to list")
     args = parser.parse_args(argv)
     val = load_split(args.label_set, args.data_root / args.label_set, "val", label_mode="majority", progress=True)
     probs = {name: validation_probabilities(name, val.images) for name in args.candidates}
-    ranking = ranked_subsets(probs, val.labels)
-    print(f"{'val acc':>7} {'macro-F1':>8} {'acc_f1':>7}  members")
-    for subset, s in ranking[: args.top]:
-        print(f"{100 * s['accuracy']:7.2f} {100 * s['macro_f1']:8.2f} {100 * s['score']:7.2f}  {' + '.join(subset)}")
-    if args.write:
+    if args.method == "greedy":
+        counts, scores = greedy_selection(probs, val.labels, args.rounds)
+        members, weights = list(counts), [float(c) for c in counts.values()]
+        method = f"greedy selection with replacement, best of {args.rounds} rounds"
+        print_choice(members, weights, scores)
+    else:
+        ranking = ranked_subsets(probs, val.labels)
+        print_ranking(ranking, args.top)
         best, scores = next((subset, s) for subset, s in ranking if len(subset) > 1)
-        selection = selection_record(args.label_set, scores, args.candidates)
+        members, weights, method = list(best), None, "every subset"
+    if args.write:
+        if len(members) < 2:
+            raise SystemExit(f"the selection holds one model ({members[0]}), not an ensemble; nothing written")
+        selection = selection_record(args.label_set, scores, args.candidates, method)
         out = REPO / "checkpoints" / args.write
-        changed = write_ensemble(out, list(best), selection)
-        print(f"{'wrote' if changed else 'kept (same members; selection record updated)'} {out}: {' + '.join(best)}")
+        changed = write_ensemble(out, members, selection, weights)
+        print(f"{'wrote' if changed else 'kept (same members; selection record updated)'} {out}: {' + '.join(members)}")
     return 0
 
 

@@ -197,7 +197,11 @@ def ensemble_row(ensemble: str, runs: list[StoredRun]) -> str | None:
     members = [run for run in members if run.model_id in card.members and (run.info.tta or "none") == "none"]
     best = max(members, key=_clean_accuracy, default=None)  # its plain run: TTA costs the ensemble as much
     selection = card.training_fact("selection") or {}
-    names = ", ".join(f"`{member.split('@')[0]}`" for member in card.members)
+    weights = card.weights or (1,) * len(card.members)
+    names = ", ".join(
+        f"`{member.split('@')[0]}`" + (f" x{weight:g}" if card.weights else "")
+        for member, weight in zip(card.members, weights, strict=True)
+    )
     accuracy = " / ".join(_pct(_clean_accuracy(own[tta])) if tta in own else "-" for tta in ENSEMBLE_TTAS)
     latency = " / ".join(_number(card.latency_of(tta)[0], ".2f") for tta in ENSEMBLE_TTAS)
     best_accuracy = _clean_accuracy(best) if best else float("nan")
@@ -218,8 +222,8 @@ def ensembles_markdown(runs: list[StoredRun]) -> str:
         return ""
     lines = [
         "Ensembles on their own test split (validation acc_f1 = (accuracy + macro-F1) / 2 of the chosen members on "
-        "FER2013 PublicTest or FER+ Valid; TTA: mirror (flip) and ten crops; mean corrupted: over the 27 webcam "
-        "conditions; latency per face, 1 thread, batch 1):",
+        "FER2013 PublicTest or FER+ Valid; xN: a member's weight in the mean, where the weights differ; TTA: mirror "
+        "(flip) and ten crops; mean corrupted: over the 27 webcam conditions; latency per face, 1 thread, batch 1):",
         "",
         "| ensemble | members | MFLOPs | validation acc_f1 % | test accuracy %, plain / flip / ten-crop | "
         "best member, plain % | lead, points | mean corrupted % | ms/face, plain / flip / ten-crop |",

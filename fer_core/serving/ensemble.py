@@ -39,6 +39,7 @@ ENSEMBLE_KEY_ORDER = (
     "family",
     "architecture",
     "members",
+    "weights",
     "labels",
     "label_set",
     "input",
@@ -112,11 +113,16 @@ class EnsembleClassifier:
 
 
 def ensemble_card(
-    model_id: str, members: Sequence, member_names: Sequence[str], selection: Mapping[str, Any] | None = None
+    model_id: str,
+    members: Sequence,
+    member_names: Sequence[str],
+    selection: Mapping[str, Any] | None = None,
+    weights: Sequence[float] | None = None,
 ) -> ModelCard:
     """The card of an ensemble of loaded ``members`` (their names as given, to be resolved on load).
 
-    ``selection`` (how the members were chosen: split, scores, candidates) is kept as ``training.selection``.
+    ``selection`` (how the members were chosen: split, scores, candidates) is kept as ``training.selection``;
+    ``weights`` (one per member, e.g. how often a greedy selection picked it) make the mean a weighted one.
     """
     first = members[0]
     _check_same_labels(members, member_names)
@@ -137,8 +143,10 @@ def ensemble_card(
             **({"selection": dict(selection)} if selection else {}),
         },
         metrics={},
-        provenance=f"mean of the probabilities of {', '.join(member_names)} (no extra training)",
+        provenance=f"{'weighted ' if weights else ''}mean of the probabilities of {', '.join(member_names)} "
+        "(no extra training)",
         license="that of its members",
+        weights=tuple(float(w) for w in weights) if weights else None,
     )
     card.key_order = ENSEMBLE_KEY_ORDER
 
@@ -169,13 +177,14 @@ def save_ensemble_dir(
     load_member: MemberLoader,
     root: Path | None = None,
     selection: Mapping[str, Any] | None = None,
+    weights: Sequence[float] | None = None,
 ) -> Path:
     """Write an ensemble directory for model names ``members`` (checked by loading each one with ``load_member``);
-    ``selection`` records how they were chosen (see ``ensemble_card``)."""
+    ``selection`` records how they were chosen and ``weights`` their shares of the mean (see ``ensemble_card``)."""
     directory = Path(directory)
     root = root or directory.parent
     loaded = [load_member(name, root=root) for name in members]
-    ModelDir(directory).write_card(ensemble_card(directory.name, loaded, members, selection))
+    ModelDir(directory).write_card(ensemble_card(directory.name, loaded, members, selection, weights))
     return directory
 
 

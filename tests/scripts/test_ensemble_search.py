@@ -39,11 +39,27 @@ def test_the_written_card_records_how_its_members_were_chosen(search) -> None:
     assert record == {
         "split": "FER+ Valid (majority)",
         "metric": "acc_f1",
+        "method": "every subset",
         "accuracy": 0.8,
         "macro_f1": 0.6,
         "acc_f1": 0.7,
         "candidates": ["a@ferplus"],
     }
+
+
+def test_greedy_selection_weights_members_by_how_often_they_help(search) -> None:
+    """Picks with replacement: a member picked twice weighs twice; one that never helps is left out."""
+    labels = np.array([0, 0, 0, 1, 1])
+    strong = np.array([[0.8, 0.2], [0.8, 0.2], [0.8, 0.2], [0.6, 0.4], [0.4, 0.6]])  # wrong on face 3 only
+    fixer = np.array(
+        [[0.1, 0.9], [0.6, 0.4], [0.6, 0.4], [0.1, 0.9], [0.5, 0.5]]
+    )  # right on face 3, sure and wrong on 0
+    useless = np.array([[0.1, 0.9]] * 3 + [[0.9, 0.1]] * 2)  # always wrong
+    counts, scores = search.greedy_selection({"strong": strong, "useless": useless, "fixer": fixer}, labels, 6)
+    assert scores["accuracy"] == 1.0 and "useless" not in counts
+    assert counts == {"strong": 2, "fixer": 1}  # at equal weights the fixer's sure mistake on face 0 would win
+    mean = (counts["strong"] * strong + counts["fixer"] * fixer) / sum(counts.values())
+    assert search.score(mean, labels) == scores
 
 
 def _store_run(model_dir) -> None:
@@ -85,3 +101,6 @@ def test_writing_the_same_members_again_keeps_what_was_measured_of_the_ensemble(
     assert not ensemble.read_card().metrics and not list(ensemble.runs_dir.glob("*.json"))
     assert search.write_ensemble(ensemble.path, ["a", "c"], {"acc_f1": 0.63})
     assert ensemble.read_card().members == ("a", "c")
+    assert search.write_ensemble(ensemble.path, ["a", "c"], {"acc_f1": 0.64}, weights=[2, 1])  # other shares
+    assert ensemble.read_card().weights == (2.0, 1.0)
+    assert not search.write_ensemble(ensemble.path, ["a", "c"], {"acc_f1": 0.64}, weights=[2, 1])

@@ -82,6 +82,9 @@ def test_the_ensembles_table_compares_each_ensemble_with_its_best_member(tables)
     assert cells[5] == f"{100 * accuracy['b@fer2013']:.2f} (`b`)"
     assert cells[6] == f"{100 * (accuracy['ens'] - accuracy['b@fer2013']):.2f}"
     assert tables.ensembles_markdown(runs[2:]) == ""
+    ensemble.weights = (3.0, 1.0)
+    weighted = tables.ensembles_markdown(runs).splitlines()[-1]
+    assert "| 2: `a` x3, `b` x1 |" in weighted
 
 
 def test_the_leaderboard_ranks_plain_runs_and_folds_the_test_time_augmented_ones(tables) -> None:

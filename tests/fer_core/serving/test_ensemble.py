@@ -41,6 +41,16 @@ def test_an_ensemble_card_keeps_how_its_members_were_chosen(tmp_path: Path) -> N
     assert card.training_fact("selection") == selection
 
 
+def test_an_ensemble_written_with_weights_serves_the_weighted_mean(tmp_path: Path) -> None:
+    make_tiny_model_dir(tmp_path / "a", labels=FERPLUS.names)
+    make_tiny_model_dir(tmp_path / "b", labels=FERPLUS.names, channels=3)
+    directory = save_ensemble_dir(tmp_path / "ens", ["a", "b"], load_member=load_model, weights=[3, 1])
+    ensemble = load_model(directory)
+    assert ensemble.card.weights == (3.0, 1.0) and ensemble.card.provenance.startswith("weighted mean")
+    a, b = (load_model(tmp_path / name).predict(CROPS) for name in ("a", "b"))
+    np.testing.assert_allclose(ensemble.predict(CROPS), 0.75 * a + 0.25 * b, atol=1e-6)
+
+
 def test_the_weights_hash_tells_apart_ensembles_that_share_their_files(tmp_path: Path) -> None:
     """Same member folders, another head or other shares of the mean: other answers, so another hash."""
     make_two_head_dir(tmp_path / "j1")
