@@ -78,6 +78,37 @@ def greedy_selection(
     return {name: count for name, count in best[1].items() if count}, best[0]
 
 
+def choose(
+    method: str, probs: dict[str, np.ndarray], labels: np.ndarray, rounds: int = GREEDY_ROUNDS
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The members ``method`` chooses with their weights (equal for ``subsets``), and their validation scores."""
+    if method == "greedy":
+        counts, scores = greedy_selection(probs, labels, rounds)
+        return {name: float(count) for name, count in counts.items()}, scores
+    best, scores = next((subset, s) for subset, s in ranked_subsets(probs, labels) if len(subset) > 1)
+    return dict.fromkeys(best, 1.0), scores
+
+
+def compare_methods(
+    probs: dict[str, np.ndarray], labels: np.ndarray, repeats: int = 5, seed: int = 0
+) -> list[dict[str, float]]:
+    """Held-out acc_f1 of each method: the validation split halved at random ``repeats`` times, each method choosing
+    on one half and scored on the other, both ways round (2-fold cross-validation)."""
+    rng = np.random.default_rng(seed)
+    folds = []
+    for _ in range(repeats):
+        order = rng.permutation(len(labels))
+        halves = (order[: len(labels) // 2], order[len(labels) // 2 :])
+        for fit, held_out in (halves, halves[::-1]):
+            row = {}
+            for method in ("subsets", "greedy"):
+                weights, _ = choose(method, {name: p[fit] for name, p in probs.items()}, labels[fit])
+                mean = sum(w * probs[name][held_out] for name, w in weights.items()) / sum(weights.values())
+                row[method] = score(mean, labels[held_out])["score"]
+            folds.append(row)
+    return folds
+
+
 def selection_record(
     label_set: str, scores: dict[str, float], candidates: list[str], method: str = "every subset"
 ) -> dict:
@@ -138,19 +169,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", choices=["greedy", "subsets"], default="greedy")
     parser.add_argument("--rounds", type=int, default=GREEDY_ROUNDS, help="greedy: picks made (with replacement)")
     parser.add_argument("--top", type=int, default=10, help="subsets: how many of the best to list")
+    parser.add_argument(
+        "--compare-methods",
+        action="store_true",
+        help="cross-validate both methods on the validation split, write nothing",
+    )
     args = parser.parse_args(argv)
     val = load_split(args.label_set, args.data_root / args.label_set, "val", label_mode="majority", progress=True)
     probs = {name: validation_probabilities(name, val.images) for name in args.candidates}
+    if args.compare_methods:
+        folds = compare_methods(probs, val.labels)
+        for row in folds:
+            print(f"held-out acc_f1: subsets {100 * row['subsets']:.2f}  greedy {100 * row['greedy']:.2f}")
+        gain = 100 * np.mean([row["greedy"] - row["subsets"] for row in folds])
+        ahead = sum(row["greedy"] > row["subsets"] for row in folds)
+        print(f"greedy - subsets: {gain:+.2f} points on average; greedy ahead in {ahead} of {len(folds)} folds")
+        return 0
+    if args.method == "subsets":
+        print_ranking(ranked_subsets(probs, val.labels), args.top)
+    chosen, scores = choose(args.method, probs, val.labels, args.rounds)
+    members, weights = list(chosen), list(chosen.values())
     if args.method == "greedy":
-        counts, scores = greedy_selection(probs, val.labels, args.rounds)
-        members, weights = list(counts), [float(c) for c in counts.values()]
-        method = f"greedy selection with replacement, best of {args.rounds} rounds"
         print_choice(members, weights, scores)
+        method = f"greedy selection with replacement, best of {args.rounds} rounds"
     else:
-        ranking = ranked_subsets(probs, val.labels)
-        print_ranking(ranking, args.top)
-        best, scores = next((subset, s) for subset, s in ranking if len(subset) > 1)
-        members, weights, method = list(best), None, "every subset"
+        weights, method = None, "every subset"
     if args.write:
         if len(members) < 2:
             raise SystemExit(f"the selection holds one model ({members[0]}), not an ensemble; nothing written")

@@ -104,3 +104,15 @@ def test_writing_the_same_members_again_keeps_what_was_measured_of_the_ensemble(
     assert search.write_ensemble(ensemble.path, ["a", "c"], {"acc_f1": 0.64}, weights=[2, 1])  # other shares
     assert ensemble.read_card().weights == (2.0, 1.0)
     assert not search.write_ensemble(ensemble.path, ["a", "c"], {"acc_f1": 0.64}, weights=[2, 1])
+
+
+def test_the_methods_are_compared_on_halves_they_did_not_choose_on(search) -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 40)
+    probs = {name: rng.dirichlet(np.ones(3), 40) for name in ("a", "b", "c")}
+    probs["a"][np.arange(40), labels] += 1.0  # one good candidate among noise
+    folds = search.compare_methods(probs, labels, repeats=2)
+    assert len(folds) == 4 and all(set(row) == {"subsets", "greedy"} for row in folds)
+    assert all(0.0 <= value <= 1.0 for row in folds for value in row.values())
+    weights, scores = search.choose("subsets", probs, labels)
+    assert len(weights) >= 2 and set(weights.values()) == {1.0} and 0.0 <= scores["score"] <= 1.0
