@@ -186,14 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"greedy - subsets: {gain:+.2f} points on average; greedy ahead in {ahead} of {len(folds)} folds")
         return 0
     if args.method == "subsets":
-        print_ranking(ranked_subsets(probs, val.labels), args.top)
-    chosen, scores = choose(args.method, probs, val.labels, args.rounds)
-    members, weights = list(chosen), list(chosen.values())
-    if args.method == "greedy":
-        print_choice(members, weights, scores)
-        method = f"greedy selection with replacement, best of {args.rounds} rounds"
+        ranking = ranked_subsets(probs, val.labels)
+        print_ranking(ranking, args.top)
+        best, scores = next((subset, s) for subset, s in ranking if len(subset) > 1)
+        members, weights, method = list(best), None, "every subset"
     else:
-        weights, method = None, "every subset"
+        counts, scores = greedy_selection(probs, val.labels, args.rounds)
+        members, weights = list(counts), [float(count) for count in counts.values()]
+        method = f"greedy selection with replacement, best of {args.rounds} rounds"
+        print_choice(members, weights, scores)
     if args.write:
         if len(members) < 2:
             raise SystemExit(f"the selection holds one model ({members[0]}), not an ensemble; nothing written")
