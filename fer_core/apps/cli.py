@@ -80,7 +80,10 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     from fer_core.serving.classifier import load_model
     from fer_core.serving.ensemble import save_ensemble_dir
 
-    out = save_ensemble_dir(Path(args.out), args.members, load_member=load_model)
+    weights = args.weights
+    if weights is not None and (len(weights) != len(args.members) or min(weights) < 0 or not sum(weights)):
+        raise ValueError(f"--weights: one non-negative number per member ({len(args.members)}), not all zero")
+    out = save_ensemble_dir(Path(args.out), args.members, load_member=load_model, weights=weights)
     forget_runs_of_replaced_weights(out)  # runs of the members it had before
     print(f"saved {out} ({len(args.members)} members); evaluate it like any model")
     return 0
@@ -364,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble = sub.add_parser("ensemble", help="make an ensemble model directory from trained models")
     ensemble.add_argument("--members", nargs="+", required=True, help="model names beside --out (name@head allowed)")
     ensemble.add_argument("--out", required=True, help="ensemble directory, e.g. checkpoints/ensemble_fer2013")
+    ensemble.add_argument(
+        "--weights", nargs="+", type=float, help="each member's share of the mean, in order (default: equal)"
+    )
     ensemble.set_defaults(func=cmd_ensemble)
 
     quantize = sub.add_parser("quantize", help="int8 ONNX Runtime model, calibrated on train faces, checked on val")

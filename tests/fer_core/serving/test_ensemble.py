@@ -138,3 +138,17 @@ def test_hostile_ensemble_is_a_model_load_error(tmp_path: Path, make, message: s
     with pytest.raises(ModelLoadError, match=message) as caught:
         load_model(directory)
     assert "card.json" in str(caught.value)
+
+
+def test_the_ensemble_command_takes_one_weight_per_member(tmp_path: Path, capsys) -> None:
+    from fer_core.apps.cli import main
+
+    make_tiny_model_dir(tmp_path / "a", labels=FERPLUS.names)
+    make_tiny_model_dir(tmp_path / "b", labels=FERPLUS.names, channels=3)
+    out = str(tmp_path / "ens")
+    assert main(["ensemble", "--members", "a", "b", "--out", out, "--weights", "2", "1"]) == 0
+    assert load_model(tmp_path / "ens").card.weights == (2.0, 1.0)
+    for bad in (["1"], ["1", "-1"], ["0", "0"]):
+        assert main(["ensemble", "--members", "a", "b", "--out", out, "--weights", *bad]) == 2
+        assert "one non-negative number per member (2)" in capsys.readouterr().err
+    assert load_model(tmp_path / "ens").card.weights == (2.0, 1.0)  # a refused command leaves it as it was
