@@ -116,3 +116,30 @@ def test_the_methods_are_compared_on_halves_they_did_not_choose_on(search) -> No
     assert all(0.0 <= value <= 1.0 for row in folds for value in row.values())
     weights, scores = search.choose("subsets", probs, labels)
     assert len(weights) >= 2 and set(weights.values()) == {1.0} and 0.0 <= scores["score"] <= 1.0
+
+
+def test_a_latency_cap_keeps_out_the_members_it_cannot_afford(search) -> None:
+    """With --max-ms a round adds only candidates that fit what is left; picking a member again costs nothing."""
+    labels = np.array([0, 0, 0, 1, 1])
+    strong = np.array([[0.8, 0.2], [0.8, 0.2], [0.8, 0.2], [0.6, 0.4], [0.4, 0.6]])
+    fixer = np.array([[0.1, 0.9], [0.6, 0.4], [0.6, 0.4], [0.1, 0.9], [0.5, 0.5]])
+    probs = {"strong": strong, "fixer": fixer}
+    fits, _ = search.greedy_selection(probs, labels, 6, {"strong": 1.0, "fixer": 0.5}, max_ms=1.5)
+    assert fits == {"strong": 2, "fixer": 1}  # both fit: the same choice as without a cap
+    capped, scores = search.greedy_selection(probs, labels, 6, {"strong": 1.0, "fixer": 0.6}, max_ms=1.5)
+    assert capped == {"strong": 1} and scores == search.score(strong, labels)
+    with pytest.raises(ValueError, match="no candidate fits"):
+        search.greedy_selection(probs, labels, 6, {"strong": 1.0, "fixer": 0.6}, max_ms=0.4)
+
+
+def test_the_latency_cap_reads_each_candidate_s_card(search) -> None:
+    from fer_core.store.model_dir import Checkpoints
+
+    card = Checkpoints.at().read_card("cnn_robust_joint")
+    assert search.member_latency_ms("cnn_robust_joint@fer2013") == card.latency_ms_per_face > 0
+
+
+def test_a_latency_cap_with_the_subsets_method_is_refused(search, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        search.main(["--label-set", "fer2013", "--candidates", "a", "b", "--method", "subsets", "--max-ms", "2"])
+    assert stop.value.code == 2 and "--max-ms works with --method greedy only" in capsys.readouterr().err
