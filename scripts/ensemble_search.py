@@ -235,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         members, weights, method = list(best), None, "every subset"
     else:
         latency = {name: member_latency_ms(name) for name in args.candidates} if args.max_ms is not None else None
-        counts, scores = greedy_selection(probs, val.labels, args.rounds, latency, args.max_ms)
+        try:
+            counts, scores = greedy_selection(probs, val.labels, args.rounds, latency, args.max_ms)
+        except ValueError as error:  # no candidate fits the latency cap
+            raise SystemExit(f"ensemble_search: {error}") from None
         members, weights = list(counts), [float(count) for count in counts.values()]
         method = f"greedy selection with replacement, best of {args.rounds} rounds"
         if args.max_ms is not None:
