@@ -80,10 +80,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     from fer_core.serving.classifier import load_model
     from fer_core.serving.ensemble import save_ensemble_dir
 
-    weights = args.weights
-    if weights is not None and (len(weights) != len(args.members) or min(weights) < 0 or not sum(weights)):
-        raise ValueError(f"--weights: one non-negative number per member ({len(args.members)}), not all zero")
-    out = save_ensemble_dir(Path(args.out), args.members, load_member=load_model, weights=weights)
+    out = save_ensemble_dir(Path(args.out), args.members, load_member=load_model, weights=args.weights)
     forget_runs_of_replaced_weights(out)  # runs of the members it had before
     print(f"saved {out} ({len(args.members)} members); evaluate it like any model")
     return 0

@@ -126,6 +126,8 @@ def ensemble_card(
     """
     first = members[0]
     _check_same_labels(members, member_names)
+    if weights:
+        normalised_weights(weights, len(member_names))  # never write a card that would not load
     card = ModelCard(
         id=model_id,
         family=ENSEMBLE_FAMILY,
@@ -206,17 +208,25 @@ def _check_member_names(names: Sequence[str], directory: Path, card_path: Path) 
             raise ModelLoadError(f"{card_path}: an ensemble cannot contain itself")
 
 
+def normalised_weights(weights: Sequence[float], count: int) -> np.ndarray:
+    """``weights`` scaled to sum 1; ValueError unless they are ``count`` finite, non-negative numbers, not all 0."""
+    array = np.asarray(weights, np.float64)
+    if len(array) != count or not np.isfinite(array).all() or (array < 0).any() or not array.sum():
+        raise ValueError(
+            f"'weights' must hold one finite, non-negative number per member ({count}), not all zero; "
+            f"found {list(weights)}"
+        )
+    return array / array.sum()
+
+
 def _member_weights(card: ModelCard, names: Sequence[str], card_path: Path) -> np.ndarray | None:
-    """The card's member weights normalised to sum 1; one finite, non-negative weight per member, not all zero."""
+    """The card's member weights normalised to sum 1 (see ``normalised_weights``)."""
     if not card.weights:
         return None
-    weights = np.asarray(card.weights, np.float64)
-    if len(weights) != len(names) or not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum():
-        raise ModelLoadError(
-            f"{card_path}: 'weights' must hold one finite, non-negative number per member ({len(names)}), "
-            f"not all zero; found {list(card.weights)}"
-        )
-    return weights / weights.sum()
+    try:
+        return normalised_weights(card.weights, len(names))
+    except ValueError as error:
+        raise ModelLoadError(f"{card_path}: {error}") from None
 
 
 def _enter(directory: Path, card_path: Path) -> Token:

@@ -150,5 +150,18 @@ def test_the_ensemble_command_takes_one_weight_per_member(tmp_path: Path, capsys
     assert load_model(tmp_path / "ens").card.weights == (2.0, 1.0)
     for bad in (["1"], ["1", "-1"], ["0", "0"]):
         assert main(["ensemble", "--members", "a", "b", "--out", out, "--weights", *bad]) == 2
-        assert "one non-negative number per member (2)" in capsys.readouterr().err
+        assert "non-negative number per member (2)" in capsys.readouterr().err
     assert load_model(tmp_path / "ens").card.weights == (2.0, 1.0)  # a refused command leaves it as it was
+
+
+def test_an_ensemble_that_would_not_load_is_never_written(tmp_path: Path) -> None:
+    """The weights are checked where the card is written, not only on load: a NaN weight used to be saved and then
+    made the ensemble fail to load."""
+    from fer_core.apps.cli import main
+
+    make_tiny_model_dir(tmp_path / "a", labels=FERPLUS.names)
+    with pytest.raises(ValueError, match="'weights' must hold"):
+        save_ensemble_dir(tmp_path / "ens", ["a", "a"], load_member=load_model, weights=[float("nan"), 1])
+    assert not (tmp_path / "ens").exists()
+    assert main(["ensemble", "--members", "a", "a", "--out", str(tmp_path / "ens"), "--weights", "nan", "1"]) == 2
+    assert not (tmp_path / "ens").exists()
